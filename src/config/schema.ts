@@ -1,0 +1,87 @@
+// The shape of spruce-sync's config file, with every default in one place.
+import { z } from 'zod';
+
+const secretList = z.array(z.string().min(1)).min(1, 'at least one secret is needed');
+
+/** Names of the Spruce organization contact fields we maintain; a tenant may rename them. */
+export const fieldNamesSchema = z
+  .object({
+    spryPatientId: z.string().min(1).default('Spry Patient ID'),
+    spryStatus: z.string().min(1).default('Spry Status'),
+    address: z.string().min(1).default('Address'),
+    activeCase: z.string().min(1).default('Active Case'),
+    referringPhysician: z.string().min(1).default('Referring Physician'),
+    primaryInsurance: z.string().min(1).default('Primary Insurance'),
+    nextAppointment: z.string().min(1).default('Next Appointment'),
+  })
+  .prefault({});
+
+export const syncPolicySchema = z
+  .object({
+    /** Tag put on every contact we sync. */
+    tag: z.string().min(1).default('Spry'),
+    fieldNames: fieldNamesSchema,
+    /** Delete the Spruce contact when the patient is ARCHIVED (only where Spruce allows it). */
+    deleteArchivedContacts: z.boolean().default(false),
+    /** IANA zone for "Next Appointment" when a clinic has none of its own. */
+    timezone: z.string().default('America/New_York'),
+    /** Per Spry clinic id, its IANA zone. */
+    clinicTimezones: z.record(z.string(), z.string()).default({}),
+  })
+  .prefault({});
+
+export const tenantSchema = z.object({
+  id: z.string().regex(/^[a-z0-9-]+$/, 'tenant ids use a-z, 0-9 and -'),
+  spry: z.object({
+    baseUrl: z.url(),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    organisationId: z.number().int().positive(),
+    webhookSecrets: secretList,
+    chartUrl: z.string().includes('{patientId}', { message: 'must contain {patientId}' }),
+    requestsPerSecond: z.number().positive().default(5),
+  }),
+  spruce: z.object({
+    baseUrl: z.url(),
+    accessId: z.string().min(1),
+    secretKey: z.string().min(1),
+    webhookSecrets: secretList,
+  }),
+  sync: syncPolicySchema,
+});
+
+export const configSchema = z.object({
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Webhook bodies above this are refused with 413. */
+      bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      url: z.string().default('sqlite:./data/spruce-sync.db'),
+      /** 32 bytes, base64 or hex: encrypts payloads and snapshots at rest. */
+      encryptionKey: z.string().optional(),
+      synchronous: z.enum(['NORMAL', 'FULL']).default('FULL'),
+    })
+    .prefault({}),
+  workers: z
+    .object({
+      concurrency: z.number().int().positive().default(8),
+      leaseMs: z.number().int().positive().default(60_000),
+      pollIntervalMs: z.number().int().positive().default(1_000),
+      maxAttempts: z.number().int().positive().default(12),
+    })
+    .prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  tenants: z.array(tenantSchema).min(1, 'at least one tenant is needed'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type TenantConfig = z.infer<typeof tenantSchema>;
+export type SyncPolicy = z.infer<typeof syncPolicySchema>;
+export type FieldNames = z.infer<typeof fieldNamesSchema>;
