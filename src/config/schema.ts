@@ -73,6 +73,8 @@ export const configSchema = z.object({
       leaseMs: z.number().int().positive().default(60_000),
       pollIntervalMs: z.number().int().positive().default(1_000),
       maxAttempts: z.number().int().positive().default(12),
+      /** A Spry job waits this long after its first event, so a burst becomes one run. */
+      coalesceMs: z.number().int().min(0).default(100),
     })
     .prefault({}),
   log: z
