@@ -1,0 +1,58 @@
+// Picks the Store adapter from a URL, so config holds one string: `sqlite:./data/sync.db`,
+// `sqlite::memory:` or `postgres://user@host/db`.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SyncError } from '../errors.ts';
+import { PostgresStore } from './postgres/postgres-store.ts';
+import { SqliteStore } from './sqlite/sqlite-store.ts';
+import type { Store } from './types.ts';
+
+export interface OpenStoreOptions {
+  /** 32 bytes as base64 or hex; when set, payloads and ledger fields are encrypted at rest. */
+  encryptionKey?: string;
+  /** SQLite only; default FULL (fsync per group commit). */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL only: keep the tables in this schema (created on migrate). */
+  schema?: string;
+  /** Create or upgrade the schema before returning; default true. */
+  migrate?: boolean;
+}
+
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const store = createStore(url, options);
+  if (options.migrate !== false) {
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw error;
+    }
+  }
+  return store;
+}
+
+function createStore(url: string, options: OpenStoreOptions): Store {
+  if (url.startsWith('sqlite:')) {
+    const filename = sqlitePath(url);
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    return new SqliteStore(filename, { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return new PostgresStore(url, { encryptionKey: options.encryptionKey, schema: options.schema });
+  }
+  // Only the scheme: the rest of a URL may carry a password.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
+  throw new SyncError('CONFIG_INVALID', `unsupported store URL scheme ${scheme}: use sqlite: or postgres://`, {
+    retryable: false,
+  });
+}
+
+/** `sqlite:./x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`. */
+function sqlitePath(url: string): string {
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (path === '') {
+    throw new SyncError('CONFIG_INVALID', 'sqlite: URL needs a file path or :memory:', { retryable: false });
+  }
+  return path;
+}

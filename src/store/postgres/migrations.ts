@@ -1,0 +1,159 @@
+// The PostgreSQL schema, as plain SQL, one numbered step per change. Several instances may
+// start at once: each migrates under a transaction-scoped advisory lock, so exactly one applies
+// a step and the others then find it applied.
+import type pg from 'pg';
+import { inTransaction } from './db.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'inbox, queue, links, ledger, state, audit',
+    sql: `
+-- The inbox: every event we acknowledged. A repeat delivery hits the unique key and is dropped.
+CREATE TABLE events (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id   text   NOT NULL,
+  source      text   NOT NULL,
+  event_key   text   NOT NULL,
+  type        text   NOT NULL,
+  occurred_at bigint NOT NULL,
+  received_at bigint NOT NULL,
+  payload     bytea  NOT NULL,                -- sealed when a key is configured
+  subject     jsonb  NOT NULL,                -- ids only
+  patient_id  bigint,                         -- from subject, for search
+  contact_id  text,                           -- from subject, for search
+  status      text   NOT NULL,
+  job_key     text,
+  reason      text,
+  updated_at  bigint NOT NULL,
+  UNIQUE (tenant_id, source, event_key)
+);
+CREATE INDEX events_by_tenant   ON events (tenant_id, id);
+CREATE INDEX events_by_status   ON events (tenant_id, status, id);
+CREATE INDEX events_by_type     ON events (tenant_id, type, id);
+CREATE INDEX events_by_received ON events (tenant_id, received_at);
+CREATE INDEX events_by_occurred ON events (tenant_id, source, occurred_at);
+CREATE INDEX events_by_patient  ON events (tenant_id, patient_id, id) WHERE patient_id IS NOT NULL;
+CREATE INDEX events_by_contact  ON events (tenant_id, contact_id, id) WHERE contact_id IS NOT NULL;
+CREATE INDEX events_by_job      ON events (tenant_id, job_key, status, id) WHERE job_key IS NOT NULL;
+
+-- One row per (tenant, key): this is what keeps one key's work in order and coalesces bursts.
+-- enqueue_seq counts enqueues; claimed_seq is its value at claim, so completion can tell
+-- whether anything arrived while the job ran.
+CREATE TABLE jobs (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id     text    NOT NULL,
+  key           text    NOT NULL,
+  task          text    NOT NULL,
+  params        jsonb   NOT NULL,
+  state         text    NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'dead')),
+  attempts      integer NOT NULL DEFAULT 0,
+  max_attempts  integer NOT NULL,
+  run_at        bigint  NOT NULL,
+  last_event_id bigint  NOT NULL DEFAULT 0,
+  enqueue_seq   bigint  NOT NULL DEFAULT 1,
+  claimed_seq   bigint  NOT NULL DEFAULT 0,
+  locked_by     text,
+  locked_until  bigint,
+  last_error    text,
+  created_at    bigint  NOT NULL,
+  updated_at    bigint  NOT NULL,
+  UNIQUE (tenant_id, key)
+);
+CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'waiting';
+
+CREATE TABLE job_attempts (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id      bigint NOT NULL,
+  tenant_id   text   NOT NULL,
+  job_key     text   NOT NULL,
+  started_at  bigint NOT NULL,
+  finished_at bigint NOT NULL,
+  outcome     text   NOT NULL,
+  error_code  text,
+  request_id  text
+);
+CREATE INDEX job_attempts_by_key ON job_attempts (tenant_id, job_key, id);
+
+-- One contact per patient and one patient per contact, per tenant.
+CREATE TABLE links (
+  tenant_id  text   NOT NULL,
+  patient_id bigint NOT NULL,
+  contact_id text   NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (tenant_id, patient_id),
+  UNIQUE (tenant_id, contact_id)
+);
+
+CREATE TABLE ledger (
+  tenant_id  text   NOT NULL,
+  system     text   NOT NULL,
+  record_id  text   NOT NULL,
+  fields     bytea  NOT NULL,                 -- sealed when a key is configured
+  hash       text   NOT NULL,
+  written_at bigint NOT NULL,
+  PRIMARY KEY (tenant_id, system, record_id)
+);
+
+CREATE TABLE state (
+  tenant_id text NOT NULL,
+  key       text NOT NULL,
+  value     text NOT NULL,
+  PRIMARY KEY (tenant_id, key)
+);
+
+-- Who touched what, when and why: append-only, enforced by the database itself.
+CREATE TABLE audit (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at          bigint NOT NULL,
+  tenant_id   text   NOT NULL,
+  system      text   NOT NULL,
+  record_type text   NOT NULL,
+  record_id   text   NOT NULL,
+  action      text   NOT NULL,
+  event_id    bigint,
+  detail      jsonb
+);
+CREATE INDEX audit_by_tenant ON audit (tenant_id, at);
+CREATE INDEX audit_by_record ON audit (record_id, at);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit is append-only';
+END
+$$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+`,
+  },
+];
+
+export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`spruce-sync:migrate:${schema ?? ''}`]);
+    // The name was checked to be a plain identifier when the pool was made.
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    integer PRIMARY KEY,
+      name       text    NOT NULL,
+      applied_at bigint  NOT NULL
+    )`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    for (const step of migrations) {
+      if (applied.has(step.version)) continue;
+      await client.query(step.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        step.version,
+        step.name,
+        Date.now(),
+      ]);
+    }
+  });
+}

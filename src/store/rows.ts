@@ -1,0 +1,248 @@
+// Row ↔ domain mapping shared by both adapters: their tables have the same columns, only the
+// drivers differ (SQLite hands JSON back as text, PostgreSQL as parsed values).
+import type { Cipher } from './cipher.ts';
+import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry } from './types.ts';
+
+/** When an enqueue does not say: enough tries to ride out an upstream outage of a few hours. */
+export const DEFAULT_MAX_ATTEMPTS = 20;
+
+/** Contexts authenticated with each sealed value, so a value cannot be moved between columns. */
+export const PAYLOAD_CONTEXT = 'events.payload';
+export const LEDGER_CONTEXT = 'ledger.fields';
+
+/** Dead-letter reasons and last errors are shown to operators; keep them short. */
+const MAX_REASON_CHARS = 500;
+
+export function failureReason(error: { code: string; message: string }): string {
+  return `${error.code}: ${error.message}`.slice(0, MAX_REASON_CHARS);
+}
+
+/** The subject ids that get their own indexed columns. */
+export function subjectIds(subject: Record<string, string | number>): { patientId: number | null; contactId: string | null } {
+  const patient = subject.patientId === undefined ? NaN : Number(subject.patientId);
+  const contact = subject.contactId;
+  return {
+    patientId: Number.isSafeInteger(patient) ? patient : null,
+    contactId: contact === undefined || contact === '' ? null : String(contact),
+  };
+}
+
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function numOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : num(value);
+}
+
+export interface EventRow {
+  id: number;
+  tenant_id: string;
+  source: string;
+  event_key: string;
+  type: string;
+  occurred_at: number;
+  received_at: number;
+  payload: Buffer;
+  subject: unknown;
+  status: string;
+  job_key: string | null;
+  reason: string | null;
+  updated_at: number;
+}
+
+export function toInboundEvent(row: EventRow, cipher: Cipher): InboundEvent {
+  return {
+    id: num(row.id),
+    tenantId: row.tenant_id,
+    source: row.source as EventSource,
+    eventKey: row.event_key,
+    type: row.type,
+    occurredAt: num(row.occurred_at),
+    receivedAt: num(row.received_at),
+    payload: cipher.open(Buffer.from(row.payload), PAYLOAD_CONTEXT),
+    subject: json(row.subject),
+    status: row.status as EventStatus,
+    jobKey: row.job_key,
+    reason: row.reason,
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export interface JobRow {
+  id: number;
+  tenant_id: string;
+  key: string;
+  task: string;
+  params: unknown;
+  state: string;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  last_event_id: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  last_error: string | null;
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    id: num(row.id),
+    tenantId: row.tenant_id,
+    key: row.key,
+    task: row.task,
+    params: json(row.params),
+    attempts: num(row.attempts),
+    maxAttempts: num(row.max_attempts),
+    runAt: num(row.run_at),
+    lastEventId: num(row.last_event_id),
+    lockedBy: row.locked_by,
+    lockedUntil: numOrNull(row.locked_until),
+    lastError: row.last_error,
+    state: row.state as Job['state'],
+  };
+}
+
+export function byRunAtThenId(a: Job, b: Job): number {
+  return a.runAt - b.runAt || a.id - b.id;
+}
+
+export interface AttemptRow {
+  job_id: number;
+  tenant_id: string;
+  job_key: string;
+  started_at: number;
+  finished_at: number;
+  outcome: string;
+  error_code: string | null;
+  request_id: string | null;
+}
+
+export function toAttempt(row: AttemptRow): JobAttempt {
+  return {
+    jobId: num(row.job_id),
+    tenantId: row.tenant_id,
+    jobKey: row.job_key,
+    startedAt: num(row.started_at),
+    finishedAt: num(row.finished_at),
+    outcome: row.outcome as JobAttempt['outcome'],
+    errorCode: row.error_code,
+    requestId: row.request_id,
+  };
+}
+
+export interface LinkRow {
+  tenant_id: string;
+  patient_id: number;
+  contact_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toLink(row: LinkRow): ContactLink {
+  return {
+    tenantId: row.tenant_id,
+    patientId: num(row.patient_id),
+    contactId: row.contact_id,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export interface LedgerRow {
+  tenant_id: string;
+  system: string;
+  record_id: string;
+  fields: Buffer;
+  hash: string;
+  written_at: number;
+}
+
+export function sealLedgerFields(fields: Record<string, unknown>, cipher: Cipher): Buffer {
+  return cipher.seal(Buffer.from(JSON.stringify(fields)), LEDGER_CONTEXT);
+}
+
+export function toLedger(row: LedgerRow, cipher: Cipher): LedgerEntry {
+  return {
+    tenantId: row.tenant_id,
+    system: row.system as LedgerEntry['system'],
+    recordId: row.record_id,
+    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as Record<string, unknown>,
+    hash: row.hash,
+    writtenAt: num(row.written_at),
+  };
+}
+
+export interface AuditRow {
+  at: number;
+  tenant_id: string;
+  system: string;
+  record_type: string;
+  record_id: string;
+  action: string;
+  event_id: number | null;
+  detail: unknown;
+}
+
+export function toAudit(row: AuditRow): AuditEntry {
+  return {
+    at: num(row.at),
+    tenantId: row.tenant_id,
+    system: row.system as AuditEntry['system'],
+    recordType: row.record_type,
+    recordId: row.record_id,
+    action: row.action,
+    eventId: numOrNull(row.event_id),
+    detail: row.detail === null || row.detail === undefined ? undefined : json(row.detail),
+  };
+}
+
+export interface QueueStatsRow {
+  tenant_id: string;
+  waiting: number;
+  running: number;
+  dead: number;
+  oldest_run_at: number | null;
+}
+
+export function toQueueStats(row: QueueStatsRow) {
+  return {
+    tenantId: row.tenant_id,
+    waiting: num(row.waiting),
+    running: num(row.running),
+    dead: num(row.dead),
+    oldestRunAt: numOrNull(row.oldest_run_at),
+  };
+}
+
+/**
+ * The search filters as (column, operator, value) triples, for each adapter to render with its
+ * own placeholders. `since` (inclusive) and `until` (exclusive) bound when we received it.
+ */
+export function eventFilters(query: {
+  tenantId?: string;
+  source?: string;
+  type?: string;
+  status?: string;
+  patientId?: number;
+  contactId?: string;
+  since?: number;
+  until?: number;
+  beforeId?: number;
+}): [column: string, op: '=' | '>=' | '<' | '<=', value: string | number][] {
+  const filters: [string, '=' | '>=' | '<' | '<=', string | number][] = [];
+  if (query.tenantId !== undefined) filters.push(['tenant_id', '=', query.tenantId]);
+  if (query.source !== undefined) filters.push(['source', '=', query.source]);
+  if (query.type !== undefined) filters.push(['type', '=', query.type]);
+  if (query.status !== undefined) filters.push(['status', '=', query.status]);
+  if (query.patientId !== undefined) filters.push(['patient_id', '=', query.patientId]);
+  if (query.contactId !== undefined) filters.push(['contact_id', '=', query.contactId]);
+  if (query.since !== undefined) filters.push(['received_at', '>=', query.since]);
+  if (query.until !== undefined) filters.push(['received_at', '<', query.until]);
+  if (query.beforeId !== undefined) filters.push(['id', '<', query.beforeId]);
+  return filters;
+}

@@ -1,0 +1,151 @@
+// The SQLite schema, as plain SQL, one numbered step per change. Applied in order inside one
+// IMMEDIATE transaction, so two processes opening the same file cannot both apply a step.
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'inbox, queue, links, ledger, state, audit',
+    sql: `
+-- The inbox: every event we acknowledged. A repeat delivery hits the unique key and is dropped.
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: jobs cover events "up to an id"
+  tenant_id   TEXT    NOT NULL,
+  source      TEXT    NOT NULL,
+  event_key   TEXT    NOT NULL,
+  type        TEXT    NOT NULL,
+  occurred_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  payload     BLOB    NOT NULL,               -- sealed when a key is configured
+  subject     TEXT    NOT NULL,               -- JSON of ids only
+  patient_id  INTEGER,                        -- from subject, for search
+  contact_id  TEXT,                           -- from subject, for search
+  status      TEXT    NOT NULL,
+  job_key     TEXT,
+  reason      TEXT,
+  updated_at  INTEGER NOT NULL,
+  UNIQUE (tenant_id, source, event_key)
+);
+CREATE INDEX events_by_tenant   ON events (tenant_id, id);
+CREATE INDEX events_by_status   ON events (tenant_id, status, id);
+CREATE INDEX events_by_type     ON events (tenant_id, type, id);
+CREATE INDEX events_by_received ON events (tenant_id, received_at);
+CREATE INDEX events_by_occurred ON events (tenant_id, source, occurred_at);
+CREATE INDEX events_by_patient  ON events (tenant_id, patient_id, id) WHERE patient_id IS NOT NULL;
+CREATE INDEX events_by_contact  ON events (tenant_id, contact_id, id) WHERE contact_id IS NOT NULL;
+CREATE INDEX events_by_job      ON events (tenant_id, job_key, status, id) WHERE job_key IS NOT NULL;
+
+-- One row per (tenant, key): this is what keeps one key's work in order and coalesces bursts.
+-- enqueue_seq counts enqueues; claimed_seq is its value at claim, so completion can tell
+-- whether anything arrived while the job ran.
+CREATE TABLE jobs (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id     TEXT    NOT NULL,
+  key           TEXT    NOT NULL,
+  task          TEXT    NOT NULL,
+  params        TEXT    NOT NULL,
+  state         TEXT    NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'dead')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  max_attempts  INTEGER NOT NULL,
+  run_at        INTEGER NOT NULL,
+  last_event_id INTEGER NOT NULL DEFAULT 0,
+  enqueue_seq   INTEGER NOT NULL DEFAULT 1,
+  claimed_seq   INTEGER NOT NULL DEFAULT 0,
+  locked_by     TEXT,
+  locked_until  INTEGER,
+  last_error    TEXT,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  UNIQUE (tenant_id, key)
+);
+CREATE INDEX jobs_due ON jobs (state, run_at, id);
+
+CREATE TABLE job_attempts (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id      INTEGER NOT NULL,
+  tenant_id   TEXT    NOT NULL,
+  job_key     TEXT    NOT NULL,
+  started_at  INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  outcome     TEXT    NOT NULL,
+  error_code  TEXT,
+  request_id  TEXT
+);
+CREATE INDEX job_attempts_by_key ON job_attempts (tenant_id, job_key, id);
+
+-- One contact per patient and one patient per contact, per tenant.
+CREATE TABLE links (
+  tenant_id  TEXT    NOT NULL,
+  patient_id INTEGER NOT NULL,
+  contact_id TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, patient_id),
+  UNIQUE (tenant_id, contact_id)
+);
+
+CREATE TABLE ledger (
+  tenant_id  TEXT    NOT NULL,
+  system     TEXT    NOT NULL,
+  record_id  TEXT    NOT NULL,
+  fields     BLOB    NOT NULL,                -- sealed when a key is configured
+  hash       TEXT    NOT NULL,
+  written_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, system, record_id)
+);
+
+CREATE TABLE state (
+  tenant_id TEXT NOT NULL,
+  key       TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, key)
+);
+
+-- Who touched what, when and why: append-only, enforced by the database itself.
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at          INTEGER NOT NULL,
+  tenant_id   TEXT    NOT NULL,
+  system      TEXT    NOT NULL,
+  record_type TEXT    NOT NULL,
+  record_id   TEXT    NOT NULL,
+  action      TEXT    NOT NULL,
+  event_id    INTEGER,
+  detail      TEXT
+);
+CREATE INDEX audit_by_tenant ON audit (tenant_id, at);
+CREATE INDEX audit_by_record ON audit (record_id, at);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+`,
+  },
+];
+
+export function migrate(db: Database.Database): void {
+  const apply = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT    NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`);
+    const applied = new Set(
+      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+    );
+    for (const step of migrations) {
+      if (applied.has(step.version)) continue;
+      db.exec(step.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        step.version,
+        step.name,
+        Date.now(),
+      );
+    }
+  });
+  apply.immediate();
+}
