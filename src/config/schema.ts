@@ -30,6 +30,25 @@ export const syncPolicySchema = z
   })
   .prefault({});
 
+/** Contact fields staff may edit in Spruce and that are written back to Spry. */
+export const WRITE_BACK_FIELDS = ['phoneNumbers', 'emailAddresses'] as const;
+
+export const inboundPolicySchema = z
+  .object({
+    /** Write Spruce edits of the `writeBackFields` back to the Spry patient. */
+    writeBack: z.boolean().default(true),
+    writeBackFields: z.array(z.enum(WRITE_BACK_FIELDS)).default([...WRITE_BACK_FIELDS]),
+    /** Record Spruce conversation activity on the Spry chart. */
+    activityLogging: z.boolean().default(true),
+    /** Also record internal notes (off: notes stay in Spruce). */
+    internalNotes: z.boolean().default(false),
+    /** When a linked contact is deleted in Spruce: create it again on the next sync, or leave it gone. */
+    onContactDeleted: z.enum(['recreate', 'leave']).default('recreate'),
+    /** Link a hand-made contact to the one Spry patient matching its birth date and phone or email. */
+    matchUnlinkedContacts: z.boolean().default(false),
+  })
+  .prefault({});
+
 export const tenantSchema = z.object({
   id: z.string().regex(/^[a-z0-9-]+$/, 'tenant ids use a-z, 0-9 and -'),
   spry: z.object({
@@ -48,6 +67,7 @@ export const tenantSchema = z.object({
     webhookSecrets: secretList,
   }),
   sync: syncPolicySchema,
+  inbound: inboundPolicySchema,
 });
 
 export const configSchema = z.object({
@@ -86,4 +106,5 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>;
 export type TenantConfig = z.infer<typeof tenantSchema>;
 export type SyncPolicy = z.infer<typeof syncPolicySchema>;
+export type InboundPolicy = z.infer<typeof inboundPolicySchema>;
 export type FieldNames = z.infer<typeof fieldNamesSchema>;

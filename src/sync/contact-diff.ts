@@ -88,45 +88,54 @@ export function createBody(desired: DesiredContact, catalog: OrgCatalog): Spruce
   return dropUndefined(body);
 }
 
+/**
+ * The names of what differs between the contact we want and the one we have: the scalar
+ * field names, `phoneNumbers`, `emailAddresses`, `field:<name>` for our organization fields,
+ * and `tags` when one of `ourTags` is missing. Tags staff added are nobody's business here.
+ */
+export function differences(want: ContactSnapshot, have: ContactSnapshot, ourTags: string[]): string[] {
+  const changed: string[] = [];
+  for (const key of ['givenName', 'middleName', 'familyName', 'gender'] as const) {
+    if (want[key] !== have[key]) changed.push(key);
+  }
+  // Spruce's date format cannot express "no birth date": an empty one is left as it is.
+  if (want.dateOfBirth && want.dateOfBirth !== have.dateOfBirth) changed.push('dateOfBirth');
+  if (!sameEntries(want.phoneNumbers, have.phoneNumbers, normalisePhone)) changed.push('phoneNumbers');
+  if (!sameEntries(want.emailAddresses, have.emailAddresses, (v) => v.trim().toLowerCase())) changed.push('emailAddresses');
+  for (const [name, value] of Object.entries(want.fields)) {
+    if ((have.fields[name] ?? '') !== value) changed.push(`field:${name}`);
+  }
+  if (ourTags.some((value) => !have.tags.some((t) => t.value === value))) changed.push('tags');
+  return changed;
+}
+
 /** The names of what differs, and the PATCH that fixes it; `patch` is null when nothing does. */
 export function contactPatch(
   desired: DesiredContact,
   current: ContactSnapshot,
   catalog: OrgCatalog,
 ): { changed: string[]; patch: SpruceUpdateContact | null } {
+  const want = snapshotOfDesired(desired, catalog, current.tags);
+  const changed = differences(want, current, desired.tags);
+  if (changed.length === 0) return { changed, patch: null };
   const patch: SpruceUpdateContact = {};
-  const changed: string[] = [];
-  for (const key of ['givenName', 'middleName', 'familyName', 'gender'] as const) {
-    if (desired[key] !== current[key]) {
-      patch[key] = desired[key] as never;
-      changed.push(key);
+  const fields: { id: string; value: string }[] = [];
+  for (const key of changed) {
+    if (key.startsWith('field:')) {
+      const name = key.slice('field:'.length);
+      fields.push({ id: fieldId(catalog, name), value: want.fields[name]! });
+    } else if (key === 'tags') {
+      // A supplied tag list replaces the whole list: keep the tags staff put there.
+      patch.tagIds = want.tags.map((t) => t.id || tagId(catalog, t.value));
+    } else if (key === 'gender') {
+      patch.gender = want.gender as SpruceUpdateContact['gender'];
+    } else {
+      const scalar = key as 'givenName' | 'middleName' | 'familyName' | 'dateOfBirth' | 'phoneNumbers' | 'emailAddresses';
+      (patch as Record<string, unknown>)[scalar] = want[scalar];
     }
   }
-  // Spruce's date format cannot express "no birth date": an empty one is left as it is.
-  if (desired.dateOfBirth && desired.dateOfBirth !== current.dateOfBirth) {
-    patch.dateOfBirth = desired.dateOfBirth;
-    changed.push('dateOfBirth');
-  }
-  if (!sameEntries(desired.phoneNumbers, current.phoneNumbers, normalisePhone)) {
-    patch.phoneNumbers = desired.phoneNumbers;
-    changed.push('phoneNumbers');
-  }
-  if (!sameEntries(desired.emailAddresses, current.emailAddresses, (v) => v.trim().toLowerCase())) {
-    patch.emailAddresses = desired.emailAddresses;
-    changed.push('emailAddresses');
-  }
-  const fields = Object.entries(desired.fields).filter(([name, value]) => (current.fields[name] ?? '') !== value);
-  if (fields.length > 0) {
-    patch.organizationContactFields = fields.map(([name, value]) => ({ id: fieldId(catalog, name), value }));
-    changed.push(...fields.map(([name]) => `field:${name}`));
-  }
-  const missingTags = desired.tags.filter((value) => !current.tags.some((t) => t.value === value));
-  if (missingTags.length > 0) {
-    // A supplied tag list replaces the whole list: keep the tags staff put there.
-    patch.tagIds = [...current.tags.map((t) => t.id), ...missingTags.map((value) => tagId(catalog, value))];
-    changed.push('tags');
-  }
-  return { changed, patch: changed.length > 0 ? patch : null };
+  if (fields.length > 0) patch.organizationContactFields = fields;
+  return { changed, patch };
 }
 
 function sameEntries(

@@ -1,0 +1,113 @@
+// The composition root: one running spruce-sync (ingress + workers) from a config. Used by
+// `spruce-sync start`, the demo and the end-to-end tests alike.
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config, TenantConfig } from './config/schema.ts';
+import type { CallReport } from './http/types.ts';
+import { createLogger, type Logger } from './observe/logger.ts';
+import { WorkerPool } from './queue/worker-pool.ts';
+import { buildApp } from './server/app.ts';
+import { SpruceClient } from './spruce/client.ts';
+import { SpryClient } from './spry/client.ts';
+import { openStore } from './store/open-store.ts';
+import type { Store } from './store/types.ts';
+import { syncHandlers } from './sync/handlers.ts';
+import { OrgCatalogCache } from './sync/org-catalog.ts';
+import type { TenantContext } from './sync/tenant-context.ts';
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Distinguishes this process's leases from other instances'. */
+  workerId?: string;
+  /** Every outbound API call (metrics, benchmarks, tests). */
+  onApiCall?: (tenantId: string, call: CallReport) => void;
+}
+
+export interface RunningService {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  pool: WorkerPool;
+  contexts: ReadonlyMap<string, TenantContext>;
+  close(): Promise<void>;
+}
+
+export function tenantContext(
+  tenant: TenantConfig,
+  deps: { store: Store; clock: Clock; logger: Logger; onApiCall?: ServiceOptions['onApiCall'] },
+): TenantContext {
+  const onCall = (call: CallReport) => deps.onApiCall?.(tenant.id, call);
+  const spry = new SpryClient({
+    baseUrl: tenant.spry.baseUrl,
+    clientId: tenant.spry.clientId,
+    clientSecret: tenant.spry.clientSecret,
+    organisationId: tenant.spry.organisationId,
+    requestsPerSecond: tenant.spry.requestsPerSecond,
+    clock: deps.clock,
+    onCall,
+  });
+  const spruce = new SpruceClient({
+    baseUrl: tenant.spruce.baseUrl,
+    accessId: tenant.spruce.accessId,
+    secretKey: tenant.spruce.secretKey,
+    clock: deps.clock,
+    onCall,
+  });
+  const catalog = new OrgCatalogCache(tenant.id, spruce, deps.store, Object.values(tenant.sync.fieldNames), [tenant.sync.tag]);
+  return { config: tenant, spry, spruce, store: deps.store, clock: deps.clock, logger: deps.logger, catalog };
+}
+
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const store = await openStore(config.database.url, {
+    encryptionKey: config.database.encryptionKey,
+    synchronous: config.database.synchronous,
+  });
+  await store.migrate();
+
+  const contexts = new Map(
+    config.tenants.map((tenant) => [tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall: options.onApiCall })]),
+  );
+  const pool = new WorkerPool({
+    store,
+    clock,
+    workerId: options.workerId ?? `${hostname()}:${process.pid}`,
+    concurrency: config.workers.concurrency,
+    leaseMs: config.workers.leaseMs,
+    pollIntervalMs: config.workers.pollIntervalMs,
+    maxAttempts: config.workers.maxAttempts,
+    handlers: syncHandlers(contexts),
+    logger,
+  });
+
+  const app = await buildApp({
+    config,
+    store,
+    clock,
+    logger,
+    // Wake the workers when the coalescing window of the new job closes, not at the next poll.
+    onQueued: () => {
+      if (config.workers.coalesceMs > 0) clock.setTimer(config.workers.coalesceMs, () => pool.notify());
+      else pool.notify();
+    },
+  });
+  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  pool.start();
+  logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');
+
+  return {
+    url,
+    app,
+    store,
+    pool,
+    contexts,
+    async close() {
+      await app.close();
+      await pool.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// Spruce → Spry for contacts. Each contact event is compared with our write ledger (what Spruce
+// holds as far as we know): what merely echoes our own write is dropped; edits of fields Spruce
+// may own are written back to Spry; edits of Spry-owned fields are put right by the patient's
+// next sync, which we queue at once.
+import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
+import type { SpruceContact } from '../spruce/types.ts';
+import type { SpryPatientPatch } from '../spry/types.ts';
+import type { InboundEvent } from '../store/types.ts';
+import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
+import { spryExternalId } from './desired-contact.ts';
+import { audit } from './audit.ts';
+import type { TenantContext } from './tenant-context.ts';
+
+interface ContactEnvelope {
+  type: string;
+  eventTime: string;
+  data: { object: SpruceContact; deletedContactIds?: string[] };
+}
+
+const appliedKey = (contactId: string) => `spruce-contact-applied:${contactId}`;
+export const createGenerationKey = (patientId: number) => `create-generation:${patientId}`;
+export const leaveDeletedKey = (patientId: number) => `leave-deleted:${patientId}`;
+
+/** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
+export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
+  const ordered = [...events].sort((a, b) => a.occurredAt - b.occurredAt || a.id - b.id);
+  for (const event of ordered) {
+    const envelope = JSON.parse(event.payload.toString('utf8')) as ContactEnvelope;
+    const contact = envelope.data.object;
+    if (await isStale(ctx, contact.id, event)) {
+      await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'stale', type: event.type });
+      continue;
+    }
+    switch (event.type) {
+      case 'contact.created':
+      case 'contact.updated':
+        await onContactChanged(ctx, contact, event);
+        break;
+      case 'contact.deleted':
+        await onContactDeleted(ctx, contact.id, event.id);
+        break;
+      case 'contact.merged':
+        await onContactMerged(ctx, contact, envelope.data.deletedContactIds ?? [], event.id);
+        break;
+      default:
+        await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'unhandled_type', type: event.type });
+    }
+    await ctx.store.setState(ctx.config.id, appliedKey(contact.id), String(event.occurredAt));
+  }
+}
+
+/** An event older than one we already applied for the contact changes nothing. */
+async function isStale(ctx: TenantContext, contactId: string, event: InboundEvent): Promise<boolean> {
+  const applied = await ctx.store.getState(ctx.config.id, appliedKey(contactId));
+  return applied !== null && event.occurredAt < Number(applied);
+}
+
+/** The Spry patient behind a contact: our link table, else our integration link on the contact. */
+export async function patientOfContact(ctx: TenantContext, contact: SpruceContact): Promise<number | null> {
+  const link = await ctx.store.getLinkByContact(ctx.config.id, contact.id);
+  if (link) return link.patientId;
+  const prefix = `spry:${ctx.config.spry.organisationId}:`;
+  const ours = (contact.integrationLinks ?? []).find((l) => l.type === 'custom' && l.externalId?.startsWith(prefix));
+  if (!ours?.externalId) return null;
+  const patientId = Number(ours.externalId.slice(prefix.length));
+  return Number.isInteger(patientId) && patientId > 0 ? patientId : null;
+}
+
+async function onContactChanged(ctx: TenantContext, contact: SpruceContact, event: InboundEvent): Promise<void> {
+  const tenantId = ctx.config.id;
+  const patientId = await patientOfContact(ctx, contact);
+  if (patientId === null) {
+    if (event.type === 'contact.created') {
+      // A contact staff made by hand: left alone, and listed for the operator (and for backfill matching).
+      await audit(ctx, 'spruce', 'contact', contact.id, 'unmatched_contact', event.id, {});
+    }
+    return;
+  }
+  if (!(await ctx.store.getLinkByContact(tenantId, contact.id))) {
+    await ctx.store.upsertLink(tenantId, patientId, contact.id, ctx.clock.now());
+    await audit(ctx, 'spruce', 'link', contact.id, 'link', event.id, { patientId, reason: 'integration_link' });
+  }
+  const ledger = await ctx.store.getLedger(tenantId, 'spruce', contact.id);
+  const live = snapshotOfContact(contact);
+  if (!ledger) {
+    // We cannot tell an edit from our own write: let the patient's sync compare with the live contact.
+    await queuePatientSync(ctx, patientId);
+    return;
+  }
+  const known = ledger.fields as unknown as ContactSnapshot;
+  const changed = differences(known, live, [ctx.config.sync.tag]);
+  if (changed.length === 0) {
+    await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, {});
+    return;
+  }
+  const policy = ctx.config.inbound;
+  const writable = new Set<string>(policy.writeBack ? policy.writeBackFields : []);
+  const writeBack = changed.filter((key) => writable.has(key));
+  const sprysOwn = changed.filter((key) => !writable.has(key));
+
+  if (writeBack.length > 0) {
+    const patch = spryPatchFrom(live, writeBack);
+    await ctx.spry.patchPatient(patientId, patch);
+    await ctx.store.putLedger({
+      tenantId,
+      system: 'spry',
+      recordId: String(patientId),
+      fields: patch as Record<string, unknown>,
+      hash: '',
+      writtenAt: ctx.clock.now(),
+    });
+    await audit(ctx, 'spry', 'patient', String(patientId), 'update', event.id, { fields: Object.keys(patch), cause: 'spruce_edit' });
+  }
+  // The ledger now says what Spruce holds: written-back fields are settled; Spry-owned ones
+  // differ from what we want, so the next sync puts them right.
+  const settled: ContactSnapshot = { ...known };
+  for (const key of changed) {
+    if (key.startsWith('field:')) {
+      const name = key.slice('field:'.length);
+      settled.fields = { ...settled.fields, [name]: live.fields[name] ?? '' };
+    } else if (key === 'tags') {
+      settled.tags = live.tags;
+    } else {
+      (settled as unknown as Record<string, unknown>)[key] = live[key as keyof ContactSnapshot];
+    }
+  }
+  await ctx.store.putLedger({ ...ledger, fields: settled as unknown as Record<string, unknown>, hash: '', writtenAt: ctx.clock.now() });
+  if (sprysOwn.length > 0) {
+    await audit(ctx, 'spruce', 'contact', contact.id, 'revert_queued', event.id, { fields: sprysOwn });
+  }
+  // Either way Spry and the desired contact moved: the patient's sync settles both sides.
+  await queuePatientSync(ctx, patientId);
+}
+
+/** The Spry fields for the Spruce contact's phones and email, as staff left them. */
+function spryPatchFrom(live: ContactSnapshot, keys: string[]): SpryPatientPatch {
+  const patch: SpryPatientPatch = {};
+  if (keys.includes('phoneNumbers')) {
+    const phones = live.phoneNumbers;
+    const mobile = phones.find((p) => p.label.toLowerCase() === 'mobile') ?? phones.find((p) => p.label.toLowerCase() !== 'secondary');
+    const secondary =
+      phones.find((p) => p !== mobile && p.label.toLowerCase() === 'secondary') ?? phones.find((p) => p !== mobile);
+    patch.mobile = mobile ? toE164(mobile.value) : null;
+    patch.secondary_contact = secondary ? toE164(secondary.value) : null;
+  }
+  if (keys.includes('emailAddresses')) {
+    patch.email_address = live.emailAddresses[0]?.value ?? null;
+  }
+  return patch;
+}
+
+function toE164(value: string): string {
+  const digits = value.replace(/\D/g, '');
+  return digits.length === 10 ? `+1${digits}` : `+${digits}`;
+}
+
+async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: number): Promise<void> {
+  const tenantId = ctx.config.id;
+  const link = await ctx.store.getLinkByContact(tenantId, contactId);
+  if (!link) return;
+  await ctx.store.deleteLinkByContact(tenantId, contactId);
+  await bumpCreateGeneration(ctx, link.patientId);
+  if (ctx.config.inbound.onContactDeleted === 'leave') {
+    await ctx.store.setState(tenantId, leaveDeletedKey(link.patientId), '1');
+    await audit(ctx, 'spruce', 'link', contactId, 'unlink', eventId, { patientId: link.patientId, then: 'leave' });
+    return;
+  }
+  await audit(ctx, 'spruce', 'link', contactId, 'unlink', eventId, { patientId: link.patientId, then: 'recreate' });
+  await queuePatientSync(ctx, link.patientId);
+}
+
+/**
+ * The survivor takes over the merged-away contact's link. If both were linked to different
+ * patients, the survivor keeps its own and the other patient gets a contact of its own again.
+ */
+async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], eventId: number): Promise<void> {
+  const tenantId = ctx.config.id;
+  let survivorPatient = await patientOfContact(ctx, survivor);
+  for (const deletedId of deletedIds) {
+    const link = await ctx.store.getLinkByContact(tenantId, deletedId);
+    if (!link) continue;
+    await ctx.store.deleteLinkByContact(tenantId, deletedId);
+    if (survivorPatient === null || survivorPatient === link.patientId) {
+      survivorPatient = link.patientId;
+      await ctx.store.upsertLink(tenantId, link.patientId, survivor.id, ctx.clock.now());
+      await audit(ctx, 'spruce', 'link', survivor.id, 'link', eventId, { patientId: link.patientId, reason: 'merge', from: deletedId });
+      continue;
+    }
+    // Two patients, one contact: unhook the merged-away patient so links stay one to one.
+    const externalId = spryExternalId(ctx.config.spry.organisationId, link.patientId);
+    if ((survivor.integrationLinks ?? []).some((l) => l.externalId === externalId)) {
+      await ctx.spruce.deleteIntegrationLink(survivor.id, 'custom', externalId);
+    }
+    await bumpCreateGeneration(ctx, link.patientId);
+    await audit(ctx, 'spruce', 'link', survivor.id, 'merge_conflict', eventId, { keptPatientId: survivorPatient, releasedPatientId: link.patientId });
+    await queuePatientSync(ctx, link.patientId);
+  }
+  if (survivorPatient === null) return;
+  if (!(await ctx.store.getLinkByContact(tenantId, survivor.id))) {
+    await ctx.store.upsertLink(tenantId, survivorPatient, survivor.id, ctx.clock.now());
+  }
+  // What the survivor holds now is what we know; the sync corrects anything Spry owns.
+  const ledger = await ctx.store.getLedger(tenantId, 'spruce', survivor.id);
+  await ctx.store.putLedger({
+    tenantId,
+    system: 'spruce',
+    recordId: survivor.id,
+    fields: snapshotOfContact(survivor) as unknown as Record<string, unknown>,
+    hash: '',
+    writtenAt: ledger?.writtenAt ?? ctx.clock.now(),
+  });
+  await queuePatientSync(ctx, survivorPatient);
+}
+
+async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Promise<void> {
+  const key = createGenerationKey(patientId);
+  const generation = Number((await ctx.store.getState(ctx.config.id, key)) ?? '0');
+  await ctx.store.setState(ctx.config.id, key, String(generation + 1));
+}
+
+export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {
+  await ctx.store.enqueueJob(
+    ctx.config.id,
+    { key: spryPatientJobKey(ctx.config.spry.organisationId, patientId), task: 'spry.patient', params: { patientId } },
+    ctx.clock.now(),
+  );
+}
