@@ -1,0 +1,194 @@
+// Paces calls to Spruce from its `s-ratelimit-limit` / `s-ratelimit-remaining` headers (per
+// organization, per 60 s window; an absent header means not limited). The budget left is spread
+// over the time left in the window, so a steady flow never hits the wall and a 429 is rare; a
+// 429 pauses every caller for its Retry-After. Bulk traffic (backfill) may not use the share of
+// the budget kept for live traffic.
+//
+// The daily limit (s-ratelimit-daily-*) is not paced: its reset time is unknown, so it is left
+// to the 429 and its Retry-After.
+//
+// Spruce publishes neither the window's start nor how it slides, so the window end is an
+// estimate that is never earlier than the real one (anchored at the time we saw a fresh
+// window): being wrong makes us slower, never over budget.
+import { systemClock, type Clock } from '../clock.ts';
+import { PriorityGate, type GateDecision } from './priority-gate.ts';
+import { intHeader } from './retry-after.ts';
+import type { Permit, Priority, RequestLimiter, ResponseObservation } from './types.ts';
+
+/** What the pacer knows about one organization's budget. */
+export interface PacerBudget {
+  /** Requests per window; null while the answers carry no limit header (not limited). */
+  limit: number | null;
+  /** Budget left at the latest answer (the lowest report of the current window). */
+  remaining: number;
+  /** Estimated end of the current window, epoch ms. */
+  windowEndsAt: number;
+  /** Nobody sends before this (a 429's Retry-After), epoch ms. */
+  pausedUntil: number;
+  /** Requests granted whose answer has not been seen yet. */
+  inFlight: number;
+  lastGrantAt: number;
+}
+
+export const UNKNOWN_BUDGET: PacerBudget = {
+  limit: null,
+  remaining: 0,
+  windowEndsAt: 0,
+  pausedUntil: 0,
+  inFlight: 0,
+  lastGrantAt: 0,
+};
+
+/**
+ * Where the budget lives. In memory it is one instance's; a store backed by a shared database
+ * row (one per organization, updated in a transaction) makes N instances share one budget.
+ */
+export interface PacerStateStore {
+  /** Applies `change` atomically and returns its result. */
+  update<T>(change: (budget: PacerBudget) => [PacerBudget, T]): Promise<T>;
+}
+
+export class MemoryPacerState implements PacerStateStore {
+  private budget: PacerBudget = UNKNOWN_BUDGET;
+
+  get current(): PacerBudget {
+    return this.budget;
+  }
+
+  update<T>(change: (budget: PacerBudget) => [PacerBudget, T]): Promise<T> {
+    const [next, result] = change(this.budget);
+    this.budget = next;
+    return Promise.resolve(result);
+  }
+}
+
+export interface PacerPolicy {
+  windowMs: number;
+  /** Share of the budget (0–1) bulk traffic leaves to live traffic. */
+  reserveForLive: number;
+  /** Pause after a 429 without Retry-After when the window end is unknown. */
+  defaultPauseMs: number;
+}
+
+/** Decides whether one request of `priority` may go now; when it may, accounts for it. */
+export function planGrant(
+  budget: PacerBudget,
+  priority: Priority,
+  now: number,
+  policy: PacerPolicy,
+): [PacerBudget, GateDecision] {
+  if (now < budget.pausedUntil) return [budget, wait(budget.pausedUntil - now)];
+  const grant = (b: PacerBudget): [PacerBudget, GateDecision] => [
+    { ...b, inFlight: b.inFlight + 1, lastGrantAt: now },
+    { grant: true },
+  ];
+  if (budget.limit === null) return grant(budget);
+
+  const limit = budget.limit;
+  let b = budget;
+  if (now >= b.windowEndsAt) b = { ...b, remaining: limit, windowEndsAt: now + policy.windowMs };
+  const reserve = priority === 'bulk' ? Math.ceil(limit * policy.reserveForLive) : 0;
+  const available = b.remaining - b.inFlight - reserve;
+  // Out of budget: wait for the window to turn (or for an answer that says it already has).
+  if (available <= 0) return [b, wait(b.windowEndsAt - now)];
+  const due = b.lastGrantAt + (b.windowEndsAt - now) / available;
+  if (due > now) return [b, wait(due - now)];
+  return grant(b);
+}
+
+/** Folds one answer (or the lack of one) into the budget. */
+export function observeAnswer(
+  budget: PacerBudget,
+  answer: ResponseObservation,
+  now: number,
+  policy: PacerPolicy,
+): PacerBudget {
+  const b: PacerBudget = { ...budget, inFlight: Math.max(0, budget.inFlight - 1) };
+  if (answer.status === undefined) return b;
+
+  const limit = intHeader(answer.headers, 's-ratelimit-limit');
+  const remaining = intHeader(answer.headers, 's-ratelimit-remaining');
+
+  if (answer.status === 429) {
+    const knownEnd = b.windowEndsAt > now ? b.windowEndsAt - now : policy.defaultPauseMs;
+    const pauseMs = answer.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : knownEnd;
+    return {
+      ...b,
+      limit: limit ?? b.limit,
+      remaining: 0,
+      // The server's word on when budget frees up beats our estimate.
+      windowEndsAt: now + pauseMs,
+      pausedUntil: Math.max(b.pausedUntil, now + pauseMs),
+    };
+  }
+
+  if (limit === undefined || remaining === undefined) return { ...b, limit: null };
+  // Answers to concurrent requests can arrive out of order, so a higher count than ours only
+  // means a new window when it is higher than the requests in flight could explain.
+  const freshWindow = b.limit === null || now >= b.windowEndsAt || remaining > b.remaining + budget.inFlight;
+  if (freshWindow) return { ...b, limit, remaining, windowEndsAt: now + policy.windowMs };
+  return { ...b, limit, remaining: Math.min(b.remaining, remaining) };
+}
+
+function wait(ms: number): GateDecision {
+  return { grant: false, waitMs: Math.max(1, Math.ceil(ms)) };
+}
+
+export interface RatePacerOptions {
+  clock?: Clock;
+  /** Default: in memory (this instance only). */
+  state?: PacerStateStore;
+  /** Default 60. */
+  windowSeconds?: number;
+  /** Share of the budget (0–1) that bulk traffic leaves to live traffic. Default 0.2. */
+  reserveForLive?: number;
+  /** Pause after a 429 that names no Retry-After and no window end is known. Default 5. */
+  defaultPauseSeconds?: number;
+}
+
+export class RatePacer implements RequestLimiter {
+  private readonly clock: Clock;
+  private readonly state: PacerStateStore;
+  private readonly policy: PacerPolicy;
+  private readonly gate: PriorityGate;
+
+  constructor(options: RatePacerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.state = options.state ?? new MemoryPacerState();
+    const reserveForLive = options.reserveForLive ?? 0.2;
+    if (!(reserveForLive >= 0 && reserveForLive < 1)) throw new RangeError('reserveForLive must be in [0, 1)');
+    this.policy = {
+      windowMs: (options.windowSeconds ?? 60) * 1000,
+      reserveForLive,
+      defaultPauseMs: (options.defaultPauseSeconds ?? 5) * 1000,
+    };
+    this.gate = new PriorityGate({
+      clock: this.clock,
+      decide: (priority) => this.state.update((b) => planGrant(b, priority, this.clock.now(), this.policy)),
+      giveBack: () => void this.forget(),
+    });
+  }
+
+  /** Callers waiting for a grant. */
+  get waiting(): number {
+    return this.gate.waiting;
+  }
+
+  async acquire(priority: Priority, signal?: AbortSignal): Promise<Permit> {
+    await this.gate.wait(priority, signal);
+    let released = false;
+    return {
+      release: (answer) => {
+        if (released) return;
+        released = true;
+        const poke = () => this.gate.poke();
+        this.state.update((b) => [observeAnswer(b, answer, this.clock.now(), this.policy), undefined]).then(poke, poke);
+      },
+    };
+  }
+
+  private async forget(): Promise<void> {
+    await this.state.update((b) => [{ ...b, inFlight: Math.max(0, b.inFlight - 1) }, undefined]);
+    this.gate.poke();
+  }
+}

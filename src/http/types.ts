@@ -1,0 +1,44 @@
+// The contracts of the outbound HTTP layer: what a call reports, and how a rate limiter is
+// asked for permission and told what the remote system answered.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ErrorCode } from '../errors.ts';
+
+export type RemoteSystem = 'spry' | 'spruce';
+
+/** `live` is traffic a person is waiting for (webhooks); `bulk` is backfill and reconciliation. */
+export type Priority = 'live' | 'bulk';
+
+/** One HTTP exchange (every attempt, token fetches included). Ids and PHI never appear here. */
+export interface CallReport {
+  system: RemoteSystem;
+  method: string;
+  /** The path template, e.g. `GET /contacts/{contactId}`. */
+  route: string;
+  /** HTTP status; 0 when no response arrived (network error or timeout). */
+  status: number;
+  durationMs: number;
+  requestId?: string;
+  /** Set when the exchange failed, with the code it was classified as. */
+  error?: ErrorCode;
+}
+
+export type OnCall = (report: CallReport) => void;
+
+/** What a limiter learns from one granted request. */
+export interface ResponseObservation {
+  /** Absent when no response arrived. */
+  status?: number;
+  headers?: IncomingHttpHeaders;
+  /** Parsed `Retry-After` of a 429, in seconds. */
+  retryAfterSeconds?: number;
+}
+
+export interface Permit {
+  /** Reports the outcome of the granted request; call exactly once. */
+  release(observation: ResponseObservation): void;
+}
+
+export interface RequestLimiter {
+  /** Resolves when one request of this priority may be sent. Rejects if `signal` aborts first. */
+  acquire(priority: Priority, signal?: AbortSignal): Promise<Permit>;
+}
