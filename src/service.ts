@@ -78,9 +78,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     concurrency: config.workers.concurrency,
     leaseMs: config.workers.leaseMs,
     pollIntervalMs: config.workers.pollIntervalMs,
-    maxAttempts: config.workers.maxAttempts,
     handlers: syncHandlers(contexts),
-    logger,
+    onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
+    onAttempt: (attempt) => {
+      if (attempt.outcome !== 'succeeded') {
+        logger.warn({ tenantId: attempt.tenantId, jobKey: attempt.jobKey, outcome: attempt.outcome, code: attempt.errorCode, requestId: attempt.requestId }, 'job attempt failed');
+      }
+    },
   });
 
   const app = await buildApp({

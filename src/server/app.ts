@@ -33,6 +33,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logger: deps.logger,
     bodyLimitBytes: deps.config.server.bodyLimitBytes,
     coalesceMs: deps.config.workers.coalesceMs,
+    maxAttempts: deps.config.workers.maxAttempts,
     onQueued: deps.onQueued,
     onOutcome: deps.onIngestOutcome,
   });

@@ -18,6 +18,8 @@ export interface WebhookRoutesOptions {
   bodyLimitBytes: number;
   /** Spry jobs wait this long after their first event so that a burst collapses into one run. */
   coalesceMs: number;
+  /** Attempts a job gets before it becomes a dead letter. */
+  maxAttempts: number;
   /** Called after an event is stored with a job, to wake the workers. */
   onQueued: (tenantId: string) => void;
   /** Called for every answered delivery (metrics). */
@@ -70,7 +72,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     return reply.code(status).send({ error: outcome, message });
   };
 
-  const store_ = async (reply: FastifyReply, source: 'spry' | 'spruce', event: NewInboundEvent) => {
+  const store_ = async (reply: FastifyReply, source: 'spry' | 'spruce', received: NewInboundEvent) => {
+    const event = received.job ? { ...received, job: { ...received.job, maxAttempts: options.maxAttempts } } : received;
     let result: { id: number; inserted: boolean };
     try {
       result = await store.insertEvent(event);
