@@ -17,6 +17,8 @@ import type { Permit, Priority, RequestLimiter, ResponseObservation } from './ty
 
 /** What the pacer knows about one organization's budget. */
 export interface PacerBudget {
+  /** Whether any answer has been seen; until then one request at a time finds the budget out. */
+  observed: boolean;
   /** Requests per window; null while the answers carry no limit header (not limited). */
   limit: number | null;
   /** Budget left at the latest answer (the lowest report of the current window). */
@@ -31,6 +33,7 @@ export interface PacerBudget {
 }
 
 export const UNKNOWN_BUDGET: PacerBudget = {
+  observed: false,
   limit: null,
   remaining: 0,
   windowEndsAt: 0,
@@ -82,7 +85,12 @@ export function planGrant(
     { ...b, inFlight: b.inFlight + 1, lastGrantAt: now },
     { grant: true },
   ];
-  if (budget.limit === null) return grant(budget);
+  if (budget.limit === null) {
+    // Before the first answer the budget is unknown: a burst could overrun it, so probe with one.
+    // The answer pokes the gate, so this wait rarely runs its course.
+    if (!budget.observed && budget.inFlight > 0) return [budget, wait(policy.windowMs)];
+    return grant(budget);
+  }
 
   const limit = budget.limit;
   let b = budget;
@@ -105,6 +113,7 @@ export function observeAnswer(
 ): PacerBudget {
   const b: PacerBudget = { ...budget, inFlight: Math.max(0, budget.inFlight - 1) };
   if (answer.status === undefined) return b;
+  b.observed = true;
 
   const limit = intHeader(answer.headers, 's-ratelimit-limit');
   const remaining = intHeader(answer.headers, 's-ratelimit-remaining');

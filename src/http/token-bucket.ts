@@ -53,7 +53,8 @@ export class TokenBucket implements RequestLimiter {
         if (answer.status !== 429) return;
         const pauseMs = answer.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : this.defaultPauseMs;
         this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + pauseMs);
-        this.tokens = 0;
+        // One request may go the moment the pause ends; the rest refill from there.
+        this.tokens = 1;
         this.refilledAt = this.pausedUntil;
         this.gate.poke();
       },

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { ControlledClock } from '../clock.ts';
+import { observeAnswer, planGrant, RatePacer, UNKNOWN_BUDGET, type PacerBudget, type PacerPolicy } from './rate-pacer.ts';
+import type { Priority, ResponseObservation } from './types.ts';
+
+const WINDOW_MS = 60_000;
+
+/** Spruce's budget as the sandbox keeps it: a fixed window opened by the first request. */
+function fakeSpruce(clock: ControlledClock, limit: number, options: { rateLimitAt?: Set<number>; retryAfter?: number } = {}) {
+  let windowStart: number | undefined;
+  let used = 0;
+  let calls = 0;
+  const log: { at: number; status: number; priority: Priority }[] = [];
+  return {
+    log,
+    answer(priority: Priority): ResponseObservation {
+      const now = clock.now();
+      calls++;
+      if (windowStart === undefined || now >= windowStart + WINDOW_MS) {
+        windowStart = now;
+        used = 0;
+      }
+      const headers = (remaining: number) => ({
+        's-ratelimit-limit': String(limit),
+        's-ratelimit-remaining': String(remaining),
+      });
+      if (used >= limit || options.rateLimitAt?.has(calls)) {
+        log.push({ at: now, status: 429, priority });
+        const retryAfterSeconds = options.retryAfter ?? Math.ceil((windowStart + WINDOW_MS - now) / 1000);
+        return { status: 429, headers: headers(0), retryAfterSeconds };
+      }
+      used++;
+      log.push({ at: now, status: 200, priority });
+      return { status: 200, headers: headers(limit - used) };
+    },
+  };
+}
+
+async function runAll(clock: ControlledClock, promises: Promise<unknown>[], maxMs = 10 * WINDOW_MS): Promise<void> {
+  let done = false;
+  const all = Promise.all(promises).finally(() => {
+    done = true;
+  });
+  await clock.advance(0); // let what can go now go before time moves
+  const end = clock.now() + maxMs;
+  while (!done && clock.now() < end) await clock.advance(1_000);
+  await all;
+}
+
+function maxInAnyInterval(times: number[], intervalMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= intervalMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('RatePacer', () => {
+  it('keeps 250 calls within 100 per 60 s and spreads them over the window', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock });
+    const spruce = fakeSpruce(clock, 100);
+    const call = async () => (await pacer.acquire('live')).release(spruce.answer('live'));
+
+    await runAll(clock, Array.from({ length: 250 }, call));
+
+    const ok = spruce.log.filter((e) => e.status === 200).map((e) => e.at);
+    expect(ok).toHaveLength(250);
+    expect(spruce.log.filter((e) => e.status === 429)).toHaveLength(0);
+    // Not only per fixed window: no 60 s stretch anywhere holds more than the budget.
+    expect(maxInAnyInterval(ok, WINDOW_MS)).toBeLessThanOrEqual(100);
+    // Spread, not burst: the first window's calls cover most of it, ~10 per 6 s.
+    const first = ok.slice(0, 100);
+    expect(first.at(-1)! - first[0]!).toBeGreaterThan(0.9 * WINDOW_MS);
+    expect(maxInAnyInterval(ok, 6_000)).toBeLessThanOrEqual(12);
+    // 250 calls at 100 a window need a bit over two windows, not much more.
+    expect(ok.at(-1)!).toBeLessThan(3 * WINDOW_MS);
+  });
+
+  it('pauses every caller for the Retry-After of a 429', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock });
+    // Plenty of budget on the headers, but the 3rd call is refused (another instance used it).
+    const spruce = fakeSpruce(clock, 100, { rateLimitAt: new Set([3]), retryAfter: 7 });
+    const grants: number[] = [];
+    const call = async () => {
+      const permit = await pacer.acquire('live');
+      grants.push(clock.now());
+      permit.release(spruce.answer('live'));
+    };
+
+    await runAll(clock, Array.from({ length: 8 }, call));
+
+    const refusedAt = spruce.log.find((e) => e.status === 429)!.at;
+    const after = grants.filter((t) => t > refusedAt);
+    expect(grants.filter((t) => t <= refusedAt)).toHaveLength(3);
+    expect(after).toHaveLength(5);
+    for (const t of after) expect(t).toBeGreaterThanOrEqual(refusedAt + 7_000);
+  });
+
+  it('probes with one request until the first answer tells the budget', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock });
+    const first = await pacer.acquire('live');
+    let second = false;
+    const pending = pacer.acquire('live').then((p) => {
+      second = true;
+      return p;
+    });
+    await clock.advance(10);
+    expect(second).toBe(false);
+    first.release({ status: 200, headers: {} });
+    await clock.advance(0);
+    expect(second).toBe(true);
+    (await pending).release({ status: 200, headers: {} });
+  });
+
+  it('does not limit an organization whose answers carry no rate-limit header', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock });
+    (await pacer.acquire('live')).release({ status: 200, headers: {} });
+    const permits = await Promise.all(Array.from({ length: 50 }, () => pacer.acquire('live')));
+    expect(clock.now()).toBe(0);
+    for (const p of permits) p.release({ status: 200, headers: {} });
+  });
+
+  it('leaves the reserved share to live traffic while bulk traffic runs', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock, reserveForLive: 0.2 });
+    const spruce = fakeSpruce(clock, 100);
+    const call = async (priority: Priority) => (await pacer.acquire(priority)).release(spruce.answer(priority));
+
+    const bulk = Array.from({ length: 150 }, () => call('bulk'));
+    // Let bulk run alone until it has used its share of the first window.
+    for (let i = 0; i < 59; i++) await clock.advance(1_000);
+    const firstWindowBulk = spruce.log.filter((e) => e.priority === 'bulk' && e.at < WINDOW_MS).length;
+    expect(firstWindowBulk).toBeLessThanOrEqual(80);
+    expect(firstWindowBulk).toBeGreaterThan(70);
+
+    // A live call is still served at once from the reserve, ahead of the waiting bulk calls.
+    const before = clock.now();
+    const live = call('live');
+    await clock.advance(0);
+    await live;
+    const liveAt = spruce.log.find((e) => e.priority === 'live')!.at;
+    expect(liveAt).toBe(before);
+
+    await runAll(clock, bulk);
+    expect(spruce.log.filter((e) => e.status === 429)).toHaveLength(0);
+  });
+
+  it('live callers are served before waiting bulk callers', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock, reserveForLive: 0 });
+    const spruce = fakeSpruce(clock, 10);
+    const order: Priority[] = [];
+    const call = async (priority: Priority) => {
+      const permit = await pacer.acquire(priority);
+      order.push(priority);
+      permit.release(spruce.answer(priority));
+    };
+    await call('bulk'); // learns the budget; the next grant is a spacing interval away
+    const calls = [call('bulk'), call('bulk'), call('live'), call('bulk'), call('live')];
+    await runAll(clock, calls);
+    expect(order).toEqual(['bulk', 'live', 'live', 'bulk', 'bulk', 'bulk']);
+  });
+
+  it('an aborted wait gives its turn to the next caller', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock });
+    const first = await pacer.acquire('live');
+    const controller = new AbortController();
+    const aborted = pacer.acquire('live', controller.signal);
+    const next = pacer.acquire('live');
+    controller.abort(new Error('shutdown'));
+    await expect(aborted).rejects.toThrow('shutdown');
+    first.release({ status: 200, headers: {} });
+    await clock.advance(0);
+    (await next).release({ status: 200, headers: {} });
+    expect(pacer.waiting).toBe(0);
+  });
+});
+
+describe('pacer policy', () => {
+  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000 };
+  const limited = (remaining: number) => ({
+    status: 200,
+    headers: { 's-ratelimit-limit': '100', 's-ratelimit-remaining': String(remaining) },
+  });
+
+  it('reads answers arriving out of order as the same window', () => {
+    let b: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 50, windowEndsAt: 30_000, inFlight: 3 };
+    b = observeAnswer(b, limited(47), 1_000, policy);
+    b = observeAnswer(b, limited(49), 1_001, policy); // sent earlier, answered later
+    expect(b.remaining).toBe(47);
+    expect(b.windowEndsAt).toBe(30_000);
+  });
+
+  it('sees a new window when the budget jumps beyond what was in flight', () => {
+    let b: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 3, windowEndsAt: 30_000, inFlight: 1 };
+    b = observeAnswer(b, limited(99), 20_000, policy);
+    expect(b.remaining).toBe(99);
+    expect(b.windowEndsAt).toBe(20_000 + WINDOW_MS);
+  });
+
+  it('waits for the window to turn when bulk has used its share', () => {
+    const b = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 50_000 };
+    const [, bulk] = planGrant(b, 'bulk', 10_000, policy);
+    expect(bulk).toEqual({ grant: false, waitMs: 40_000 });
+    const [, live] = planGrant(b, 'live', 10_000, policy);
+    expect(live).toEqual({ grant: true });
+  });
+
+  it('spaces grants by the time left over the budget left', () => {
+    const b = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 40, windowEndsAt: 40_000, lastGrantAt: 9_500 };
+    // 30 s left for 40 calls: one every 750 ms.
+    expect(planGrant(b, 'live', 10_000, policy)[1]).toEqual({ grant: false, waitMs: 250 });
+    expect(planGrant(b, 'live', 10_250, policy)[1]).toEqual({ grant: true });
+  });
+});
