@@ -1,0 +1,273 @@
+// Runs queued jobs: claims as many as it has free slots, runs their handlers concurrently,
+// keeps their leases alive while they run, and settles each one (done, retry later, or dead).
+// Per-key order comes from the store: a key has one job row, and only one worker holds it.
+import type { CancelTimer, Clock } from '../clock.ts';
+import { isRetryable, SyncError } from '../errors.ts';
+import type { Job, JobAttempt, Store } from '../store/types.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
+
+export interface JobContext {
+  workerId: string;
+  /**
+   * Aborted when this worker lost the job's lease (its renewals failed and another worker may
+   * now hold the key): stop before the next side effect.
+   */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;
+
+export interface WorkerPoolOptions {
+  store: Store;
+  clock: Clock;
+  /** Unique per process: leases are held in its name. */
+  workerId: string;
+  /** Jobs run at once. */
+  concurrency: number;
+  /** How long a claim lasts without renewal; a crashed worker's jobs come back after it. */
+  leaseMs: number;
+  /** Longest sleep between claims when nobody calls notify(). */
+  pollIntervalMs: number;
+  /** Task name → handler. A job whose task has none dies at once (UNEXPECTED). */
+  handlers: Record<string, JobHandler>;
+  /** Tenants to claim for (paused ones left out); undefined = all. Asked before every claim. */
+  tenantFilter?: () => string[] | undefined;
+  /** Called after every run, for metrics and logs; `error` is what the handler threw. */
+  onAttempt?: (attempt: JobAttempt, job: Job, error?: unknown) => void;
+  /** Failures of the pool's own store calls; the pool carries on and the lease covers the gap. */
+  onError?: (error: unknown) => void;
+  backoff?: BackoffOptions;
+  /** How often a running job's lease is extended. Default a third of leaseMs. */
+  renewEveryMs?: number;
+}
+
+/** The code recorded for a run whose lease was taken over before it finished. */
+export const LEASE_LOST = 'LEASE_LOST';
+
+export class WorkerPool {
+  private readonly options: WorkerPoolOptions;
+  private readonly active = new Set<Promise<void>>();
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wakeSleep: AbortController | null = null;
+  private wakeRequested = false;
+
+  constructor(options: WorkerPoolOptions) {
+    if (options.concurrency < 1) throw new SyncError('CONFIG_INVALID', 'concurrency must be at least 1', { retryable: false });
+    this.options = options;
+  }
+
+  /** Jobs running now. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming and waits for running handlers to finish and settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await this.loopDone;
+    while (this.active.size > 0) await Promise.allSettled([...this.active]);
+  }
+
+  /** New work may be due: claim now instead of at the next poll. */
+  notify(): void {
+    this.wakeRequested = true;
+    this.wakeSleep?.abort();
+  }
+
+  /**
+   * For tests: claims and runs jobs until none is due and none is running. Does not move the
+   * clock, so retries scheduled in the future wait for the test to advance it.
+   */
+  async runUntilIdle(): Promise<void> {
+    for (;;) {
+      await this.fill();
+      if (this.active.size === 0) return;
+      await Promise.race(this.active);
+    }
+  }
+
+  /** Same as runUntilIdle. */
+  drain(): Promise<void> {
+    return this.runUntilIdle();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      this.wakeRequested = false;
+      let maybeMore = false;
+      try {
+        maybeMore = await this.fill();
+      } catch (error) {
+        this.report(error);
+      }
+      if (!this.running) break;
+      if (!maybeMore) await this.sleep();
+    }
+  }
+
+  private async sleep(): Promise<void> {
+    if (this.wakeRequested) return;
+    const wake = new AbortController();
+    this.wakeSleep = wake;
+    try {
+      await this.options.clock.sleep(this.options.pollIntervalMs, wake.signal);
+    } catch {
+      // Woken early by notify().
+    } finally {
+      this.wakeSleep = null;
+    }
+  }
+
+  /** Claims up to the free slots and starts them; true when every slot was filled. */
+  private async fill(): Promise<boolean> {
+    const { store, clock, workerId, leaseMs, concurrency, tenantFilter } = this.options;
+    const free = concurrency - this.active.size;
+    if (free <= 0) return false;
+    const jobs = await store.claimJobs({ workerId, now: clock.now(), leaseMs, limit: free, tenantIds: tenantFilter?.() });
+    for (const job of jobs) {
+      const run: Promise<void> = this.run(job).finally(() => {
+        this.active.delete(run);
+        // A slot is free, and a job that got new events while it ran is due again now.
+        this.notify();
+      });
+      this.active.add(run);
+    }
+    return jobs.length === free;
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { store, clock, workerId, handlers } = this.options;
+    const startedAt = clock.now();
+    const lease = this.keepLease(job);
+    let failed = false;
+    let failure: unknown;
+    try {
+      const handler = Object.hasOwn(handlers, job.task) ? handlers[job.task] : undefined;
+      if (!handler) throw new SyncError('UNEXPECTED', `no handler for task ${job.task}`, { retryable: false });
+      await handler(job, { workerId, signal: lease.signal });
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      lease.stop();
+    }
+
+    let outcome: JobAttempt['outcome'] = 'succeeded';
+    let errorCode: string | null = null;
+    if (lease.signal.aborted) {
+      // Another worker holds the key now and will settle it; our outcome must not overwrite its.
+      outcome = 'retrying';
+      errorCode = LEASE_LOST;
+    } else {
+      try {
+        if (failed) {
+          outcome = await this.settleFailure(job, failure);
+          errorCode = describe(failure).code;
+        } else {
+          await store.completeJob(job, workerId, clock.now());
+        }
+      } catch (error) {
+        // The lease will lapse and the job will be claimed again.
+        this.report(error);
+      }
+    }
+
+    const attempt: JobAttempt = {
+      jobId: job.id,
+      tenantId: job.tenantId,
+      jobKey: job.key,
+      startedAt,
+      finishedAt: clock.now(),
+      outcome,
+      errorCode,
+      requestId: failure instanceof SyncError ? (failure.requestId ?? null) : null,
+    };
+    try {
+      await store.recordAttempt(attempt);
+    } catch (error) {
+      this.report(error);
+    }
+    try {
+      this.options.onAttempt?.(attempt, job, failed ? failure : undefined);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** Retry later with backoff while the error may pass and attempts remain; else dead letter. */
+  private async settleFailure(job: Job, error: unknown): Promise<'retrying' | 'dead'> {
+    const { store, clock, workerId, backoff } = this.options;
+    const now = clock.now();
+    const retry = isRetryable(error) && job.attempts < job.maxAttempts;
+    await store.failJob(job, {
+      jobId: job.id,
+      workerId,
+      now,
+      error: describe(error),
+      retryAt: retry ? now + backoffDelay(job.attempts, backoff, error) : undefined,
+    });
+    return retry ? 'retrying' : 'dead';
+  }
+
+  /** Extends the lease on a timer while the handler runs; aborts the signal if it is lost. */
+  private keepLease(job: Job): { signal: AbortSignal; stop: () => void } {
+    const { store, clock, workerId, leaseMs } = this.options;
+    const every = this.options.renewEveryMs ?? Math.max(1, Math.floor(leaseMs / 3));
+    const lost = new AbortController();
+    let stopped = false;
+    let cancel: CancelTimer = () => {};
+    const schedule = () => {
+      cancel = clock.setTimer(every, renew);
+    };
+    const renew = () => {
+      if (stopped) return;
+      store.renewLease(job.id, workerId, clock.now() + leaseMs).then(
+        (held) => {
+          if (stopped) return;
+          if (held) schedule();
+          else lost.abort(new SyncError('UNEXPECTED', 'job lease lost', { retryable: true, ids: { jobId: job.id } }));
+        },
+        (error: unknown) => {
+          // A store hiccup: keep trying while the lease still has time.
+          this.report(error);
+          if (!stopped) schedule();
+        },
+      );
+    };
+    schedule();
+    return {
+      signal: lost.signal,
+      stop: () => {
+        stopped = true;
+        cancel();
+      },
+    };
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // A failing error reporter must not stop the pool.
+    }
+  }
+}
+
+/**
+ * The code and message stored with a failed job. A SyncError's message is PHI-free by contract;
+ * any other error's message might quote data (a JSON parse error quotes its input), so only its
+ * class name is kept.
+ */
+export function describe(error: unknown): { code: string; message: string } {
+  if (error instanceof SyncError) return { code: error.code, message: error.message };
+  const name = error instanceof Error ? error.name : typeof error;
+  return { code: 'UNEXPECTED', message: `${name} (message withheld: may contain PHI)` };
+}
