@@ -1,0 +1,187 @@
+// The HTTP pipeline of the simulated `/v1` API, in the order a request meets it:
+// request id → faults (installed by index.ts at the root) → auth (403) → rate limit (429) →
+// OpenAPI validation (400 + violation log) → idempotency key (422) → handler → request log.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate, type Caller } from './auth.ts';
+import { ApiError, errorBody } from './errors.ts';
+import type { ApiServices, Handler } from './handler.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import type { OpenApiValidator, Operation } from './openapi.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { contactHandlers } from './routes-contacts.ts';
+import { conversationHandlers } from './routes-conversations.ts';
+import { webhookHandlers } from './routes-webhooks.ts';
+
+export interface RequestLogEntry {
+  at: number;
+  method: string;
+  /** Route template, e.g. `PATCH /v1/contacts/{contactId}`; the bare path for unknown routes. */
+  route: string;
+  status: number;
+  organizationId: string | null;
+  requestId: string;
+  rateLimited: boolean;
+}
+
+export interface Violation {
+  at: number;
+  method: string;
+  route: string;
+  errors: string[];
+  requestId?: string;
+}
+
+export interface ApiPipelineDeps {
+  services: ApiServices;
+  openapi: OpenApiValidator;
+  rateLimiter: RateLimiter;
+  idempotency: IdempotencyStore;
+  requestLog: RequestLogEntry[];
+  violations: Violation[];
+  /** When set, response bodies are checked against the spec too (tests turn this on). */
+  responseViolations?: Violation[];
+  /** Installs the fault hook: called after the request-id hook, before auth. */
+  installFaults: (app: FastifyInstance) => void;
+}
+
+/** Per-request facts the hooks pass along (kept off the Fastify types on purpose). */
+interface RequestInfo {
+  requestId: string;
+  caller?: Caller;
+  idempotencySlot?: string;
+  coerced?: { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
+}
+
+const handlers: Record<string, Handler> = { ...contactHandlers, ...conversationHandlers, ...webhookHandlers };
+
+export const API_PREFIX = '/v1';
+
+export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
+  const { services, openapi } = deps;
+  const { clock, ids } = services.ctx;
+  const info = new WeakMap<FastifyRequest, RequestInfo>();
+  const infoOf = (request: FastifyRequest): RequestInfo => {
+    let found = info.get(request);
+    if (!found) info.set(request, (found = { requestId: ids.requestId() }));
+    return found;
+  };
+  const operationOf = (request: FastifyRequest) => (request.routeOptions.config as { operation?: Operation } | undefined)?.operation;
+  const routeOf = (request: FastifyRequest) => operationOf(request)?.route ?? `${request.method} ${request.url.split('?')[0]}`;
+  const violation = (request: FastifyRequest, errors: string[]) =>
+    deps.violations.push({ at: clock.now(), method: request.method, route: routeOf(request), errors, requestId: infoOf(request).requestId });
+
+  // Registered before the fault hook, so that even an injected failure carries a request id.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
+    reply.header('s-request-id', infoOf(request).requestId);
+  });
+  deps.installFaults(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
+    const { requestId, caller } = infoOf(request);
+    deps.requestLog.push({
+      at: clock.now(),
+      method: request.method,
+      route: routeOf(request),
+      status: reply.statusCode,
+      organizationId: caller?.org.id ?? null,
+      requestId,
+      rateLimited: reply.statusCode === 429,
+    });
+  });
+
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request, reply) => {
+        const caller = authenticate(services.ctx.state, request.headers.authorization);
+        infoOf(request).caller = caller;
+        const { rateLimitPerMinute, rateLimitPerDay } = caller.org.config;
+        const decision = deps.rateLimiter.check(caller.org.id, { perMinute: rateLimitPerMinute, perDay: rateLimitPerDay }, clock.now());
+        reply.headers(decision.headers);
+        if (!decision.allowed) {
+          reply.header('retry-after', String(decision.retryAfterSeconds));
+          throw new ApiError(429, 'RATE_LIMITED', 'rate limit exceeded for this organization');
+        }
+      });
+
+      api.addHook('preHandler', async (request) => {
+        const state = infoOf(request);
+        const operation = operationOf(request)!;
+        const check = openapi.validateRequest(operation.operationId, {
+          params: (request.params ?? {}) as Record<string, unknown>,
+          query: (request.query ?? {}) as Record<string, unknown>,
+          body: request.body,
+        });
+        if (check.errors.length > 0) {
+          violation(request, check.errors);
+          throw new ApiError(400, 'BAD_PARAMETER', check.errors.join('; '));
+        }
+        state.coerced = { params: check.params as Record<string, string>, query: check.query, body: check.body };
+        const key = request.headers['s-idempotency-key'];
+        if (operation.idempotencyKey && key !== undefined) {
+          const value = Array.isArray(key) ? key.join(',') : key;
+          try {
+            state.idempotencySlot = deps.idempotency.take(state.caller!.org.id, request.url.split('?')[0]!, value, clock.now());
+          } catch (error) {
+            if (error instanceof ApiError && error.statusCode === 400) violation(request, [error.message]);
+            throw error;
+          }
+        }
+      });
+
+      // Give an idempotency key back when the request did not succeed (see idempotency.ts).
+      api.addHook('onSend', async (request, reply, payload) => {
+        const slot = info.get(request)?.idempotencySlot;
+        if (slot && (reply.statusCode < 200 || reply.statusCode >= 300)) deps.idempotency.release(slot);
+        return payload;
+      });
+
+      for (const operation of openapi.operations) {
+        const handler = handlers[operation.operationId];
+        api.route({
+          method: operation.method,
+          url: operation.fastifyUrl,
+          config: { operation },
+          handler: async (request: FastifyRequest, reply: FastifyReply) => {
+            if (!handler) {
+              throw new ApiError(501, 'NOT_IMPLEMENTED', `${operation.route} is in the spec but not simulated by the sandbox`);
+            }
+            const state = infoOf(request);
+            const result = handler(services, {
+              org: state.caller!.org,
+              accessId: state.caller!.accessId,
+              params: state.coerced!.params,
+              query: state.coerced!.query,
+              body: state.coerced!.body,
+            });
+            if (deps.responseViolations) {
+              const errors = openapi.validateResponse(operation.operationId, result.status, result.body);
+              if (errors.length) deps.responseViolations.push({ at: clock.now(), method: request.method, route: operation.route, errors });
+            }
+            reply.code(result.status);
+            return result.body === undefined ? reply.send() : reply.send(result.body);
+          },
+        });
+      }
+
+      api.setErrorHandler(async (error, request, reply) => {
+        if (error instanceof ApiError) return reply.code(error.statusCode).send(error.toBody());
+        const status = (error as { statusCode?: number }).statusCode ?? 500;
+        if (status >= 400 && status < 500) {
+          // Fastify's own refusals: unparsable JSON, unsupported content type, body too large.
+          const message = (error as Error).message;
+          violation(request, [message]);
+          return reply.code(status).send(errorBody(status, status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_PARAMETER', message));
+        }
+        return reply.code(500).send(errorBody(500, 'INTERNAL', 'unexpected error in the sandbox'));
+      });
+
+      api.setNotFoundHandler(async (request, reply) => {
+        violation(request, [`no operation ${request.method} ${request.url.split('?')[0]} in the OpenAPI`]);
+        return reply.code(404).send(errorBody(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+}

@@ -1,0 +1,283 @@
+// The Spruce simulator: a faithful stand-in for the documented Spruce Public API (a subset),
+// its webhooks and the people using the app, on an injectable clock. See
+// docs/sandbox-spruce.md for what is simulated and every contract we had to choose.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ControlledClock, type Clock } from '../../clock.ts';
+import type { SpruceContact, SpruceConversation, SpruceConversationItem, SpruceWebhookEndpoint } from '../../spruce/types.ts';
+import { FaultInjector } from '../faults.ts';
+import type { WebhookDispatcher } from '../webhook-dispatcher.ts';
+import { API_PREFIX, installApi, type RequestLogEntry, type Violation } from './api.ts';
+import { bearerToken } from './auth.ts';
+import { renderContact } from './contacts.ts';
+import type { SimContext } from './context.ts';
+import { CONTROL_PREFIX, installControlApi } from './control-api.ts';
+import { renderConversation, renderItem } from './conversations.ts';
+import { errorBody } from './errors.ts';
+import { SpruceEvents, type LoggedEvent } from './events.ts';
+import { fakeOrganizationPeople, seedContacts } from './fake-data.ts';
+import { IdempotencyStore } from './idempotency.ts';
+import { IdFactory } from './ids.ts';
+import { spruceOpenApi, type OpenApiValidator } from './openapi.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { SpruceStaff } from './staff.ts';
+import { OrgState, SpruceState, type OrganizationConfig } from './state.ts';
+import { renderEndpoint } from './webhook-endpoints.ts';
+
+export type { RequestLogEntry, Violation } from './api.ts';
+export type { LoggedEvent } from './events.ts';
+export type { OrganizationConfig } from './state.ts';
+export type { SpruceStaff } from './staff.ts';
+export { signSpruceBody, DELIVERY_RULES } from './events.ts';
+export { bearerToken } from './auth.ts';
+
+export interface SpruceSimulatorOptions {
+  /** Default: a new ControlledClock (flows in real time, can be advanced). */
+  clock?: Clock;
+  /** Seeds fake data, ids, secrets and faults. Default 1. */
+  seed?: number;
+  /** Default: one organization with deterministic credentials (DEFAULT_ORGANIZATION). */
+  organizations?: OrganizationConfig[];
+  /** Also check every response body against the spec, into `responseViolations`. Default false. */
+  validateResponses?: boolean;
+}
+
+export interface SpruceCredentials {
+  organizationId: string;
+  name: string;
+  accessId: string;
+  secretKey: string;
+  /** base64(accessId:secretKey) */
+  token: string;
+  /** The whole header value: `Bearer <token>`. */
+  authorization: string;
+}
+
+export interface SpruceSimulator {
+  app: FastifyInstance;
+  /** Starts listening (default 127.0.0.1 and any free port); resolves to the base URL incl. `/v1`. */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  /** The base URL incl. `/v1` once listening (empty before). */
+  readonly url: string;
+  close(): Promise<void>;
+  clock: Clock;
+  faults: FaultInjector;
+  /** The webhook dispatcher (replaced by reset(); read it through this property). */
+  readonly dispatcher: WebhookDispatcher;
+  /** Waits until every webhook delivery due now has been attempted. */
+  settle(): Promise<void>;
+  /** Every `/v1` request answered, in order. */
+  requestLog: RequestLogEntry[];
+  /** Requests that broke the OpenAPI (each also answered 400). */
+  violations: Violation[];
+  /** Responses that broke the OpenAPI (only with `validateResponses`). */
+  responseViolations: Violation[];
+  staff: SpruceStaff;
+  state: SpruceState;
+  /** Every webhook event emitted, in order. */
+  events: LoggedEvent[];
+  openapi: OpenApiValidator;
+  credentials(): SpruceCredentials[];
+  /** The first organization's id. */
+  readonly organizationId: string;
+  contacts(organizationId?: string): SpruceContact[];
+  conversations(organizationId?: string): SpruceConversation[];
+  conversationItems(conversationId: string): SpruceConversationItem[];
+  webhookEndpoints(organizationId?: string): SpruceWebhookEndpoint[];
+  /** Everything of one organization (default: the first), as the API would render it. */
+  snapshot(organizationId?: string): Record<string, unknown>;
+  /** Back to the initial state: data re-seeded, logs, faults, keys, windows and deliveries cleared. */
+  reset(): Promise<void>;
+}
+
+export const DEFAULT_ORGANIZATION: Required<Omit<OrganizationConfig, 'contacts'>> = {
+  id: 'entity_0SANDB0X0RG00',
+  accessId: 'aid_0SANDB0X00000001',
+  secretKey: 'sk_sandbox_0000000000000000000001',
+  name: 'Sandbox Physical Therapy',
+  rateLimitPerMinute: 100,
+  rateLimitPerDay: 0,
+};
+
+export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}): Promise<SpruceSimulator> {
+  const clock = options.clock ?? new ControlledClock();
+  const seed = options.seed ?? 1;
+  const configs: OrganizationConfig[] = options.organizations?.length ? options.organizations : [DEFAULT_ORGANIZATION];
+  const openapi = spruceOpenApi();
+  const ids = new IdFactory(clock, seed);
+  const faults = new FaultInjector(seed);
+  const events = new SpruceEvents(clock, ids, faults);
+  const state = new SpruceState();
+  let baseUrl = '';
+  const ctx: SimContext = { clock, ids, state, events, apiBase: () => baseUrl || 'https://api.sprucehealth.com/v1' };
+  const requestLog: RequestLogEntry[] = [];
+  const violations: Violation[] = [];
+  const responseViolations: Violation[] = [];
+  const rateLimiter = new RateLimiter();
+  const idempotency = new IdempotencyStore();
+
+  const seedState = () => {
+    events.enabled = false; // pre-existing data emits nothing
+    try {
+      configs.forEach((config, index) => {
+        const people = fakeOrganizationPeople(seed + index, ids);
+        const org = new OrgState(
+          {
+            id: config.id,
+            accessId: config.accessId,
+            secretKey: config.secretKey,
+            name: config.name ?? `Organization ${index + 1}`,
+            rateLimitPerMinute: config.rateLimitPerMinute ?? 100,
+            rateLimitPerDay: config.rateLimitPerDay ?? 0,
+          },
+          people.teammates,
+          people.phoneLine,
+          people.spruceLink,
+        );
+        state.orgs.set(org.id, org);
+        seedContacts(ctx, org, config.contacts ?? 0, seed + index);
+      });
+    } finally {
+      events.enabled = true;
+    }
+  };
+  seedState();
+
+  const app = Fastify({ logger: false });
+  // JSON bodies parsed here so that an empty body is "no body" (validation then decides) and a
+  // malformed one is a 400 in Spruce's error shape.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, raw, done) => {
+    const text = String(raw);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const error = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 });
+      done(error, undefined);
+    }
+  });
+
+  const org = (organizationId?: string) => {
+    const found = state.org(organizationId ?? configs[0]!.id);
+    if (!found) throw new Error(`unknown organization ${organizationId}`);
+    return found;
+  };
+
+  const staff = new SpruceStaff(ctx, openapi, () => configs[0]!.id);
+
+  const sim: SpruceSimulator = {
+    app,
+    clock,
+    faults,
+    get dispatcher() {
+      return events.dispatcher;
+    },
+    get url() {
+      return baseUrl;
+    },
+    requestLog,
+    violations,
+    responseViolations,
+    staff,
+    state,
+    events: events.emitted,
+    openapi,
+    organizationId: configs[0]!.id,
+    async listen(listenOptions = {}) {
+      const address = await app.listen({ port: listenOptions.port ?? 0, host: listenOptions.host ?? '127.0.0.1' });
+      baseUrl = `${address}${API_PREFIX}`;
+      return baseUrl;
+    },
+    async close() {
+      events.stop();
+      await app.close();
+    },
+    async settle() {
+      // Deliveries due now start at once; on a ControlledClock, advance(0) also fires anything
+      // (a held or delayed delivery) whose time has come. Repeat while that starts new work.
+      for (let i = 0; i < 20; i++) {
+        const before = events.dispatcher.attempts.length;
+        if (clock instanceof ControlledClock) await clock.advance(0);
+        await events.dispatcher.settle();
+        if (events.dispatcher.attempts.length === before) break;
+      }
+    },
+    credentials() {
+      return [...state.orgs.values()].map((o) => {
+        const token = bearerToken(o.config.accessId, o.config.secretKey);
+        return {
+          organizationId: o.id,
+          name: o.config.name,
+          accessId: o.config.accessId,
+          secretKey: o.config.secretKey,
+          token,
+          authorization: `Bearer ${token}`,
+        };
+      });
+    },
+    contacts(organizationId) {
+      const o = org(organizationId);
+      return [...o.contacts.values()].map((c) => renderContact(ctx, o, c));
+    },
+    conversations(organizationId) {
+      const o = org(organizationId);
+      return [...o.conversations.values()].map((c) => renderConversation(ctx, o, c));
+    },
+    conversationItems(conversationId) {
+      const found = state.findConversation(conversationId);
+      if (!found) return [];
+      const { org: o } = found;
+      return (o.itemsByConversation.get(conversationId) ?? []).map((id) => renderItem(ctx, o, o.items.get(id)!));
+    },
+    webhookEndpoints(organizationId) {
+      return [...org(organizationId).endpoints.values()].map((e) => renderEndpoint(e));
+    },
+    snapshot(organizationId) {
+      const o = org(organizationId);
+      return {
+        organization: { id: o.id, name: o.config.name, phoneLine: o.phoneLine, spruceLink: o.spruceLink, teammates: o.teammates },
+        contacts: sim.contacts(o.id),
+        tags: [...o.tags.values()],
+        fields: [...o.fields.values()],
+        conversations: sim.conversations(o.id),
+        conversationItems: [...o.items.values()].map((item) => renderItem(ctx, o, item)),
+        webhookEndpoints: sim.webhookEndpoints(o.id),
+        counts: { contacts: o.contacts.size, conversations: o.conversations.size, items: o.items.size, events: events.emitted.length },
+      };
+    },
+    async reset() {
+      events.reset();
+      state.orgs.clear();
+      ids.reset();
+      seedState();
+      requestLog.length = 0;
+      violations.length = 0;
+      responseViolations.length = 0;
+      faults.clear();
+      rateLimiter.reset();
+      idempotency.reset();
+    },
+  };
+
+  installApi(app, {
+    services: { ctx, events },
+    openapi,
+    rateLimiter,
+    idempotency,
+    requestLog,
+    violations,
+    responseViolations: options.validateResponses ? responseViolations : undefined,
+    installFaults: (target) =>
+      faults.install(target, {
+        clock,
+        exceptPrefix: CONTROL_PREFIX,
+        errorBody: (status, kind) =>
+          kind === 'rate_limited'
+            ? errorBody(429, 'RATE_LIMITED', 'rate limit exceeded')
+            : errorBody(status, status >= 500 ? 'INTERNAL' : 'BAD_PARAMETER', 'injected fault'),
+      }),
+  });
+  installControlApi(app, sim);
+  await app.ready();
+  return sim;
+}
