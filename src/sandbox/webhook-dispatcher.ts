@@ -64,8 +64,11 @@ interface Delivery {
 export class WebhookDispatcher {
   readonly attempts: DeliveryAttempt[] = [];
   private readonly deliveries = new Map<string, Delivery>();
-  private readonly sentAt = new Map<string, number[]>();
+  /** Per target, sorted send times already promised (sent or scheduled) for the rate limit. */
+  private readonly reserved = new Map<string, number[]>();
   private readonly cancels = new Set<() => void>();
+  /** Clock deadlines of the requests in flight (their timeouts). */
+  private readonly deadlines = new Set<{ at: number }>();
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
@@ -109,16 +112,45 @@ export class WebhookDispatcher {
     return pending;
   }
 
+  /**
+   * The earliest clock time at which something is due: a retry or a held delivery to send, or
+   * the timeout of a request in flight. Lets a driver step the clock from one to the next.
+   */
+  nextDueAt(): number | undefined {
+    let next: number | undefined;
+    for (const d of this.deliveries.values()) {
+      const at = d.state.status === 'pending' ? d.state.nextAttemptAt : undefined;
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    for (const deadline of this.deadlines) if (next === undefined || deadline.at < next) next = deadline.at;
+    return next;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const cancel of this.cancels) cancel();
     this.cancels.clear();
   }
 
+  /** Forgets every delivery and attempt and cancels pending retries; the dispatcher stays usable. */
+  reset(): void {
+    for (const cancel of this.cancels) cancel();
+    this.cancels.clear();
+    this.deliveries.clear();
+    this.reserved.clear();
+    this.attempts.length = 0;
+  }
+
   private schedule(delivery: Delivery, delayMs: number, duplicate = false): void {
     const now = this.options.clock.now();
-    const at = Math.max(now + delayMs, this.nextSlot(delivery.target.id, now + delayMs));
+    const at = this.reserveSlot(delivery.target.id, now + delayMs, now);
     delivery.state.nextAttemptAt = at;
+    if (at <= now) {
+      // Due now: start at once rather than through a zero-delay timer, so the request is in
+      // flight (and settle() waits for it) even on a clock that only moves when advanced.
+      void this.attempt(delivery, duplicate);
+      return;
+    }
     const cancel = this.options.clock.setTimer(at - now, () => {
       this.cancels.delete(cancel);
       void this.attempt(delivery, duplicate);
@@ -126,14 +158,27 @@ export class WebhookDispatcher {
     this.cancels.add(cancel);
   }
 
-  /** Earliest time at or after `from` when the target's per-minute budget has room. */
-  private nextSlot(targetId: string, from: number): number {
+  /**
+   * Earliest time at or after `from` when one more send to the target keeps every 60 s window
+   * within `maxPerMinute`, and reserves it. Reserving when scheduling (not when sending) is what
+   * makes a burst of simultaneous events wait their turn instead of all going out at once.
+   */
+  private reserveSlot(targetId: string, from: number, now: number): number {
     const max = this.options.maxPerMinute;
     if (!max) return from;
-    const sent = (this.sentAt.get(targetId) ?? []).filter((t) => t > from - 60_000);
-    this.sentAt.set(targetId, sent);
-    if (sent.length < max) return from;
-    return sent[sent.length - max]! + 60_000;
+    const times = (this.reserved.get(targetId) ?? []).filter((t) => t > now - 60_000);
+    this.reserved.set(targetId, times);
+    let at = from;
+    for (;;) {
+      // Any 60 s window holding `at` lies within (at − 60 s, at + 60 s): fewer than `max` sends
+      // there is enough (conservative, and exact for bursts).
+      const lo = upperBound(times, at - 60_000);
+      const hi = lowerBound(times, at + 60_000);
+      if (hi - lo < max) break;
+      at = times[lo]! + 60_000;
+    }
+    times.splice(upperBound(times, at), 0, at);
+    return at;
   }
 
   private async attempt(delivery: Delivery, duplicate: boolean): Promise<void> {
@@ -144,13 +189,18 @@ export class WebhookDispatcher {
     const sends = duplicate ? 2 : 1;
     let delivered = false;
     this.inFlight++;
+    const deadline = { at: this.options.clock.now() + this.options.timeoutMs };
+    this.deadlines.add(deadline);
     try {
       const results = await Promise.all(Array.from({ length: sends }, () => this.send(delivery, state.attempts)));
       delivered = results.some((ok) => ok);
     } finally {
       this.inFlight--;
+      this.deadlines.delete(deadline);
     }
-    if (delivered) {
+    if (!this.isCurrent(delivery)) {
+      // Forgotten by reset() while in flight: record nothing, retry nothing.
+    } else if (delivered) {
       state.status = 'delivered';
       state.deliveredAt = this.options.clock.now();
     } else if (state.attempts >= state.attemptLimit) {
@@ -165,30 +215,54 @@ export class WebhookDispatcher {
     }
   }
 
+  private isCurrent(delivery: Delivery): boolean {
+    return this.deliveries.get(deliveryKey(delivery.target.id, delivery.event.id)) === delivery;
+  }
+
   private async send(delivery: Delivery, attempt: number): Promise<boolean> {
     const { clock, timeoutMs } = this.options;
     const at = clock.now();
-    const sent = this.sentAt.get(delivery.target.id) ?? [];
-    sent.push(at);
-    this.sentAt.set(delivery.target.id, sent);
     const headers = this.options.headers(delivery.event, delivery.target, attempt, at);
-    const startedAt = Date.now();
     let status: number | null = null;
     let error: string | null = null;
-    try {
-      const response = await request(delivery.target.url, {
-        method: 'POST',
-        headers,
-        body: delivery.event.body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+    // The timeout runs on the injected clock, so a test can make a receiver "take 11 s" without
+    // waiting 11 s. Racing it (not only aborting undici) settles the attempt the moment the
+    // clock says so. undici's own timeouts stay as a real-time safety net.
+    const controller = new AbortController();
+    let cancelTimeout: () => void = () => {};
+    const timedOut = new Promise<never>((_, reject) => {
+      cancelTimeout = clock.setTimer(timeoutMs, () => {
+        const reason = new Error('webhook receiver timed out');
+        reason.name = 'TimeoutError';
+        controller.abort(reason);
+        reject(reason);
       });
+    });
+    timedOut.catch(() => {});
+    try {
+      const response = await Promise.race([
+        request(delivery.target.url, {
+          method: 'POST',
+          headers,
+          body: delivery.event.body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          signal: controller.signal,
+        }),
+        timedOut,
+      ]);
+      await Promise.race([response.body.dump(), timedOut]);
       status = response.statusCode;
-      await response.body.dump();
     } catch (err) {
-      error = (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { code?: string }).code ?? 'error');
+      const { name, code } = err as { name?: string; code?: string };
+      error =
+        name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+          ? 'timeout'
+          : (code ?? 'error');
+    } finally {
+      cancelTimeout();
     }
+    if (!this.isCurrent(delivery)) return false;
     this.attempts.push({
       eventId: delivery.event.id,
       targetId: delivery.target.id,
@@ -196,7 +270,7 @@ export class WebhookDispatcher {
       at,
       status,
       error,
-      durationMs: Date.now() - startedAt,
+      durationMs: clock.now() - at,
       headers,
     });
     return status !== null && status >= 200 && status < 300;
@@ -205,4 +279,28 @@ export class WebhookDispatcher {
 
 function deliveryKey(targetId: string, eventId: string): string {
   return `${targetId}\u0000${eventId}`;
+}
+
+/** Index of the first element > value in a sorted array. */
+function upperBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element >= value in a sorted array. */
+function lowerBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -1,0 +1,105 @@
+// Assembles the Fastify app: request log and faults at the root, then the Spry API (envelope
+// errors; the token route open, every resource route behind the bearer check and the rate
+// limit), then the control API under /_sandbox/.
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Clock } from '../../clock.ts';
+import type { FaultInjector } from '../faults.ts';
+import { installAuth } from './auth.ts';
+import { registerControlRoutes } from './control.ts';
+import { CODE, faultErrorBody, SpryApiError } from './envelope.ts';
+import type { OAuthServer } from './oauth.ts';
+import type { OrgRateLimiter } from './rate-limit.ts';
+import { RecordError, type SpryRecords } from './records.ts';
+import { installRequestLog, type RequestLogEntry } from './request-log.ts';
+import { registerAppointmentRoutes } from './routes/appointments.ts';
+import { registerCaseRoutes } from './routes/cases.ts';
+import { registerCommunicationRoutes } from './routes/communications.ts';
+import type { RouteDeps } from './routes/deps.ts';
+import { registerOAuthRoutes } from './routes/oauth.ts';
+import { registerPatientRoutes } from './routes/patients.ts';
+import { registerSubscriptionRoutes } from './routes/subscriptions.ts';
+import type { SpryStaff } from './staff.ts';
+import type { SprySimulator } from './types.ts';
+import { ValidationError } from './validation.ts';
+
+export const CONTROL_PREFIX = '/_sandbox';
+
+export interface AppDeps extends RouteDeps {
+  faults: FaultInjector;
+  oauth: OAuthServer;
+  rateLimiter: OrgRateLimiter;
+  requestLog: RequestLogEntry[];
+  staff: SpryStaff;
+  records: SpryRecords;
+  clock: Clock;
+  sim: () => SprySimulator;
+}
+
+/** Maps anything thrown by an API route to Spry's error envelope. */
+function envelopeError(error: FastifyError | Error, reply: import('fastify').FastifyReply) {
+  if (error instanceof SpryApiError) {
+    return reply.code(error.httpStatus).headers(error.headers).send(error.toEnvelope());
+  }
+  if (error instanceof RecordError) {
+    return error.kind === 'not_found'
+      ? reply.code(404).send({ code: CODE.NOT_FOUND, message: error.message })
+      : reply.code(400).send({ code: CODE.VALIDATION, message: error.message });
+  }
+  if (error instanceof ValidationError) return reply.code(400).send({ code: CODE.VALIDATION, message: error.message });
+  const status = (error as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) {
+    return reply.code(status).send({ code: CODE.BAD_REQUEST, message: error.message });
+  }
+  return reply.code(500).send({ code: CODE.INTERNAL, message: 'Internal server error' });
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // No logger: request bodies and URLs can carry PHI.
+  const app = Fastify({ logger: false });
+  await app.register(formbody);
+  // An empty JSON body is "no body" (as for POST …/test), not a parse error.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const error = new Error('Body is not valid JSON') as FastifyError;
+      error.statusCode = 400;
+      done(error, undefined);
+    }
+  });
+
+  installRequestLog(app, {
+    clock: deps.clock,
+    log: deps.requestLog,
+    exceptPrefix: CONTROL_PREFIX,
+    organisationOf: (request) => deps.oauth.organisationOf(request.headers.authorization),
+  });
+  deps.faults.install(app, { clock: deps.clock, errorBody: faultErrorBody, exceptPrefix: CONTROL_PREFIX });
+
+  await app.register(async (api) => {
+    api.setErrorHandler((error: FastifyError | Error, _request, reply) => envelopeError(error, reply));
+    registerOAuthRoutes(api, deps.oauth);
+    await api.register(async (resources) => {
+      installAuth(resources, deps.oauth, deps.rateLimiter);
+      registerPatientRoutes(resources, deps);
+      registerCommunicationRoutes(resources, deps);
+      registerAppointmentRoutes(resources, deps);
+      registerCaseRoutes(resources, deps);
+      registerSubscriptionRoutes(resources, deps);
+    });
+  });
+
+  await app.register(
+    async (control) => registerControlRoutes(control, { sim: deps.sim(), records: deps.records, staff: deps.staff }),
+    { prefix: CONTROL_PREFIX },
+  );
+
+  app.setErrorHandler((error: FastifyError | Error, _request, reply) => envelopeError(error, reply));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: CODE.UNKNOWN_ROUTE, message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+  return app;
+}
