@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { SyncError } from '../errors.ts';
 import { networkError, statusError } from './classify.ts';
 import { headerValue, parseRetryAfter } from './retry-after.ts';
-import type { OnCall, Priority, RemoteSystem, RequestLimiter } from './types.ts';
+import type { OnCall, Priority, RemoteSystem, RequestLimiter, ResponseObservation } from './types.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
@@ -116,9 +116,10 @@ export class HttpClient {
       try {
         permit = await this.options.limiter.acquire(req.priority ?? 'live', req.signal);
       } catch (error) {
-        throw networkError(error, { system: this.options.system, route, ids: req.ids, timedOut: false, aborted: true });
+        const aborted = req.signal?.aborted ?? false;
+        throw networkError(error, { system: this.options.system, route, ids: req.ids, timedOut: false, aborted });
       }
-      const outcome = await this.attempt<T>(req, url, route, permit.release);
+      const outcome = await this.attempt<T>(req, url, route, (answer) => permit.release(answer));
       if (outcome.ok) return outcome.response;
       const delayMs = this.retryDelay(req, outcome.error, attempt);
       if (delayMs === undefined) throw outcome.error;
@@ -135,7 +136,7 @@ export class HttpClient {
     req: HttpRequest,
     url: string,
     route: string,
-    release: (answer: { status?: number; headers?: IncomingHttpHeaders; retryAfterSeconds?: number }) => void,
+    release: (answer: ResponseObservation) => void,
   ): Promise<Attempt<T>> {
     const { system } = this.options;
     const started = performance.now();

@@ -205,6 +205,12 @@ describe('pacer policy', () => {
     expect(b.windowEndsAt).toBe(20_000 + WINDOW_MS);
   });
 
+  it('keeps what it knows when a 5xx without headers comes from a proxy', () => {
+    const b: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 40, windowEndsAt: 30_000, inFlight: 1 };
+    expect(observeAnswer(b, { status: 502, headers: {} }, 1_000, policy)).toMatchObject({ limit: 100, remaining: 40, inFlight: 0 });
+    expect(observeAnswer(b, { status: 200, headers: {} }, 1_000, policy)).toMatchObject({ limit: null });
+  });
+
   it('waits for the window to turn when bulk has used its share', () => {
     const b = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 50_000 };
     const [, bulk] = planGrant(b, 'bulk', 10_000, policy);

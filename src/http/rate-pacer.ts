@@ -131,7 +131,10 @@ export function observeAnswer(
     };
   }
 
-  if (limit === undefined || remaining === undefined) return { ...b, limit: null };
+  if (limit === undefined || remaining === undefined) {
+    // A 5xx may come from a proxy that never saw Spruce's counters: it says nothing about them.
+    return answer.status >= 500 ? b : { ...b, limit: null };
+  }
   // Answers to concurrent requests can arrive out of order, so a higher count than ours only
   // means a new window when it is higher than the requests in flight could explain.
   const freshWindow = b.limit === null || now >= b.windowEndsAt || remaining > b.remaining + budget.inFlight;

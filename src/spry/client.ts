@@ -85,7 +85,10 @@ export class SpryClient implements SpryApi {
       retry: options.retry,
       requestIdHeader: 'x-request-id',
       limiter: options.limiter ?? new TokenBucket({ clock, ratePerSecond: options.requestsPerSecond ?? 5 }),
-      errorDetail: (body) => (isEnvelope(body) ? `code ${safeToken(body.code)}` : undefined),
+      errorDetail: (body) => {
+        const code = isEnvelope(body) ? safeToken(body.code) : undefined;
+        return code === undefined ? undefined : `code ${code}`;
+      },
     });
     const tokens = new SpryTokenSource({
       http,
