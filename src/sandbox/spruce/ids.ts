@@ -18,6 +18,8 @@ function encode(value: number, width: number): string {
 
 export class IdFactory {
   private counter = 0;
+  /** Sequence inside the ULID-like ids (after their time part). */
+  private sequence = 0;
   private random: () => number;
 
   constructor(
@@ -37,6 +39,7 @@ export class IdFactory {
   reset(): void {
     this.random = seededRandom(this.seed ^ 0x5eed5);
     this.counter = this.startCounter();
+    this.sequence = 0;
   }
 
   private randomChars(n: number): string {
@@ -52,12 +55,12 @@ export class IdFactory {
 
   /** ULID-like ids as in the spec examples: `wde_01HWDG5ADNBGJ3XXXXXFP8P1GH` (26 chars). */
   ulid(prefix: string): string {
-    return `${prefix}_${encode(this.clock.now(), 10)}${encode(++this.counter, 8)}${this.randomChars(8)}`;
+    return `${prefix}_${encode(this.clock.now(), 10)}${encode(++this.sequence, 8)}${this.randomChars(8)}`;
   }
 
   /** The `s-request-id` header value (26 chars, like the spec example). */
   requestId(): string {
-    return `${encode(this.clock.now(), 10)}${encode(++this.counter, 8)}${this.randomChars(8)}`;
+    return `${encode(this.clock.now(), 10)}${encode(++this.sequence, 8)}${this.randomChars(8)}`;
   }
 
   /** Random url-safe text (signing secrets), from the seed. */

@@ -28,7 +28,8 @@ export function normalizePhone(input: string): NormalizedPhone | null {
       displayValue: `(${national.slice(0, 3)}) ${national.slice(3, 6)}-${national.slice(6)}`,
     };
   }
-  if (international && digits.length >= 8 && digits.length <= 15 && !digits.startsWith('0')) {
+  // +1 is the North American plan: only the 11-digit form above is valid there.
+  if (international && !digits.startsWith('1') && digits.length >= 8 && digits.length <= 15 && !digits.startsWith('0')) {
     return { value: `+${digits}`, displayValue: `+${digits}` };
   }
   return null;
