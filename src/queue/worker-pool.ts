@@ -32,6 +32,8 @@ export interface WorkerPoolOptions {
   handlers: Record<string, JobHandler>;
   /** Tenants to claim for (paused ones left out); undefined = all. Asked before every claim. */
   tenantFilter?: () => string[] | undefined;
+  /** (tenant, task) pairs not to claim (a paused direction); undefined = none. Asked before every claim. */
+  taskFilter?: () => { tenantId: string; task: string }[] | undefined;
   /** Called after every run, for metrics and logs; `error` is what the handler threw. */
   onAttempt?: (attempt: JobAttempt, job: Job, error?: unknown) => void;
   /** Failures of the pool's own store calls; the pool carries on and the lease covers the gap. */
@@ -128,10 +130,17 @@ export class WorkerPool {
 
   /** Claims up to the free slots and starts them; true when every slot was filled. */
   private async fill(): Promise<boolean> {
-    const { store, clock, workerId, leaseMs, concurrency, tenantFilter } = this.options;
+    const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter } = this.options;
     const free = concurrency - this.active.size;
     if (free <= 0) return false;
-    const jobs = await store.claimJobs({ workerId, now: clock.now(), leaseMs, limit: free, tenantIds: tenantFilter?.() });
+    const jobs = await store.claimJobs({
+      workerId,
+      now: clock.now(),
+      leaseMs,
+      limit: free,
+      tenantIds: tenantFilter?.(),
+      excludeTasks: taskFilter?.(),
+    });
     for (const job of jobs) {
       const run: Promise<void> = this.run(job).finally(() => {
         this.active.delete(run);

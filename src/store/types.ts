@@ -4,6 +4,21 @@
 // Times are epoch milliseconds. Payloads and snapshots may hold PHI: adapters encrypt them at
 // rest when a key is configured (see cipher.ts), and nothing here is ever logged.
 
+import type {
+  ActivityBucket,
+  AttemptCounts,
+  AttemptsForKeysQuery,
+  AuditQuery,
+  AuditRecord,
+  DeadJob,
+  DeadJobQuery,
+  EventSummary,
+  EventSummaryQuery,
+  InboxBacklog,
+  PruneOptions,
+  PruneResult,
+} from './admin-types.ts';
+
 export type EventSource = 'spry' | 'spruce';
 
 /** What became of an inbound event. */
@@ -78,6 +93,8 @@ export interface ClaimOptions {
   limit: number;
   /** Only these tenants (paused tenants are left out by the caller). */
   tenantIds?: string[];
+  /** Leave jobs of these tasks of these tenants waiting: one paused direction of a tenant. */
+  excludeTasks?: { tenantId: string; task: string }[];
 }
 
 export interface FailJob {
@@ -219,4 +236,22 @@ export interface Store {
 
   appendAudit(entry: AuditEntry): Promise<void>;
   searchAudit(query: { tenantId?: string; recordId?: string; since?: number; limit: number }): Promise<AuditEntry[]>;
+
+  // Operator views (admin API, dashboard, CLI): ids, codes and times, never payloads -----------
+  /** Like searchEvents without payloads (newest first, keyset paged by id). */
+  listEventSummaries(query: EventSummaryQuery): Promise<EventSummary[]>;
+  /** Queued and dead event counts and the oldest queued event's receipt time. */
+  inboxBacklog(tenantId: string): Promise<InboxBacklog>;
+  /** Events received in [since, until) per bucket: counts by outcome and receipt → processed lag. */
+  eventActivity(tenantId: string, since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
+  /** Attempts finished since `since`, by outcome. */
+  attemptCounts(tenantId: string, since: number): Promise<AttemptCounts>;
+  /** The newest attempts of several job keys, oldest first. */
+  listAttemptsForKeys(query: AttemptsForKeysQuery): Promise<JobAttempt[]>;
+  /** Dead jobs (dead letters), newest first, keyset paged by id. */
+  listDeadJobs(query: DeadJobQuery): Promise<DeadJob[]>;
+  /** Audit entries with their ids, newest first, keyset paged by id. */
+  searchAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Retention: removes payloads of finished events received before `olderThan` (never queued or dead ones). */
+  prunePayloads(options: PruneOptions): Promise<PruneResult>;
 }

@@ -132,6 +132,14 @@ CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
   FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 `,
   },
+  {
+    version: 3,
+    name: 'operator views: attempts by time',
+    sql: `
+-- Error rates over the last hour (admin API, dashboard) read attempts by finish time.
+CREATE INDEX job_attempts_by_time ON job_attempts (tenant_id, finished_at);
+`,
+  },
 ];
 
 export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {

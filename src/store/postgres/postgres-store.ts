@@ -32,6 +32,8 @@ import type {
   NewInboundEvent,
   Store,
 } from '../types.ts';
+import type * as views from '../admin-types.ts';
+import * as admin from './admin.ts';
 import { createPool, inTransaction, isUniqueViolation, type PoolOptions } from './db.ts';
 import * as inbox from './inbox.ts';
 import { migrate } from './migrations.ts';
@@ -270,5 +272,39 @@ export class PostgresStore implements Store {
       [query.tenantId ?? null, query.recordId ?? null, query.since ?? null, query.limit],
     );
     return rows.map(toAudit);
+  }
+
+  // Operator views (see admin.ts) ---------------------------------------------------------------
+
+  listEventSummaries(query: views.EventSummaryQuery): Promise<views.EventSummary[]> {
+    return admin.listEventSummaries(this.pool, query);
+  }
+
+  inboxBacklog(tenantId: string): Promise<views.InboxBacklog> {
+    return admin.inboxBacklog(this.pool, tenantId);
+  }
+
+  eventActivity(tenantId: string, since: number, until: number, bucketMs: number): Promise<views.ActivityBucket[]> {
+    return admin.eventActivity(this.pool, tenantId, since, until, bucketMs);
+  }
+
+  attemptCounts(tenantId: string, since: number): Promise<views.AttemptCounts> {
+    return admin.attemptCounts(this.pool, tenantId, since);
+  }
+
+  listAttemptsForKeys(query: views.AttemptsForKeysQuery): Promise<JobAttempt[]> {
+    return admin.listAttemptsForKeys(this.pool, query);
+  }
+
+  listDeadJobs(query: views.DeadJobQuery): Promise<views.DeadJob[]> {
+    return admin.listDeadJobs(this.pool, query);
+  }
+
+  searchAuditRecords(query: views.AuditQuery): Promise<views.AuditRecord[]> {
+    return admin.searchAuditRecords(this.pool, query);
+  }
+
+  prunePayloads(options: views.PruneOptions): Promise<views.PruneResult> {
+    return admin.prunePayloads(this.pool, options);
   }
 }

@@ -58,6 +58,7 @@ export async function claim(db: Queryable, options: ClaimOptions): Promise<JobRo
        WHERE state = 'waiting' AND run_at <= $1
          AND (locked_until IS NULL OR locked_until <= $1)
          AND ($2::text[] IS NULL OR tenant_id = ANY ($2))
+         AND ($6::text[] IS NULL OR NOT (tenant_id || ' ' || task = ANY ($6)))
        ORDER BY run_at, id
        LIMIT $3
        FOR UPDATE SKIP LOCKED
@@ -70,7 +71,15 @@ export async function claim(db: Queryable, options: ClaimOptions): Promise<JobRo
        updated_at   = $1
      FROM due WHERE jobs.id = due.id
      RETURNING jobs.*`,
-    [options.now, options.tenantIds ?? null, options.limit, options.workerId, options.leaseMs],
+    [
+      options.now,
+      options.tenantIds ?? null,
+      options.limit,
+      options.workerId,
+      options.leaseMs,
+      // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
+      options.excludeTasks?.length ? options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`) : null,
+    ],
   );
   return rows;
 }

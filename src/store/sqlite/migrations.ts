@@ -125,6 +125,14 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `,
   },
+  {
+    version: 3,
+    name: 'operator views: attempts by time',
+    sql: `
+-- Error rates over the last hour (admin API, dashboard) read attempts by finish time.
+CREATE INDEX job_attempts_by_time ON job_attempts (tenant_id, finished_at);
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {

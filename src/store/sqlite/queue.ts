@@ -67,6 +67,7 @@ export function claim(sql: Sqlite, options: ClaimOptions): JobRow[] {
        WHERE state = 'waiting' AND run_at <= @now
          AND (locked_until IS NULL OR locked_until <= @now)
          AND (@tenants IS NULL OR tenant_id IN (SELECT value FROM json_each(@tenants)))
+         AND (@skip IS NULL OR tenant_id || ' ' || task NOT IN (SELECT value FROM json_each(@skip)))
        ORDER BY run_at, id
        LIMIT @limit
      )
@@ -77,8 +78,14 @@ export function claim(sql: Sqlite, options: ClaimOptions): JobRow[] {
       leaseMs: options.leaseMs,
       limit: options.limit,
       tenants: options.tenantIds ? JSON.stringify(options.tenantIds) : null,
+      skip: options.excludeTasks?.length ? JSON.stringify(excludedPairs(options)) : null,
     },
   );
+}
+
+/** Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide. */
+function excludedPairs(options: ClaimOptions): string[] {
+  return (options.excludeTasks ?? []).map(({ tenantId, task }) => `${tenantId} ${task}`);
 }
 
 export function renewLease(sql: Sqlite, jobId: number, workerId: string, lockedUntil: number): boolean {

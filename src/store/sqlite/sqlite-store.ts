@@ -31,6 +31,8 @@ import type {
   NewInboundEvent,
   Store,
 } from '../types.ts';
+import type * as views from '../admin-types.ts';
+import * as admin from './admin.ts';
 import { Sqlite, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import * as inbox from './inbox.ts';
@@ -264,5 +266,39 @@ export class SqliteStore implements Store {
         { tenantId: query.tenantId ?? null, recordId: query.recordId ?? null, since: query.since ?? null, limit: query.limit },
       )
       .map(toAudit);
+  }
+
+  // Operator views (see admin.ts) ---------------------------------------------------------------
+
+  async listEventSummaries(query: views.EventSummaryQuery): Promise<views.EventSummary[]> {
+    return admin.listEventSummaries(this.sql, query);
+  }
+
+  async inboxBacklog(tenantId: string): Promise<views.InboxBacklog> {
+    return admin.inboxBacklog(this.sql, tenantId);
+  }
+
+  async eventActivity(tenantId: string, since: number, until: number, bucketMs: number): Promise<views.ActivityBucket[]> {
+    return admin.eventActivity(this.sql, tenantId, since, until, bucketMs);
+  }
+
+  async attemptCounts(tenantId: string, since: number): Promise<views.AttemptCounts> {
+    return admin.attemptCounts(this.sql, tenantId, since);
+  }
+
+  async listAttemptsForKeys(query: views.AttemptsForKeysQuery): Promise<JobAttempt[]> {
+    return admin.listAttemptsForKeys(this.sql, query);
+  }
+
+  async listDeadJobs(query: views.DeadJobQuery): Promise<views.DeadJob[]> {
+    return admin.listDeadJobs(this.sql, query);
+  }
+
+  async searchAuditRecords(query: views.AuditQuery): Promise<views.AuditRecord[]> {
+    return admin.searchAuditRecords(this.sql, query);
+  }
+
+  async prunePayloads(options: views.PruneOptions): Promise<views.PruneResult> {
+    return admin.prunePayloads(this.sql, options);
   }
 }
