@@ -107,7 +107,8 @@ export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
 
       api.addHook('preHandler', async (request) => {
         const state = infoOf(request);
-        const operation = operationOf(request)!;
+        const operation = operationOf(request);
+        if (!operation) return; // the not-found handler (plugin hooks run for it too)
         const check = openapi.validateRequest(operation.operationId, {
           params: (request.params ?? {}) as Record<string, unknown>,
           query: (request.query ?? {}) as Record<string, unknown>,

@@ -278,6 +278,9 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
       }),
   });
   installControlApi(app, sim);
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send(errorBody(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]} (the API is under ${API_PREFIX}/)`)),
+  );
   await app.ready();
   return sim;
 }

@@ -1,0 +1,452 @@
+// The Spruce simulator against what Spruce documents (docs/spruce-api.md, the OpenAPI), over
+// real HTTP on 127.0.0.1. Every test also checks that the simulator's own responses match the
+// spec (validateResponses) and that valid requests log no violation.
+import { afterEach, describe, expect, it } from 'vitest';
+import { addEndpoint, START, startReceiver, startSim, type Receiver, type TestSim } from './spruce-simulator-helpers.ts';
+
+type Contact = {
+  id: string;
+  displayName: string;
+  givenName?: string;
+  familyName?: string;
+  middleName?: string;
+  phoneNumbers: { id: string; value: string; displayValue: string }[];
+  emailAddresses: { value: string }[];
+  tags: { id: string; value: string }[];
+  organizationContactFields: { id: string; name: string; value: string }[];
+  integrationLinks: { type: string; externalId: string; contactId: string; url?: string }[];
+  canDelete: boolean;
+};
+type ContactPage = { contacts: Contact[]; hasMore: boolean; paginationToken?: string; totalCount: number };
+
+let open: { t?: TestSim; receiver?: Receiver }[] = [];
+
+async function sim(options: Parameters<typeof startSim>[0] = {}): Promise<TestSim> {
+  const t = await startSim(options);
+  open.push({ t });
+  return t;
+}
+
+afterEach(async () => {
+  for (const { t, receiver } of open) {
+    if (t) expect(t.sim.responseViolations).toEqual([]);
+    await t?.sim.close();
+    await receiver?.close();
+  }
+  open = [];
+});
+
+async function createContact(t: TestSim, body: Record<string, unknown>): Promise<Contact> {
+  const response = await t.api<Contact>('POST', '/contacts', { body });
+  expect(response.status, response.raw).toBe(201);
+  return response.body;
+}
+
+describe('auth', () => {
+  it('answers 403 {statusCode,type,message} to a missing, malformed or wrong token, with s-request-id', async () => {
+    const t = await sim();
+    const basic = `Basic ${Buffer.from(`${t.accessId}:x`).toString('base64')}`;
+    const wrong = `Bearer ${Buffer.from(`${t.accessId}:sk_wrong`).toString('base64')}`;
+    for (const auth of [null, 'Bearer', basic, wrong, `Bearer ${t.accessId}`]) {
+      const response = await t.api('GET', '/contacts', { auth });
+      expect(response.status).toBe(403);
+      expect(response.body).toEqual({ statusCode: 403, type: 'FORBIDDEN', message: expect.any(String) });
+      expect(response.headers['s-request-id']).toMatch(/^[0-9A-Z]{26}$/);
+    }
+    expect((await t.api('GET', '/contacts')).status).toBe(200);
+    expect(t.sim.requestLog.map((r) => [r.status, r.organizationId])).toEqual([...Array(5).fill([403, null]), [200, t.sim.organizationId]]);
+  });
+
+  it('a disabled credential gets 403', async () => {
+    const t = await sim();
+    await t.control('POST', `/credentials/${t.accessId}/disabled`, { disabled: true });
+    expect((await t.api('GET', '/contacts')).status).toBe(403);
+    await t.control('POST', `/credentials/${t.accessId}/disabled`, { disabled: false });
+    expect((await t.api('GET', '/contacts')).status).toBe(200);
+  });
+});
+
+describe('idempotency keys', () => {
+  it('a repeat on the same path within 24 h is 422 (not replayed); another path is fine', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 0 }] });
+    const key = { 's-idempotency-key': 'create-patient-42' };
+    const first = await t.api<Contact>('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key });
+    expect(first.status).toBe(201);
+    const repeat = await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key });
+    expect(repeat.status).toBe(422);
+    expect(repeat.body).toMatchObject({ statusCode: 422, type: 'DUPLICATE_REQUEST' });
+    expect(t.sim.contacts()).toHaveLength(1);
+    expect((await t.api('POST', '/contacts/tags', { body: { value: 'VIP' }, headers: key })).status).toBe(201);
+    expect((await t.api('PATCH', `/contacts/${first.body.id}`, { body: { familyName: 'Lee' }, headers: key })).status).toBe(200);
+    await t.clock.advance(24 * 3600_000);
+    expect((await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key })).status).toBe(201);
+  });
+
+  it('a request that failed does not use up its key; keys over 255 chars are refused', async () => {
+    const t = await sim();
+    const key = { 's-idempotency-key': 'k-1' };
+    expect((await t.api('POST', '/contacts', { body: { companyName: 'x' }, headers: key })).status).toBe(400);
+    expect((await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key })).status).toBe(201);
+    const long = await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: { 's-idempotency-key': 'k'.repeat(256) } });
+    expect(long.status).toBe(400);
+  });
+});
+
+describe('rate limit', () => {
+  it('counts down in headers, answers 429 + Retry-After past the limit, frees when the window ends on the clock', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 5 }] });
+    const remaining: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await t.api('GET', '/contacts');
+      expect(response.headers['s-ratelimit-limit']).toBe('5');
+      remaining.push(response.headers['s-ratelimit-remaining']!);
+      if (i === 1) await t.clock.advance(20_000);
+    }
+    expect(remaining).toEqual(['4', '3', '2', '1', '0']);
+    const limited = await t.api('GET', '/contacts');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toEqual({ statusCode: 429, type: 'RATE_LIMITED', message: expect.any(String) });
+    expect(limited.headers['retry-after']).toBe('40'); // the window opened at START, it is now START + 20 s
+    await t.clock.advance(39_000);
+    expect((await t.api('GET', '/contacts')).status).toBe(429);
+    await t.clock.advance(1_000);
+    const freed = await t.api('GET', '/contacts');
+    expect([freed.status, freed.headers['s-ratelimit-remaining']]).toEqual([200, '4']);
+    expect(t.sim.requestLog.filter((r) => r.rateLimited)).toHaveLength(2);
+    expect(t.sim.requestLog.every((r) => r.route === 'GET /v1/contacts')).toBe(true);
+  });
+
+  it('the control API is outside auth, rate limits and faults', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 1 }] });
+    await t.control('PUT', '/faults', { routes: [{ match: 'GET /v1/**', errorRate: 1, errorStatus: 503 }] });
+    const faulted = await t.api('GET', '/contacts');
+    expect(faulted.status).toBe(503);
+    expect(faulted.headers['s-request-id']).toBeDefined();
+    for (let i = 0; i < 3; i++) expect((await t.control('GET', '/state')).status).toBe(200);
+  });
+});
+
+describe('OpenAPI validation', () => {
+  it('rejects requests that break the spec with 400 BAD_PARAMETER and logs each violation', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 0 }] });
+    const bad: [string, string, Parameters<TestSim['api']>[2]][] = [
+      ['GET', '/contacts?pageSize=501', {}],
+      ['GET', '/conversations', {}], // orderBy is required
+      ['GET', '/conversations/t_1/items?pageSize=201', {}],
+      ['POST', '/contacts', { body: { givenName: 'Ann', phone: '2065551234' } }],
+      ['POST', '/contacts', { body: { givenName: 'Ann', gender: 'f' } }],
+      ['POST', '/contacts', { body: { givenName: 'Ann', emailAddresses: [{ value: 'nope' }] } }],
+      ['POST', '/contacts', { rawBody: '{"givenName": ' }],
+      ['POST', '/contacts', {}],
+      ['POST', '/contacts/search', { body: { structured: { phoneNumberFilter: [{ values: ['2065551234'] }] } } }],
+      ['POST', '/webhooks/endpoints/wde_1/paused?paused=maybe', {}],
+      ['GET', '/patients', {}],
+    ];
+    for (const [method, path, options] of bad) {
+      const response = await t.api(method, path, options);
+      expect(response.status, `${method} ${path}`).toBe(path === '/patients' ? 404 : 400);
+      if (response.status === 400) expect(response.body).toEqual({ statusCode: 400, type: 'BAD_PARAMETER', message: expect.any(String) });
+    }
+    expect(t.sim.violations).toHaveLength(bad.length);
+    expect(t.sim.violations[0]).toMatchObject({ method: 'GET', route: 'GET /v1/contacts', errors: ['query/pageSize must be <= 500'] });
+    expect(t.sim.violations[3]!.errors).toEqual(["body has unknown property 'phone'"]);
+    expect(t.sim.violations.map((v) => v.route)).toContain('POST /v1/contacts/search');
+  });
+
+  it('valid requests log nothing', async () => {
+    const t = await sim();
+    const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '(206) 555-1234' }], dateOfBirth: '1990-01-31' });
+    await t.api('GET', '/contacts?pageSize=500');
+    await t.api('PATCH', `/contacts/${ann.id}`, { body: { middleName: null, dateOfBirth: '' } });
+    await t.api('POST', '/contacts/search', { body: { structured: { phoneNumberFilter: [{ values: ['2065551234'], match: 'any' }] } } });
+    await t.api('GET', '/conversations?orderBy=last_message&startFrom=2025-01-01T00:00:00Z');
+    await t.api('GET', '/webhooks/endpoints');
+    expect(t.sim.violations).toEqual([]);
+  });
+});
+
+describe('contacts', () => {
+  it('create → 201 bare Contact with E.164 phones; get; list; delete only when canDelete', async () => {
+    const t = await sim();
+    const formats = ['2065551234', '+12065551235', '(206) 555-1236', '206-555-1237'];
+    const ann = await createContact(t, { givenName: 'Ann', familyName: 'Lee', phoneNumbers: formats.map((value) => ({ value })) });
+    expect(ann.id).toMatch(/^entity_/);
+    expect(ann.phoneNumbers.map((p) => [p.value, p.displayValue])).toEqual([
+      ['+12065551234', '(206) 555-1234'],
+      ['+12065551235', '(206) 555-1235'],
+      ['+12065551236', '(206) 555-1236'],
+      ['+12065551237', '(206) 555-1237'],
+    ]);
+    expect((await t.api('POST', '/contacts', { body: { companyName: 'No name' } })).status).toBe(400);
+    expect((await t.api<Contact>('GET', `/contacts/${ann.id}`)).body).toEqual(ann);
+    expect((await t.api('GET', '/contacts/entity_nope')).status).toBe(404);
+    const deleted = await t.api('DELETE', `/contacts/${ann.id}`);
+    expect([deleted.status, deleted.raw]).toEqual([200, '']);
+    expect((await t.api('GET', `/contacts/${ann.id}`)).status).toBe(404);
+    const member = (await t.control<Contact>('POST', '/contacts', { givenName: 'Has', familyName: 'Account', hasAccount: true })).body;
+    expect(member.canDelete).toBe(false);
+    const refused = await t.api('DELETE', `/contacts/${member.id}`);
+    expect([refused.status, (refused.body as { type: string }).type]).toEqual([400, 'NOT_DELETABLE']);
+  });
+
+  it('PATCH: omitted/null unchanged, "" and [] clear, arrays replace, fields set per id', async () => {
+    const t = await sim();
+    const vip = (await t.api<{ id: string }>('POST', '/contacts/tags', { body: { value: 'VIP' } })).body;
+    const again = await t.api<{ id: string }>('POST', '/contacts/tags', { body: { value: 'VIP' } });
+    expect([again.status, again.body.id]).toEqual([201, vip.id]);
+    const pharmacy = (await t.api<{ id: string }>('POST', '/contacts/fields', { body: { name: 'Preferred Pharmacy' } })).body;
+    const address = (await t.api<{ id: string }>('POST', '/contacts/fields', { body: { name: 'Address' } })).body;
+    const ann = await createContact(t, {
+      givenName: 'Ann',
+      middleName: 'Q',
+      familyName: 'Lee',
+      phoneNumbers: [{ value: '2065551234' }, { value: '2065550000' }],
+      emailAddresses: [{ value: 'ann@example.com' }],
+      tagIds: [vip.id],
+      organizationContactFields: [
+        { id: pharmacy.id, value: 'CVS' },
+        { id: address.id, value: '1 Main St' },
+      ],
+    });
+    const patched = await t.api<Contact>('PATCH', `/contacts/${ann.id}`, {
+      body: { givenName: null, middleName: '', phoneNumbers: [{ value: '503-555-0101' }], tagIds: [], organizationContactFields: [{ id: pharmacy.id, value: 'Walgreens' }] },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ givenName: 'Ann', familyName: 'Lee', displayName: 'Ann Lee', tags: [], emailAddresses: [{ value: 'ann@example.com' }] });
+    expect(patched.body.middleName).toBeUndefined();
+    expect(patched.body.phoneNumbers.map((p) => p.value)).toEqual(['+15035550101']);
+    expect(patched.body.organizationContactFields.map((f) => [f.name, f.value])).toEqual([
+      ['Preferred Pharmacy', 'Walgreens'],
+      ['Address', '1 Main St'],
+    ]);
+    const cleared = await t.api<Contact>('PATCH', `/contacts/${ann.id}`, { body: { emailAddresses: [], organizationContactFields: [] } });
+    expect([cleared.body.emailAddresses, cleared.body.organizationContactFields]).toEqual([[], []]);
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { tagIds: ['tag_unknown'] } })).status).toBe(400);
+    expect((await t.api('PATCH', '/contacts/entity_nope', { body: {} })).status).toBe(404);
+  });
+
+  it('integration links: 201 {integrationLinks}, no id, url only for custom, inside every Contact, deletable by type+externalId', async () => {
+    const t = await sim();
+    const ann = await createContact(t, { givenName: 'Ann' });
+    const link = { type: 'custom', externalId: 'spry:clinic-1:patient-42', url: 'https://spry.example/patients/42' };
+    const created = await t.api('POST', `/contacts/${ann.id}/integrationlinks`, { body: link });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ integrationLinks: [{ ...link, contactId: ann.id }] });
+    expect((await t.api<Contact>('GET', `/contacts/${ann.id}`)).body.integrationLinks).toEqual([{ ...link, contactId: ann.id }]);
+    expect((await t.api('POST', `/contacts/${ann.id}/integrationlinks`, { body: { type: 'hint', externalId: 'h', url: 'https://x.example' } })).status).toBe(400);
+    const removed = await t.api('DELETE', `/contacts/${ann.id}/integrationlinks?type=custom&externalId=${encodeURIComponent(link.externalId)}`);
+    expect(removed.status).toBe(200);
+    expect((await t.api<Contact>('GET', `/contacts/${ann.id}`)).body.integrationLinks).toEqual([]);
+    expect((await t.api('DELETE', `/contacts/${ann.id}/integrationlinks?type=custom&externalId=gone`)).status).toBe(404);
+  });
+
+  it('search: structured filters ANDed, all/any/none, sorted by id; integrationIDFilter; free text', async () => {
+    const t = await sim();
+    const ann = await createContact(t, { givenName: 'Ann', familyName: 'Lee', gender: 'female', phoneNumbers: [{ value: '2065551234' }] });
+    const bob = await createContact(t, { givenName: 'Bob', familyName: 'Lee', gender: 'male', phoneNumbers: [{ value: '2065551234' }] });
+    const cy = await createContact(t, { givenName: 'Cy', familyName: 'Young', emailAddresses: [{ value: 'cy@example.com' }] });
+    for (const [c, id] of [[ann, 'p-1'], [bob, 'p-2']] as const) {
+      await t.api('POST', `/contacts/${c.id}/integrationlinks`, { body: { type: 'custom', externalId: id, url: `https://spry.example/${id}` } });
+    }
+    const search = async (body: unknown) => (await t.api<ContactPage & { totalCountRelation: string }>('POST', '/contacts/search', { body })).body;
+    const ids = async (body: unknown) => (await search(body)).contacts.map((c) => c.id);
+    const byLink = await search({ structured: { integrationIDFilter: [{ integrationIDs: [{ integrationLinkType: 'custom', id: 'p-2' }], match: 'any' }] } });
+    expect(byLink).toMatchObject({ totalCount: 1, totalCountRelation: 'eq', hasMore: false });
+    expect(byLink.contacts[0]!.id).toBe(bob.id);
+    expect(byLink.contacts[0]!.integrationLinks[0]).toMatchObject({ externalId: 'p-2', contactId: bob.id });
+    expect(await ids({ structured: { phoneNumberFilter: [{ values: ['(206) 555-1234'], match: 'any' }] } })).toEqual([ann.id, bob.id]);
+    expect(
+      await ids({
+        structured: {
+          nameFilter: [{ names: [{ familyName: 'Lee' }], match: 'any' }],
+          genderFilter: [{ genders: ['male'], match: 'none' }],
+        },
+      }),
+    ).toEqual([ann.id]);
+    expect(await ids({ structured: { emailAddressFilter: [{ values: ['cy@example.com'], match: 'all' }] } })).toEqual([cy.id]);
+    expect(await ids({ structured: { integrationIDFilter: [{ integrationIDs: [{ integrationLinkType: 'custom', id: 'p-1' }], match: 'none' }] } })).toEqual([bob.id, cy.id]);
+    expect(await ids({ freeText: 'young' })).toEqual([cy.id]);
+    expect(await ids({ structured: { phoneNumberFilter: [{ values: ['+13605550000'], match: 'any' }] } })).toEqual([]);
+  });
+
+  it('pagination walks 10,000 contacts exactly once, even with writes mid-walk', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', contacts: 10_000 }] });
+    const original = new Set(t.sim.contacts().map((c) => c.id));
+    expect(original.size).toBe(10_000);
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    let deleted: string | undefined;
+    do {
+      const page = await t.api<ContactPage>('GET', `/contacts?pageSize=500${token ? `&paginationToken=${encodeURIComponent(token)}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.contacts.map((c) => c.id));
+      token = page.body.paginationToken;
+      expect(page.body.hasMore).toBe(token !== undefined);
+      if (++pages === 5) {
+        // Writes during the walk: a new contact (ids ascend, so it comes at the end) and a
+        // deletion of one not yet seen.
+        await createContact(t, { givenName: 'Late', familyName: 'Arrival' });
+        deleted = [...original].find((id) => !seen.includes(id) && t.sim.contacts().find((c) => c.id === id)?.canDelete);
+        expect((await t.api('DELETE', `/contacts/${deleted}`)).status).toBe(200);
+      }
+    } while (token);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength(10_000);
+    expect(seen.filter((id) => original.has(id))).toHaveLength(9_999);
+    expect(seen).not.toContain(deleted);
+    const sorted = [...seen].sort();
+    expect(seen).toEqual(sorted);
+    const search = await t.api<ContactPage>('POST', '/contacts/search?pageSize=500', { body: {} });
+    expect(search.body).toMatchObject({ totalCount: 10_000, hasMore: true });
+  }, 120_000);
+
+  it('seeded fake data is deterministic and includes shared numbers and existing links', async () => {
+    const a = await sim({ seed: 5, organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', contacts: 300 }] });
+    const b = await sim({ seed: 5, organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', contacts: 300 }] });
+    expect(a.sim.contacts()).toEqual(b.sim.contacts().map((c) => ({ ...c, apiURL: c.apiURL.replace(b.url, a.url) })));
+    const phones = a.sim.contacts().flatMap((c) => c.phoneNumbers.map((p) => p.value));
+    expect(new Set(phones).size).toBeLessThan(phones.length);
+    expect(a.sim.contacts().some((c) => c.integrationLinks.length > 0)).toBe(true);
+    expect(a.sim.contacts().some((c) => !c.canDelete)).toBe(true);
+  });
+});
+
+describe('conversations and staff actions', () => {
+  it('inbound SMS from a saved, an unsaved and a shared number', async () => {
+    const t = await sim();
+    const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
+    await createContact(t, { givenName: 'Bob', phoneNumbers: [{ value: '2065550002' }] });
+    await createContact(t, { givenName: 'Bea', phoneNumbers: [{ value: '2065550002' }] });
+    type Sms = { conversation: { id: string; type: string; externalParticipants: Record<string, unknown>[]; associatedContactIds: string[] }; item: { id: string; direction: string; author: Record<string, unknown> } };
+    const saved = (await t.control<Sms>('POST', '/sms', { from: '206-555-0001', text: 'Running late' })).body;
+    expect(saved.conversation.type).toBe('phone');
+    expect(saved.conversation.externalParticipants).toEqual([
+      {
+        contact: ann.id,
+        displayName: 'Ann',
+        endpoint: { object: 'endpoint', id: '12065550001', channel: 'phone', displayValue: '(206) 555-0001', rawValue: '+12065550001', isInternal: false },
+      },
+    ]);
+    expect(saved.item).toMatchObject({ direction: 'inbound', author: { displayName: 'Ann' } });
+    expect(saved.item.author.id).toBeUndefined();
+    const unsaved = (await t.control<Sms>('POST', '/sms', { from: '+13605559999', text: 'Who is this?' })).body;
+    expect(unsaved.conversation.externalParticipants[0]).not.toHaveProperty('contact');
+    expect(unsaved.conversation.associatedContactIds).toEqual([]);
+    const shared = (await t.control<Sms>('POST', '/sms', { from: '(206) 555-0002', text: 'Hi' })).body;
+    expect(shared.conversation.externalParticipants[0]).not.toHaveProperty('contact');
+    const rawValue = (s: Sms) => (s.conversation.externalParticipants[0]!.endpoint as { rawValue: string }).rawValue;
+    const find = async (phone: string) =>
+      (await t.api<ContactPage>('POST', '/contacts/search', { body: { structured: { phoneNumberFilter: [{ values: [phone], match: 'any' }] } } })).body.totalCount;
+    expect([await find(rawValue(unsaved)), await find(rawValue(shared))]).toEqual([0, 2]);
+    // A second text lands in the same conversation.
+    const again = (await t.control<Sms>('POST', '/sms', { from: '2065550001', text: 'Here now' })).body;
+    expect(again.conversation.id).toBe(saved.conversation.id);
+    const items = await t.api<{ conversationItems: { id: string }[]; totalCount: number }>('GET', `/conversations/${saved.conversation.id}/items?order=oldest_first`);
+    expect(items.body.conversationItems.map((i) => i.id)).toEqual([saved.item.id, again.item.id]);
+    expect((await t.control('POST', '/sms', { from: '12', text: 'x' })).status).toBe(400);
+    expect((await t.control<{ message: string }>('POST', '/sms', { text: 'x' })).body.message).toMatch(/from/);
+  });
+
+  it('GET conversation is wrapped, items wrapped; a posted message carries our access id and request id', async () => {
+    const t = await sim();
+    const receiver = await startReceiver();
+    open.push({ receiver });
+    await addEndpoint(t, receiver.url);
+    const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
+    const sms = (await t.control<{ conversation: { id: string } }>('POST', '/sms', { from: '2065550001', text: 'Hello' })).body;
+    const got = await t.api<{ conversation: { id: string; associatedContactIds: string[] } }>('GET', `/conversations/${sms.conversation.id}`);
+    expect(got.body.conversation).toMatchObject({ id: sms.conversation.id, associatedContactIds: [ann.id] });
+    const posted = await t.api<{ requestId: string }>('POST', `/conversations/${sms.conversation.id}/messages`, {
+      body: { body: [{ type: 'text', value: 'See you at 3' }] },
+    });
+    expect(posted.status).toBe(200);
+    expect(posted.body.requestId).toMatch(/^asyncRequest_/);
+    await t.sim.settle();
+    const echo = receiver.received.find((r) => r.json.type === 'conversationItem.created' && r.json.data.object.requestId === posted.body.requestId)!;
+    expect(echo.json.data.object).toMatchObject({
+      direction: 'outbound',
+      text: 'See you at 3',
+      author: { deviceInformation: { accessID: t.accessId } },
+      conversation: { id: sms.conversation.id },
+    });
+    const itemId = echo.json.data.object.id as string;
+    const item = await t.api<{ conversationItem: Record<string, unknown> }>('GET', `/conversationItems/${itemId}`);
+    expect(item.body.conversationItem).toMatchObject({ id: itemId, requestId: posted.body.requestId });
+    expect(item.body.conversationItem).not.toHaveProperty('conversation');
+    expect((await t.api('POST', '/conversations/t_nope/messages', { body: { body: [{ type: 'text', value: 'x' }] } })).status).toBe(400);
+    const list = await t.api<{ conversations: unknown[] }>('GET', '/conversations?orderBy=last_message&pageSize=200');
+    expect(list.body.conversations).toHaveLength(1);
+  });
+
+  it('merge via the control API: survivor keeps and gains links; contact.merged carries deletedContactIds', async () => {
+    const t = await sim();
+    const receiver = await startReceiver();
+    open.push({ receiver });
+    await addEndpoint(t, receiver.url);
+    const a = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
+    const b = await createContact(t, { givenName: 'Ann', familyName: 'Lee', emailAddresses: [{ value: 'ann@example.com' }] });
+    await t.api('POST', `/contacts/${a.id}/integrationlinks`, { body: { type: 'custom', externalId: 'p-1', url: 'https://spry.example/1' } });
+    await t.api('POST', `/contacts/${b.id}/integrationlinks`, { body: { type: 'custom', externalId: 'p-2', url: 'https://spry.example/2' } });
+    const merged = await t.control<Contact>('POST', '/contacts/merge', { survivorId: a.id, mergedId: b.id });
+    expect(merged.status).toBe(200);
+    expect(merged.body.integrationLinks.map((l) => [l.externalId, l.contactId])).toEqual([
+      ['p-1', a.id],
+      ['p-2', a.id],
+    ]);
+    expect(merged.body.emailAddresses).toEqual([expect.objectContaining({ value: 'ann@example.com' })]);
+    expect((await t.api('GET', `/contacts/${b.id}`)).status).toBe(404);
+    await t.sim.settle();
+    const event = receiver.received.find((r) => r.json.type === 'contact.merged')!;
+    expect(event.json.data.object.id).toBe(a.id);
+    expect(event.json.data.deletedContactIds).toEqual([b.id]);
+    expect(t.sim.openapi.validateSchema('contact', event.json.data.object)).toEqual([]);
+    expect((await t.control('POST', '/contacts/merge', { survivorId: a.id, mergedId: 'entity_nope' })).status).toBe(400);
+  });
+
+  it('staff edits, secure messages, notes and calls emit the documented events', async () => {
+    const t = await sim();
+    const receiver = await startReceiver();
+    open.push({ receiver });
+    await addEndpoint(t, receiver.url);
+    const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
+    const edited = await t.control<Contact>('PATCH', `/contacts/${ann.id}`, { familyName: 'Lee' });
+    expect(edited.body.displayName).toBe('Ann Lee');
+    expect((await t.control<{ message: string }>('PATCH', `/contacts/${ann.id}`, { gender: 'x' })).status).toBe(400);
+    const secure = (await t.control<{ conversation: { id: string; type: string }; item: { author: { id: string } } }>('POST', '/secure-messages', { contactId: ann.id, text: 'Hi' })).body;
+    expect([secure.conversation.type, secure.item.author.id]).toEqual(['secure', ann.id]);
+    const note = await t.control<{ item: { isInternalNote: boolean; direction: string } }>('POST', '/notes', { conversationId: secure.conversation.id, text: 'Called back' });
+    expect(note.body.item).toMatchObject({ isInternalNote: true, direction: 'none' });
+    const call = await t.control<{ item: { event: { type: string } } }>('POST', '/calls', { phone: '2065550001', direction: 'inbound', durationSeconds: 30 });
+    expect(call.body.item.event.type).toBe('inboundCall');
+    await t.control('DELETE', `/contacts/${ann.id}`);
+    await t.sim.settle();
+    expect(receiver.received.map((r) => r.json.type)).toEqual([
+      'contact.created',
+      'contact.updated',
+      'conversation.created',
+      'conversationItem.created',
+      'conversationItem.created',
+      'conversation.created',
+      'conversationItem.created',
+      'contact.deleted',
+    ]);
+    for (const r of receiver.received) {
+      const schema = r.json.type.startsWith('contact.') ? 'contact' : r.json.type.startsWith('conversation.') ? 'conversation' : 'conversationItem';
+      expect(t.sim.openapi.validateSchema(schema, r.json.data.object)).toEqual([]);
+    }
+  });
+
+  it('reset returns to the seeded state and clears logs', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', contacts: 20 }] });
+    const before = t.sim.contacts();
+    await createContact(t, { givenName: 'Extra' });
+    await t.api('GET', '/contacts?pageSize=0');
+    expect((await t.control('POST', '/reset')).status).toBe(200);
+    expect(t.sim.contacts()).toEqual(before);
+    expect([t.sim.requestLog.length, t.sim.violations.length, t.sim.events.length]).toEqual([0, 0, 0]);
+    const state = await t.control<{ counts: { contacts: number } }>('GET', '/state');
+    expect(state.body.counts.contacts).toBe(20);
+    expect(new Date(START).toISOString()).toBe((await t.control<{ iso: string }>('GET', '/clock')).body.iso);
+  });
+});
