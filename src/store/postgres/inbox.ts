@@ -4,31 +4,44 @@ import type { Cipher } from '../cipher.ts';
 import { eventFilters, PAYLOAD_CONTEXT, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
 import type { EventQuery, EventSource, InboundEvent, NewInboundEvent } from '../types.ts';
 import { inTransaction, type Queryable } from './db.ts';
-import { enqueue, feedEvent } from './queue.ts';
-
-class Duplicate extends Error {}
+import { enqueueWithEvent, requeueDeadEvents, type EventValues } from './queue.ts';
 
 /**
- * Stores one event and feeds its job in one transaction. The job row is locked before the event
- * gets its id (see queue.enqueue); a duplicate rolls the whole transaction back.
+ * Stores one event and, when it feeds a job, enqueues or coalesces that job in the same
+ * transaction (see queue.enqueueWithEvent for why the event id is drawn there).
  */
 export async function insertEvent(pool: pg.Pool, cipher: Cipher, event: NewInboundEvent): Promise<{ id: number; inserted: boolean }> {
-  // Redeliveries are common: answer them without taking the job's lock.
-  const known = await findId(pool, event);
-  if (known !== null) return { id: known, inserted: false };
-  try {
-    const id = await inTransaction(pool, async (client) => {
-      const jobId = event.job ? await enqueue(client, event.tenantId, event.job, event.receivedAt) : null;
-      const id = await insertRow(client, cipher, event);
-      if (id === null) throw new Duplicate();
-      if (jobId !== null) await feedEvent(client, jobId, id);
-      return id;
-    });
-    return { id, inserted: true };
-  } catch (error) {
-    if (!(error instanceof Duplicate)) throw error;
-    return { id: (await findId(pool, event))!, inserted: false };
-  }
+  const values = eventValues(cipher, event);
+  const { job } = event;
+  const id = job
+    ? await inTransaction(pool, async (client) => {
+        const id = await enqueueWithEvent(client, event.tenantId, job, event.receivedAt, values);
+        if (id === null) throw new Duplicate();
+        await requeueDeadEvents(client, event.tenantId, job.key, event.receivedAt);
+        return id;
+      }).catch((error: unknown) => {
+        if (error instanceof Duplicate) return null;
+        throw error;
+      })
+    : await insertWithoutJob(pool, event.tenantId, values);
+  return id === null ? { id: (await findId(pool, event))!, inserted: false } : { id, inserted: true };
+}
+
+/** Rolls back the job's update when the event turns out to be a repeat. */
+class Duplicate extends Error {}
+
+function eventValues(cipher: Cipher, event: NewInboundEvent): EventValues {
+  return {
+    source: event.source,
+    eventKey: event.eventKey,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    receivedAt: event.receivedAt,
+    payload: cipher.seal(event.payload, PAYLOAD_CONTEXT),
+    subject: JSON.stringify(event.subject),
+    ...subjectIds(event.subject),
+    status: event.status,
+  };
 }
 
 async function findId(db: Queryable, event: NewInboundEvent): Promise<number | null> {
@@ -39,28 +52,14 @@ async function findId(db: Queryable, event: NewInboundEvent): Promise<number | n
   return rows[0]?.id ?? null;
 }
 
-async function insertRow(db: Queryable, cipher: Cipher, event: NewInboundEvent): Promise<number | null> {
-  const { patientId, contactId } = subjectIds(event.subject);
+async function insertWithoutJob(db: Queryable, tenantId: string, e: EventValues): Promise<number | null> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
-                         patient_id, contact_id, status, job_key, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $6)
+                         patient_id, contact_id, status, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $6)
      ON CONFLICT (tenant_id, source, event_key) DO NOTHING
      RETURNING id`,
-    [
-      event.tenantId,
-      event.source,
-      event.eventKey,
-      event.type,
-      event.occurredAt,
-      event.receivedAt,
-      cipher.seal(event.payload, PAYLOAD_CONTEXT),
-      JSON.stringify(event.subject),
-      patientId,
-      contactId,
-      event.status,
-      event.job?.key ?? null,
-    ],
+    [tenantId, e.source, e.eventKey, e.type, e.occurredAt, e.receivedAt, e.payload, e.subject, e.patientId, e.contactId, e.status],
   );
   return rows[0]?.id ?? null;
 }

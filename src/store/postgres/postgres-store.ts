@@ -95,7 +95,10 @@ export class PostgresStore implements Store {
   // Queue --------------------------------------------------------------------------------------
 
   async enqueueJob(tenantId: string, job: EnqueueJob, now: number): Promise<void> {
-    await inTransaction(this.pool, (client) => queue.enqueue(client, tenantId, job, now));
+    await inTransaction(this.pool, async (client) => {
+      await queue.enqueue(client, tenantId, job, now);
+      await queue.requeueDeadEvents(client, tenantId, job.key, now);
+    });
   }
 
   async claimJobs(options: ClaimOptions): Promise<Job[]> {

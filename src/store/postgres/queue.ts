@@ -6,20 +6,11 @@ import type { ClaimOptions, EnqueueJob, FailJob } from '../types.ts';
 import type { Queryable } from './db.ts';
 
 /**
- * Adds work for a key, or folds it into the key's existing row, and holds that row's lock until
- * the caller's transaction ends. Events of one key therefore get their ids in commit order, which
- * is what lets a job cover "every event up to id N". A pending retry keeps its backoff; a dead row
- * comes back to life with fresh attempts and its dead events requeued. Returns the job id.
+ * How an enqueue folds into the key's existing row: newest task and params, one more enqueue
+ * counted, a pending retry keeps its backoff (an earlier runAt otherwise wins), and a dead row
+ * comes back to life with fresh attempts. Shared by both enqueue statements below.
  */
-export async function enqueue(db: Queryable, tenantId: string, job: EnqueueJob, now: number): Promise<number> {
-  const prior = await db.query<{ state: string }>('SELECT state FROM jobs WHERE tenant_id = $1 AND key = $2 FOR UPDATE', [
-    tenantId,
-    job.key,
-  ]);
-  const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-     ON CONFLICT (tenant_id, key) DO UPDATE SET
+const COALESCE_INTO_EXISTING = `
        task         = EXCLUDED.task,
        params       = EXCLUDED.params,
        max_attempts = EXCLUDED.max_attempts,
@@ -29,19 +20,76 @@ export async function enqueue(db: Queryable, tenantId: string, job: EnqueueJob, 
                            ELSE least(j.run_at, EXCLUDED.run_at) END,
        attempts     = CASE WHEN j.state = 'dead' THEN 0 ELSE j.attempts END,
        state        = 'waiting',
-       updated_at   = EXCLUDED.updated_at
-     RETURNING id`,
-    [tenantId, job.key, job.task, JSON.stringify(job.params), job.runAt ?? now, job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, now],
+       updated_at   = EXCLUDED.updated_at`;
+
+/**
+ * Adds work for a key with no inbound event (backfill, reconcile), or folds it into the key's
+ * row. Runs in the caller's transaction, followed by requeueDeadEvents.
+ */
+export async function enqueue(db: Queryable, tenantId: string, job: EnqueueJob, now: number): Promise<void> {
+  await db.query(
+    `INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+     ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING}`,
+    jobValues(tenantId, job, now),
   );
-  if (prior.rows[0]?.state === 'dead') await requeueDeadEvents(db, tenantId, job.key, now);
-  return rows[0]!.id;
 }
 
-/** Records that an event now feeds the job, so the next claim covers it. */
-export async function feedEvent(db: Queryable, jobId: number, eventId: number): Promise<void> {
-  await db.query('UPDATE jobs SET last_event_id = greatest(last_event_id, $1) WHERE id = $2', [eventId, jobId]);
+/**
+ * Stores an event and enqueues (or coalesces) its job in one statement, in the caller's
+ * transaction. The event's id is drawn while the statement holds the job row (just inserted, or
+ * locked for the update) and becomes the row's last_event_id. Ids of one key's events therefore
+ * follow the order in which they commit: when a worker claims "up to id N", every event of that
+ * key with a smaller id is already visible, and completing cannot mark one the run never saw.
+ * Returns null for a duplicate; the caller then rolls back.
+ */
+export async function enqueueWithEvent(db: Queryable, tenantId: string, job: EnqueueJob, now: number, event: EventValues): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(
+    `WITH job AS (
+       INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, last_event_id, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, nextval('events_id_seq'), $7, $7)
+       ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING},
+         last_event_id = nextval('events_id_seq')
+       RETURNING last_event_id
+     )
+     INSERT INTO events (id, tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
+                         patient_id, contact_id, status, job_key, updated_at)
+     SELECT job.last_event_id, $1, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $2, $12 FROM job
+     ON CONFLICT (tenant_id, source, event_key) DO NOTHING
+     RETURNING id`,
+    [...jobValues(tenantId, job, now), ...eventValues(event)],
+  );
+  return rows[0]?.id ?? null;
 }
 
+/** An event's columns apart from its tenant and job key, in statement order. */
+export interface EventValues {
+  source: string;
+  eventKey: string;
+  type: string;
+  occurredAt: number;
+  receivedAt: number;
+  payload: Buffer;
+  subject: string;
+  patientId: number | null;
+  contactId: string | null;
+  status: string;
+}
+
+function eventValues(e: EventValues): unknown[] {
+  return [e.source, e.eventKey, e.type, e.occurredAt, e.receivedAt, e.payload, e.subject, e.patientId, e.contactId, e.status];
+}
+
+function jobValues(tenantId: string, job: EnqueueJob, now: number): unknown[] {
+  return [tenantId, job.key, job.task, JSON.stringify(job.params), job.runAt ?? now, job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, now];
+}
+
+/**
+ * A key with dead letters has a dead job row (bury marks both at once), so after any enqueue,
+ * its dead events, if any, belong to a job that just came back to life: queue them again, so
+ * the next run covers them too. Runs in the enqueue's transaction, after the job row is locked,
+ * so it sees every event a concurrent bury committed.
+ */
 export async function requeueDeadEvents(db: Queryable, tenantId: string, jobKey: string, now: number): Promise<void> {
   await db.query(
     `UPDATE events SET status = 'queued', reason = NULL, updated_at = $1
