@@ -165,7 +165,9 @@ export interface EventQuery {
   status?: EventStatus;
   patientId?: number;
   contactId?: string;
+  /** Received at or after (ms). */
   since?: number;
+  /** Received before (ms, exclusive). */
   until?: number;
   /** Keyset paging: events with id < beforeId, newest first. */
   beforeId?: number;
@@ -205,7 +207,8 @@ export interface Store {
   renewLease(jobId: number, workerId: string, lockedUntil: number): Promise<boolean>;
   /**
    * Marks the job's events up to `job.lastEventId` processed. When newer events arrived
-   * meanwhile the job stays, unlocked and due now, with attempts reset; else it is removed.
+   * meanwhile (or enqueueJob was called for the key) the job stays, unlocked and due now, with
+   * attempts reset; else it is removed. Does nothing if `workerId` no longer holds the lease.
    */
   completeJob(job: Job, workerId: string, now: number): Promise<void>;
   /**
@@ -215,7 +218,7 @@ export interface Store {
   failJob(job: Job, failure: FailJob): Promise<void>;
   recordAttempt(attempt: JobAttempt): Promise<void>;
   listAttempts(jobKey: string, tenantId: string): Promise<JobAttempt[]>;
-  /** Jobs waiting or running per tenant, and the oldest waiting run time. */
+  /** Jobs per tenant: waiting (unclaimed), running (claimed, not settled), dead; oldest waiting runAt. */
   queueStats(tenantId?: string): Promise<{ tenantId: string; waiting: number; running: number; dead: number; oldestRunAt: number | null }[]>;
   /** Re-enqueues a dead job; its dead events become queued again. */
   replayDeadJob(tenantId: string, jobKey: string, now: number): Promise<boolean>;

@@ -9,6 +9,8 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/errors.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { migrations as postgresMigrations } from '../../src/store/postgres/migrations.ts';
+import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewInboundEvent, Store } from '../../src/store/types.ts';
 import { storeContract, type HarnessFactory } from './store.suite.ts';
@@ -207,5 +209,15 @@ describe('openStore', () => {
       message: expect.not.stringContaining('too-short-secret'),
     });
     await expect(openStore('postgres://u@127.0.0.1/x', { schema: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
+
+describe('migrations', () => {
+  it.each([
+    ['SQLite', sqliteMigrations],
+    ['PostgreSQL', postgresMigrations],
+  ])('%s versions are unique and increasing, so each step applies once, in order', (_name, steps) => {
+    const versions = steps.map((step) => step.version);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
   });
 });
