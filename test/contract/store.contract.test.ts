@@ -73,9 +73,16 @@ async function findPostgres(): Promise<string | null> {
 const pgUrl = await findPostgres();
 if (!pgUrl) {
   console.warn(
-    '[store contract] PostgreSQL suite SKIPPED: no server at postgres://127.0.0.1:5432/test. ' +
+    `[store contract] PostgreSQL suite SKIPPED: cannot connect to ${shownPgTarget()}. ` +
       'Start PostgreSQL or set SPRUCE_SYNC_TEST_PG_URL=postgres://USER@HOST:PORT/DB to run it.',
   );
+}
+
+/** Where we looked, without a password. */
+function shownPgTarget(): string {
+  const url = new URL(process.env.SPRUCE_SYNC_TEST_PG_URL ?? 'postgres://127.0.0.1:5432/test');
+  url.password = '';
+  return url.toString();
 }
 
 let schemaCount = 0;
