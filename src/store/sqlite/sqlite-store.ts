@@ -49,11 +49,14 @@ export class SqliteStore implements Store {
   private readonly sql: Sqlite;
   private readonly cipher: Cipher;
   private readonly inserts: GroupCommit<NewInboundEvent, Inserted>;
+  private readonly insertUnderSavepoint: (event: NewInboundEvent) => Inserted;
 
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     this.sql = new Sqlite(filename, options);
     this.cipher = createCipher(options.encryptionKey);
+    // Called inside the batch's transaction, better-sqlite3 runs this under a savepoint.
+    this.insertUnderSavepoint = this.sql.db.transaction((event: NewInboundEvent) => inbox.insertEvent(this.sql, this.cipher, event));
     this.inserts = new GroupCommit((events) => this.sql.write(() => events.map((event) => this.insertIsolated(event))));
   }
 
@@ -84,7 +87,7 @@ export class SqliteStore implements Store {
   /** One event inside the batch, under a savepoint: its failure rolls back only itself. */
   private insertIsolated(event: NewInboundEvent): Inserted | ItemFailure {
     try {
-      return this.sql.db.transaction(() => inbox.insertEvent(this.sql, this.cipher, event))();
+      return this.insertUnderSavepoint(event);
     } catch (error) {
       return new ItemFailure(error);
     }
