@@ -2,7 +2,7 @@
 // errors; the token route open, every resource route behind the bearer check and the rate
 // limit), then the control API under /_sandbox/.
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Clock } from '../../clock.ts';
 import type { FaultInjector } from '../faults.ts';
 import { installAuth } from './auth.ts';
@@ -37,7 +37,7 @@ export interface AppDeps extends RouteDeps {
 }
 
 /** Maps anything thrown by an API route to Spry's error envelope. */
-function envelopeError(error: FastifyError | Error, reply: import('fastify').FastifyReply) {
+function envelopeError(error: FastifyError | Error, reply: FastifyReply) {
   if (error instanceof SpryApiError) {
     return reply.code(error.httpStatus).headers(error.headers).send(error.toEnvelope());
   }
@@ -58,17 +58,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // No logger: request bodies and URLs can carry PHI.
   const app = Fastify({ logger: false });
   await app.register(formbody);
-  // An empty JSON body is "no body" (as for POST …/test), not a parse error.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      const error = new Error('Body is not valid JSON') as FastifyError;
-      error.statusCode = 400;
-      done(error, undefined);
-    }
+  // An empty JSON body is "no body" (as for POST …/test), not a parse error; anything else goes
+  // through Fastify's own parser (which refuses __proto__ poisoning).
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (String(body).trim() === '') return done(null, undefined);
+    defaultJson(request, String(body), done);
   });
 
   installRequestLog(app, {
