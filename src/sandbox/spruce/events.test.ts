@@ -26,7 +26,7 @@ describe('SpruceEvents', () => {
     events.emit(org, 'contact.updated', { id: 'entity_1' });
     const [a, b] = events.emitted.map((e) => JSON.parse(e.body));
     expect(a).toEqual({ object: 'event', id: expect.stringMatching(/^wev_/), type: 'contact.created', eventTime: expect.any(String), data: { object: { id: 'entity_1' } } });
-    expect(a.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(a.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(a.eventTime < b.eventTime).toBe(true);
     expect(Date.parse(a.eventTime)).toBe(Date.parse(b.eventTime));
   });

@@ -100,17 +100,18 @@ export class SpruceEvents implements EventSink {
   }
 
   /**
-   * RFC 3339 with microseconds: events in the same clock millisecond still get distinct,
-   * ordered times, so a receiver deduping on (type, id, eventTime) never merges two real
-   * changes [ours].
+   * RFC 3339 with nanoseconds (as Go's RFC3339Nano, but always 9 digits): the clock gives the
+   * milliseconds and a counter the rest, so events in the same clock millisecond still get
+   * distinct, ordered times and a receiver deduping on (type, id, eventTime) never merges two
+   * real changes [ours].
    */
   private eventTime(now: number): string {
-    if (now === this.lastMs) this.sameMs = Math.min(this.sameMs + 1, 999);
+    if (now === this.lastMs) this.sameMs = Math.min(this.sameMs + 1, 999_999);
     else {
       this.lastMs = now;
       this.sameMs = 0;
     }
-    return `${iso(now).slice(0, 23)}${String(this.sameMs).padStart(3, '0')}Z`;
+    return `${iso(now).slice(0, 23)}${String(this.sameMs).padStart(6, '0')}Z`;
   }
 
   emit(org: OrgState, type: EventType, object: object, extraData: Record<string, unknown> = {}): void {
