@@ -318,6 +318,24 @@ describe('Spry simulator: patients, appointments, cases, communications', () => 
     expect(beyond.body.data).toMatchObject({ current: 32, no_of_records: 0, content: [] });
   });
 
+  it('returns patients with the documented fields: only alias, mobile, secondary_contact and email may be null', async () => {
+    const { content } = (await call(sim.url, 'GET', '/apis/v1/patient?size=500', { token })).body.data;
+    const keys = ['patient_id', 'first_name', 'middle_name', 'last_name', 'suffix', 'alias', 'name', 'date_of_birth', 'sex', 'mobile', 'secondary_contact', 'email_address', 'address', 'status', 'clinic_id', 'updated_date'];
+    for (const p of content) {
+      expect(Object.keys(p).sort()).toEqual([...keys].sort());
+      for (const key of ['first_name', 'middle_name', 'last_name', 'suffix', 'name', 'date_of_birth']) expect(typeof p[key]).toBe('string');
+      expect(p.date_of_birth).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(['MALE', 'FEMALE', 'OTHER', 'UNKNOWN']).toContain(p.sex);
+      expect(['ACTIVE', 'INACTIVE', 'ARCHIVED']).toContain(p.status);
+      for (const phone of [p.mobile, p.secondary_contact]) if (phone !== null) expect(phone).toMatch(/^\+1\d{10}$/);
+      expect(Object.keys(p.address).sort()).toEqual(['city', 'landmark', 'line1', 'line2', 'postal_code', 'state']);
+      for (const part of Object.values(p.address)) expect(typeof part).toBe('string');
+      expect(Number.isNaN(Date.parse(p.updated_date))).toBe(false);
+    }
+    expect(content.some((p: { mobile: unknown }) => p.mobile === null)).toBe(true);
+    expect(content.some((p: { email_address: unknown }) => p.email_address === null)).toBe(true);
+  });
+
   it('caps size at 500 and refuses a bad page with an error envelope', async () => {
     const res = await call(sim.url, 'GET', '/apis/v1/patient?size=5000', { token });
     expect(res.body.data.content).toHaveLength(500);
@@ -370,7 +388,8 @@ describe('Spry simulator: patients, appointments, cases, communications', () => 
     const after = res.body.data;
     expect(after).toMatchObject({ patient_id: patientId, first_name: before.first_name, last_name: 'Okafor', mobile: '+14155550123' });
     expect(after.name).toContain('Okafor');
-    expect(after.address).toEqual({ line1: '1 Main St', line2: null, landmark: null, city: 'Austin', state: 'TX', postal_code: '78701' });
+    // The address is replaced as a whole; parts not given are empty (the doc marks them non-null).
+    expect(after.address).toEqual({ line1: '1 Main St', line2: '', landmark: '', city: 'Austin', state: 'TX', postal_code: '78701' });
     expect(after.updated_date).toBe(new Date(clock.now()).toISOString().slice(0, 19) + after.updated_date.slice(19));
     expect(Date.parse(after.updated_date)).toBeGreaterThan(Date.parse(before.updated_date));
 

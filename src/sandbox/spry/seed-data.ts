@@ -5,6 +5,7 @@
 // names and addresses come from faker only when a record is actually read.
 import { Faker, base, en, en_US, type Randomizer } from '@faker-js/faker';
 import type {
+  SpryAddress,
   SpryAppointment,
   SpryAppointmentStatus,
   SpryCase,
@@ -181,6 +182,10 @@ function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+export function emptyAddress(): SpryAddress {
+  return { line1: '', line2: '', landmark: '', city: '', state: '', postal_code: '' };
+}
+
 export function fullName(p: Pick<SpryPatient, 'first_name' | 'middle_name' | 'last_name' | 'suffix'>): string {
   return [p.first_name, p.middle_name, p.last_name, p.suffix].filter((part) => part).join(' ');
 }
@@ -194,8 +199,8 @@ export function generatePatient(org: OrganisationSeed, patientId: number): SpryP
   const last_name = f.person.lastName();
   const middleRoll = random();
   const middle_name =
-    middleRoll < 0.35 ? f.person.firstName(sexType) : middleRoll < 0.5 ? `${f.string.alpha({ casing: 'upper' })}.` : null;
-  const suffix = meta.sex === 'MALE' && random() < 0.05 ? pick(random, ['Jr.', 'Sr.', 'II', 'III']) : null;
+    middleRoll < 0.35 ? f.person.firstName(sexType) : middleRoll < 0.5 ? `${f.string.alpha({ casing: 'upper' })}.` : '';
+  const suffix = meta.sex === 'MALE' && random() < 0.05 ? pick(random, ['Jr.', 'Sr.', 'II', 'III']) : '';
   const alias = random() < 0.08 ? f.person.firstName(sexType) : null;
   // Ages 4–94 on the reference day; the year range is fixed so the seed alone decides it.
   const dobMs = Date.UTC(1931, 0, 1) + int(random, 0, 365 * 90) * DAY;
@@ -207,17 +212,19 @@ export function generatePatient(org: OrganisationSeed, patientId: number): SpryP
           .email({ firstName: first_name, lastName: last_name, provider: pick(random, ['example.com', 'example.net', 'example.org']) })
           .toLowerCase()
       : null;
+  // The doc marks only alias, mobile, secondary_contact and email_address as nullable: absent
+  // middle names, suffixes and address parts are empty strings, and the address is always there.
   const address =
     random() < 0.98
       ? {
           line1: f.location.streetAddress(),
-          line2: random() < 0.2 ? f.location.secondaryAddress() : null,
-          landmark: random() < 0.03 ? `Near ${f.location.street()}` : null,
+          line2: random() < 0.2 ? f.location.secondaryAddress() : '',
+          landmark: random() < 0.03 ? `Near ${f.location.street()}` : '',
           city: f.location.city(),
           state: f.location.state({ abbreviated: true }),
           postal_code: f.location.zipCode('#####'),
         }
-      : null;
+      : emptyAddress();
   const patient: SpryPatient = {
     patient_id: patientId,
     first_name,

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../clock.ts';
 import type { SpryAppointment, SpryAppointmentStatus, SpryCase, SpryPatient } from '../../spry/types.ts';
 import { RecordError, type SpryRecords } from './records.ts';
+import { emptyAddress } from './seed-data.ts';
 import {
   appointmentStatusSchema,
   bookAppointmentSchema,
@@ -58,16 +59,16 @@ export class SpryStaff {
     const org = this.records.org(organisationId);
     return this.records.createPatient(organisationId, {
       first_name: fields.first_name,
-      middle_name: fields.middle_name ?? null,
+      middle_name: fields.middle_name ?? '',
       last_name: fields.last_name,
-      suffix: fields.suffix ?? null,
+      suffix: fields.suffix ?? '',
       alias: fields.alias ?? null,
       date_of_birth: fields.date_of_birth,
       sex: fields.sex ?? 'UNKNOWN',
       mobile: fields.mobile ?? null,
       secondary_contact: fields.secondary_contact ?? null,
       email_address: fields.email_address ?? null,
-      address: fields.address ?? null,
+      address: fields.address ?? emptyAddress(),
       status: fields.status ?? 'ACTIVE',
       clinic_id: fields.clinic_id ?? org.seed.clinics[0]!.clinic_id,
     });

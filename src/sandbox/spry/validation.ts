@@ -23,6 +23,14 @@ export function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<
 
 const name = z.string().trim().min(1, 'must not be empty').max(100);
 const optionalText = (max: number) => z.string().trim().max(max).nullable();
+/** A text field the doc does not mark nullable: null (or absence) is stored as "". */
+const blankable = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .nullable()
+    .transform((v) => v ?? '');
 const phone = z.e164('must be an E.164 phone number such as +14155550123').nullable();
 const isoDate = z.iso
   .date('must be a date YYYY-MM-DD')
@@ -33,34 +41,35 @@ export const patientStatusSchema = z.enum(['ACTIVE', 'INACTIVE', 'ARCHIVED']);
 
 export const addressSchema = z
   .object({
-    line1: optionalText(200).optional(),
-    line2: optionalText(200).optional(),
-    landmark: optionalText(200).optional(),
-    city: optionalText(100).optional(),
-    state: optionalText(50).optional(),
-    postal_code: optionalText(20).optional(),
+    line1: blankable(200).optional(),
+    line2: blankable(200).optional(),
+    landmark: blankable(200).optional(),
+    city: blankable(100).optional(),
+    state: blankable(50).optional(),
+    postal_code: blankable(20).optional(),
   })
   .strict()
-  // The address is replaced as a whole: keys left out become null.
+  // The address is replaced as a whole: keys left out become "".
   .transform((a) => ({
-    line1: a.line1 ?? null,
-    line2: a.line2 ?? null,
-    landmark: a.landmark ?? null,
-    city: a.city ?? null,
-    state: a.state ?? null,
-    postal_code: a.postal_code ?? null,
+    line1: a.line1 ?? '',
+    line2: a.line2 ?? '',
+    landmark: a.landmark ?? '',
+    city: a.city ?? '',
+    state: a.state ?? '',
+    postal_code: a.postal_code ?? '',
   }));
 
 const patientFields = {
   first_name: name,
   last_name: name,
-  middle_name: optionalText(100),
+  middle_name: blankable(100),
   date_of_birth: isoDate,
   sex: sexSchema,
   mobile: phone,
   secondary_contact: phone,
   email_address: z.email('must be an email address').max(254).nullable(),
-  address: addressSchema.nullable(),
+  // The record always has an address object; null clears every part.
+  address: addressSchema.nullable().transform((a) => a ?? { line1: '', line2: '', landmark: '', city: '', state: '', postal_code: '' }),
 };
 
 /** `PATCH /apis/v1/patient/:id`: the fields the doc lists, each optional. */
@@ -70,7 +79,7 @@ export const apiPatientPatchSchema = z.object(patientFields).partial().strict();
 export const staffPatientEditSchema = z
   .object({
     ...patientFields,
-    suffix: optionalText(20),
+    suffix: blankable(20),
     alias: optionalText(100),
     status: patientStatusSchema,
     clinic_id: z.number().int().positive(),
