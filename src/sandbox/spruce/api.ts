@@ -17,6 +17,7 @@ export interface RequestLogEntry {
   method: string;
   /** Route template, e.g. `PATCH /v1/contacts/{contactId}`; the bare path for unknown routes. */
   route: string;
+  /** HTTP status; 0 when the connection was dropped without an answer (timeout fault). */
   status: number;
   organizationId: string | null;
   requestId: string;
@@ -48,6 +49,7 @@ export interface ApiPipelineDeps {
 interface RequestInfo {
   requestId: string;
   caller?: Caller;
+  logged?: boolean;
   idempotencySlot?: string;
   coerced?: { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
 }
@@ -70,26 +72,36 @@ export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
   const violation = (request: FastifyRequest, errors: string[]) =>
     deps.violations.push({ at: clock.now(), method: request.method, route: routeOf(request), errors, requestId: infoOf(request).requestId });
 
-  // Registered before the fault hook, so that even an injected failure carries a request id.
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
-    reply.header('s-request-id', infoOf(request).requestId);
-  });
-  deps.installFaults(app);
-
-  app.addHook('onResponse', async (request, reply) => {
-    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
-    const { requestId, caller } = infoOf(request);
+  const log = (request: FastifyRequest, status: number) => {
+    const state = infoOf(request);
+    if (state.logged) return;
+    state.logged = true;
     deps.requestLog.push({
       at: clock.now(),
       method: request.method,
       route: routeOf(request),
-      status: reply.statusCode,
-      organizationId: caller?.org.id ?? null,
-      requestId,
-      rateLimited: reply.statusCode === 429,
+      status,
+      organizationId: state.caller?.org.id ?? null,
+      requestId: state.requestId,
+      rateLimited: status === 429,
+    });
+  };
+
+  // Registered before the fault hook, so that even an injected failure carries a request id.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
+    reply.header('s-request-id', infoOf(request).requestId);
+    // A connection dropped without an answer (the timeout fault) never reaches onResponse.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) log(request, 0);
     });
   });
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (!request.url.startsWith(`${API_PREFIX}/`)) return;
+    log(request, reply.statusCode);
+  });
+  deps.installFaults(app);
 
   app.register(
     async (api) => {
