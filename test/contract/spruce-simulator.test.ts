@@ -555,10 +555,7 @@ describe('webhook deliveries', () => {
     await t.clock.advance(1_000);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(2);
-    for (let i = 0; i < 12; i++) {
-      await t.clock.advance(120_000);
-      await t.sim.settle();
-    }
+    await t.sim.advance(60 * 60_000); // steps through every due retry on the way
     expect(receiver.received).toHaveLength(10);
     const times = t.sim.dispatcher.attempts.map((a) => a.at - START);
     expect(times).toEqual(Array.from({ length: 10 }, (_, i) => i * 120_000));

@@ -86,7 +86,7 @@ export function installControlApi(app: FastifyInstance, sim: SpruceSimulator): v
       control.post('/clock/advance', async (request) => {
         const { ms } = parse(z.strictObject({ ms: z.number().min(0) }), request.body);
         if (!(sim.clock instanceof ControlledClock)) throw badParameter('the simulator clock cannot be advanced (not a ControlledClock)');
-        await sim.clock.advance(ms);
+        await sim.advance(ms);
         return { now: sim.clock.now(), iso: new Date(sim.clock.now()).toISOString() };
       });
       control.post('/settle', async () => {

@@ -63,8 +63,17 @@ export interface SpruceSimulator {
   faults: FaultInjector;
   /** The webhook dispatcher (replaced by reset(); read it through this property). */
   readonly dispatcher: WebhookDispatcher;
-  /** Waits until every webhook delivery due now has been attempted. */
-  settle(): Promise<void>;
+  /**
+   * Waits until every webhook delivery due now has been attempted and answered (or until
+   * `maxRealMs` of real time passed, so a receiver that never answers cannot hang a test).
+   */
+  settle(maxRealMs?: number): Promise<void>;
+  /**
+   * ControlledClock only: moves the clock forward by `ms`, stopping at each due retry, held
+   * delivery or receiver timeout on the way and settling there, so retries are scheduled from
+   * the right instant and a jump never times out a delivery that was merely in flight.
+   */
+  advance(ms: number): Promise<void>;
   /** Every `/v1` request answered, in order. */
   requestLog: RequestLogEntry[];
   /** Requests that broke the OpenAPI (each also answered 400). */
@@ -143,18 +152,14 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
   seedState();
 
   const app = Fastify({ logger: false });
-  // JSON bodies parsed here so that an empty body is "no body" (validation then decides) and a
-  // malformed one is a 400 in Spruce's error shape.
+  // An empty JSON body is "no body" (validation then decides whether one was required);
+  // anything else goes to Fastify's own parser, which refuses __proto__ poisoning and answers
+  // malformed JSON with a 400 (turned into Spruce's error shape by the API's error handler).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, raw, done) => {
-    const text = String(raw);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      const error = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 });
-      done(error, undefined);
-    }
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    if (String(raw).trim() === '') return done(null, undefined);
+    return jsonParser(request, String(raw), done);
   });
 
   const org = (organizationId?: string) => {
@@ -192,15 +197,37 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
       events.stop();
       await app.close();
     },
-    async settle() {
-      // Deliveries due now start at once; on a ControlledClock, advance(0) also fires anything
-      // (a held or delayed delivery) whose time has come. Repeat while that starts new work.
-      for (let i = 0; i < 20; i++) {
-        const before = events.dispatcher.attempts.length;
-        if (clock instanceof ControlledClock) await clock.advance(0);
-        await events.dispatcher.settle();
-        if (events.dispatcher.attempts.length === before) break;
+    async settle(maxRealMs = 10_000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), maxRealMs);
+        timer.unref?.();
+      });
+      try {
+        // Deliveries due now start at once; on a ControlledClock, advance(0) also fires anything
+        // (a held or delayed delivery) whose time has come. Repeat while that starts new work.
+        for (let i = 0; i < 20; i++) {
+          const before = events.dispatcher.attempts.length;
+          if (clock instanceof ControlledClock) await clock.advance(0);
+          if ((await Promise.race([events.dispatcher.settle(), deadline])) === 'late') return;
+          if (events.dispatcher.attempts.length === before) break;
+        }
+      } finally {
+        clearTimeout(timer);
       }
+    },
+    async advance(ms) {
+      if (!(clock instanceof ControlledClock)) throw new Error('advance() needs the simulator to run on a ControlledClock');
+      const target = clock.now() + ms;
+      await sim.settle();
+      for (let steps = 0; steps < 100_000; steps++) {
+        const next = events.dispatcher.nextDueAt();
+        if (next === undefined || next > target) break;
+        await clock.advanceTo(Math.max(next, clock.now()));
+        await sim.settle();
+      }
+      await clock.advanceTo(target);
+      await sim.settle();
     },
     credentials() {
       return [...state.orgs.values()].map((o) => {
