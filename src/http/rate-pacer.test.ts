@@ -60,7 +60,7 @@ function maxInAnyInterval(times: number[], intervalMs: number): number {
 describe('RatePacer', () => {
   it('keeps 250 calls within 100 per 60 s and spreads them over the window', async () => {
     const clock = new ControlledClock({ start: 0, flowing: false });
-    const pacer = new RatePacer({ clock });
+    const pacer = new RatePacer({ clock, burstAbove: 1 });
     const spruce = fakeSpruce(clock, 100);
     const call = async () => (await pacer.acquire('live')).release(spruce.answer('live'));
 
@@ -79,9 +79,30 @@ describe('RatePacer', () => {
     expect(ok.at(-1)!).toBeLessThan(3 * WINDOW_MS);
   });
 
-  it('pauses every caller for the Retry-After of a 429', async () => {
+  it('lets a burst of live calls go at once while most of the budget is left, and spreads the rest', async () => {
     const clock = new ControlledClock({ start: 0, flowing: false });
     const pacer = new RatePacer({ clock });
+    const spruce = fakeSpruce(clock, 100);
+    const call = async () => (await pacer.acquire('live')).release(spruce.answer('live'));
+
+    // A burst smaller than three quarters of the budget: no waiting at all.
+    await runAll(clock, Array.from({ length: 20 }, call));
+    expect(spruce.log.every((e) => e.at === 0 && e.status === 200)).toBe(true);
+
+    await runAll(clock, Array.from({ length: 230 }, call));
+    const ok = spruce.log.filter((e) => e.status === 200).map((e) => e.at);
+    expect(ok).toHaveLength(250);
+    expect(spruce.log.filter((e) => e.status === 429)).toHaveLength(0);
+    // The last quarter of each window is spread, never overrun.
+    const firstWindow = ok.filter((t) => t < WINDOW_MS);
+    expect(firstWindow.length).toBeLessThanOrEqual(100);
+    expect(firstWindow.filter((t) => t === 0).length).toBeLessThanOrEqual(76);
+    expect(ok.at(-1)!).toBeLessThan(3 * WINDOW_MS);
+  });
+
+  it('pauses every caller for the Retry-After of a 429', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const pacer = new RatePacer({ clock, burstAbove: 1 });
     // Plenty of budget on the headers, but the 3rd call is refused (another instance used it).
     const spruce = fakeSpruce(clock, 100, { rateLimitAt: new Set([3]), retryAfter: 7 });
     const grants: number[] = [];
@@ -184,7 +205,7 @@ describe('RatePacer', () => {
 });
 
 describe('pacer policy', () => {
-  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000 };
+  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000, burstAbove: 1 };
   const limited = (remaining: number) => ({
     status: 200,
     headers: { 's-ratelimit-limit': '100', 's-ratelimit-remaining': String(remaining) },

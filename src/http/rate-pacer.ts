@@ -71,6 +71,11 @@ export interface PacerPolicy {
   reserveForLive: number;
   /** Pause after a 429 without Retry-After when the window end is unknown. */
   defaultPauseMs: number;
+  /**
+   * Live calls go at once while more than this share (0–1) of the window's budget is left, so a
+   * burst of edits syncs in milliseconds; below it they are spread over the rest of the window.
+   */
+  burstAbove: number;
 }
 
 /** Decides whether one request of `priority` may go now; when it may, accounts for it. */
@@ -99,6 +104,7 @@ export function planGrant(
   const available = b.remaining - b.inFlight - reserve;
   // Out of budget: wait for the window to turn (or for an answer that says it already has).
   if (available <= 0) return [b, wait(b.windowEndsAt - now)];
+  if (priority === 'live' && available > limit * policy.burstAbove) return grant(b);
   const due = b.lastGrantAt + (b.windowEndsAt - now) / available;
   if (due > now) return [b, wait(due - now)];
   return grant(b);
@@ -156,6 +162,8 @@ export interface RatePacerOptions {
   reserveForLive?: number;
   /** Pause after a 429 that names no Retry-After and no window end is known. Default 5. */
   defaultPauseSeconds?: number;
+  /** Live calls are not spaced while more than this share of the budget is left. Default 0.25; 1 = always spread. */
+  burstAbove?: number;
 }
 
 export class RatePacer implements RequestLimiter {
@@ -173,6 +181,7 @@ export class RatePacer implements RequestLimiter {
       windowMs: (options.windowSeconds ?? 60) * 1000,
       reserveForLive,
       defaultPauseMs: (options.defaultPauseSeconds ?? 5) * 1000,
+      burstAbove: options.burstAbove ?? 0.25,
     };
     this.gate = new PriorityGate({
       clock: this.clock,

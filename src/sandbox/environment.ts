@@ -1,0 +1,194 @@
+// A whole world on one machine: both simulators, our webhook endpoints registered with them the
+// way a real installation registers them, and spruce-sync running against them. The demo, the
+// end-to-end tests and the benchmarks all start from here.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ControlledClock, type Clock } from '../clock.ts';
+import { parseConfig } from '../config/load-config.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../observe/logger.ts';
+import { startService, type RunningService, type ServiceOptions } from '../service.ts';
+import { SpruceClient } from '../spruce/client.ts';
+import { SpryClient } from '../spry/client.ts';
+import { SPRY_API_VERSION, SPRY_EVENT_TYPES } from '../spry/types.ts';
+import { createSpruceSimulator, type SpruceSimulator } from './spruce/index.ts';
+import { createSprySimulator, type SprySimulator } from './spry/index.ts';
+
+export const SANDBOX_TENANT_ID = 'sandbox-pt';
+export const SANDBOX_SPRY_ORG = 74;
+
+export interface SandboxOptions {
+  seed?: number;
+  patients?: number;
+  /** Contacts already in the Spruce org before we start. */
+  spruceContacts?: number;
+  spruceRateLimitPerMinute?: number;
+  host?: string;
+  spryPort?: number;
+  sprucePort?: number;
+  clock?: ControlledClock;
+}
+
+export interface Sandbox {
+  clock: ControlledClock;
+  spry: SprySimulator;
+  spruce: SpruceSimulator;
+  spryUrl: string;
+  spruceUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const clock = options.clock ?? new ControlledClock();
+  const host = options.host ?? '127.0.0.1';
+  const spry = await createSprySimulator({
+    clock,
+    seed: options.seed ?? 1,
+    organisations: [
+      { organisationId: SANDBOX_SPRY_ORG, clientId: 'spry-sandbox-client', clientSecret: 'spry-sandbox-secret', patients: options.patients ?? 200, name: 'Sandbox Physical Therapy' },
+    ],
+  });
+  const spruce = await createSpruceSimulator({
+    clock,
+    seed: options.seed ?? 1,
+    organizations: [
+      {
+        id: 'entity_0SANDBOXORG00',
+        accessId: 'aid_sandbox',
+        secretKey: 'sk_sandbox',
+        name: 'Sandbox Physical Therapy',
+        rateLimitPerMinute: options.spruceRateLimitPerMinute ?? 100,
+        contacts: options.spruceContacts ?? 0,
+      },
+    ],
+  });
+  const spryUrl = await spry.listen({ host, port: options.spryPort ?? 0 });
+  const spruceUrl = await spruce.listen({ host, port: options.sprucePort ?? 0 });
+  return {
+    clock,
+    spry,
+    spruce,
+    spryUrl,
+    spruceUrl,
+    async close() {
+      await Promise.allSettled([spry.close(), spruce.close()]);
+    },
+  };
+}
+
+export interface SandboxServiceOptions extends ServiceOptions {
+  /** Service port; default: a free one. */
+  port?: number;
+  /** SQLite file (default: a fresh temp file) or a postgres:// URL. */
+  databaseUrl?: string;
+  /** Overrides merged into the generated config (shallow per top-level key). */
+  config?: Partial<Record<keyof Config, unknown>>;
+  /** Extra tenant settings merged into the one sandbox tenant. */
+  tenant?: Record<string, unknown>;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface SandboxWithService {
+  sandbox: Sandbox;
+  service: RunningService;
+  config: Config;
+  /** Secrets the simulators returned when we registered with them. */
+  secrets: { spryWebhook: string; spruceWebhook: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Registers our webhook endpoints with the simulators (as `setup` does against the real
+ * systems), writes the secrets they return into the config, and starts the service.
+ */
+export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxServiceOptions = {}): Promise<SandboxWithService> {
+  const host = '127.0.0.1';
+  const port = options.port ?? (await freePort(host));
+  const serviceUrl = `http://${host}:${port}`;
+  const spryCredentials = sandbox.spry.credentials()[0]!;
+  const spruceCredentials = sandbox.spruce.credentials()[0]!;
+
+  const spryClient = new SpryClient({
+    baseUrl: sandbox.spryUrl,
+    clientId: spryCredentials.clientId,
+    clientSecret: spryCredentials.clientSecret,
+    organisationId: spryCredentials.organisationId,
+    clock: sandbox.clock,
+  });
+  const subscription = await spryClient.createSubscription({
+    name: 'spruce-sync',
+    event_types: [...SPRY_EVENT_TYPES],
+    notification_url: `${serviceUrl}/webhooks/spry/${SANDBOX_TENANT_ID}`,
+    api_version: SPRY_API_VERSION,
+  });
+  const spruceClient = new SpruceClient({
+    baseUrl: sandbox.spruceUrl,
+    accessId: spruceCredentials.accessId,
+    secretKey: spruceCredentials.secretKey,
+    clock: sandbox.clock,
+  });
+  const endpoint = await spruceClient.createWebhookEndpoint({
+    name: 'spruce-sync',
+    url: `${serviceUrl}/webhooks/spruce/${SANDBOX_TENANT_ID}`,
+  });
+  const spruceWebhook = endpoint.signingSecrets?.[0]?.value;
+  if (!spruceWebhook) throw new Error('the Spruce sandbox returned no signing secret');
+
+  let tempDir: string | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl) {
+    tempDir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-'));
+    databaseUrl = `sqlite:${path.join(tempDir, 'spruce-sync.db')}`;
+  }
+  const config = parseConfig({
+    server: { host, port },
+    database: { url: databaseUrl },
+    log: { level: 'silent' },
+    ...options.config,
+    tenants: [
+      {
+        id: SANDBOX_TENANT_ID,
+        spry: {
+          baseUrl: sandbox.spryUrl,
+          clientId: spryCredentials.clientId,
+          clientSecret: spryCredentials.clientSecret,
+          organisationId: spryCredentials.organisationId,
+          webhookSecrets: [subscription.signature_key],
+          chartUrl: `${sandbox.spryUrl}/patients/{patientId}`,
+        },
+        spruce: {
+          baseUrl: sandbox.spruceUrl,
+          accessId: spruceCredentials.accessId,
+          secretKey: spruceCredentials.secretKey,
+          webhookSecrets: [spruceWebhook],
+        },
+        ...options.tenant,
+      },
+    ],
+  });
+  const service = await startService(config, { ...options, clock: options.clock ?? sandbox.clock });
+  return {
+    sandbox,
+    service,
+    config,
+    secrets: { spryWebhook: subscription.signature_key, spruceWebhook },
+    async close() {
+      await service.close();
+      if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -1,0 +1,82 @@
+// Shared by the end-to-end tests: a whole world (both simulators + spruce-sync) on loopback.
+import type { SpruceContact } from '../../src/spruce/types.ts';
+import {
+  SANDBOX_SPRY_ORG,
+  startSandbox,
+  startServiceOnSandbox,
+  type Sandbox,
+  type SandboxOptions,
+  type SandboxServiceOptions,
+  type SandboxWithService,
+} from '../../src/sandbox/environment.ts';
+import { spryExternalId } from '../../src/sync/desired-contact.ts';
+
+export { SANDBOX_SPRY_ORG };
+
+export interface World extends SandboxWithService {
+  sandbox: Sandbox;
+}
+
+export async function startWorld(options: SandboxOptions & { service?: SandboxServiceOptions } = {}): Promise<World> {
+  const sandbox = await startSandbox({ patients: 20, ...options });
+  try {
+    const running = await startServiceOnSandbox(sandbox, options.service);
+    return {
+      ...running,
+      async close() {
+        await running.close();
+        await sandbox.close();
+      },
+    };
+  } catch (error) {
+    await sandbox.close();
+    throw error;
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<Exclude<T, false | undefined | null>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false && value !== null) return value as Exclude<T, false | undefined | null>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The Spruce contacts carrying the integration link of a Spry patient. */
+export function contactsOfPatient(world: World, patientId: number): SpruceContact[] {
+  const externalId = spryExternalId(SANDBOX_SPRY_ORG, patientId);
+  return world.sandbox.spruce.contacts().filter((c) => (c.integrationLinks ?? []).some((l) => l.externalId === externalId));
+}
+
+/** Waits until the queue has nothing waiting or running and no webhook is in flight. */
+export async function quiesce(world: World, timeoutMs = 15_000): Promise<void> {
+  await eventually(
+    async () => {
+      await world.sandbox.spry.settle();
+      await world.sandbox.spruce.settle();
+      const stats = await world.service.store.queueStats(world.config.tenants[0]!.id);
+      const busy = stats.some((s) => s.waiting > 0 || s.running > 0);
+      return !busy && world.service.pool.activeCount === 0;
+    },
+    timeoutMs,
+    'the sync to go quiet',
+  );
+  // One more round: a job finishing may have caused a webhook that queues another.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await world.sandbox.spry.settle();
+  await world.sandbox.spruce.settle();
+  const stats = await world.service.store.queueStats(world.config.tenants[0]!.id);
+  if (stats.some((s) => s.waiting > 0 || s.running > 0)) await quiesce(world, timeoutMs);
+}
+
+export function countRequests(log: { route: string }[], pattern: RegExp): number {
+  return log.filter((entry) => pattern.test(entry.route)).length;
+}
