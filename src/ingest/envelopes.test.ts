@@ -43,9 +43,10 @@ describe('Spry envelopes', () => {
   it('names what is wrong with a bad envelope', () => {
     expect(parseSpryEnvelope(undefined)).toMatchObject({ ok: false });
     expect(parseSpryEnvelope({ ...spryBody, timestamp: 'soon' })).toMatchObject({ ok: false, problem: expect.stringContaining('timestamp') });
+    expect(parseSpryEnvelope({ ...spryBody, data: { organisation_id: 74, patient_id: 0 } })).toMatchObject({ ok: false });
     expect(parseSpryEnvelope({ ...spryBody, data: { organisation_id: 74 } })).toMatchObject({
       ok: false,
-      problem: 'data.patient_id: required for this event type',
+      problem: 'data.patient_id: a positive id is required for this event type',
     });
   });
 });

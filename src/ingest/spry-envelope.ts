@@ -13,8 +13,9 @@ const envelopeSchema = z.object({
   data: z
     .object({
       organisation_id: z.number().int(),
-      patient_id: z.number().int().positive().optional(),
-      appointment_id: z.number().int().positive().optional(),
+      // Test deliveries carry placeholder ids (0); real events are checked below.
+      patient_id: z.number().int().nonnegative().optional(),
+      appointment_id: z.number().int().nonnegative().optional(),
       spry_case_id: z.string().nullable().optional(),
       clinic_id: z.number().int().optional(),
       status: z.string().optional(),
@@ -36,8 +37,8 @@ export function parseSpryEnvelope(body: unknown): ParsedSpry {
     return { ok: false, problem: result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') };
   }
   const { envelope } = { envelope: result.data };
-  if (isKnownType(envelope.event_type) && !envelope.test && envelope.data.patient_id === undefined) {
-    return { ok: false, problem: 'data.patient_id: required for this event type' };
+  if (isKnownType(envelope.event_type) && !envelope.test && !(envelope.data.patient_id! > 0)) {
+    return { ok: false, problem: 'data.patient_id: a positive id is required for this event type' };
   }
   return { ok: true, envelope };
 }
