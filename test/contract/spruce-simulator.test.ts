@@ -59,6 +59,14 @@ describe('auth', () => {
     expect(t.sim.requestLog.map((r) => [r.status, r.organizationId])).toEqual([...Array(5).fill([403, null]), [200, t.sim.organizationId]]);
   });
 
+  it('GET /organization names the organization the credential acts for; unsimulated operations answer 501', async () => {
+    const t = await sim();
+    const org = await t.api('GET', '/organization');
+    expect(org.body).toEqual({ organization: { object: 'organization', id: t.sim.organizationId, name: 'Sandbox Physical Therapy', type: 'organization' } });
+    const media = await t.api('GET', '/phonelines');
+    expect([media.status, (media.body as { type: string }).type]).toEqual([501, 'NOT_IMPLEMENTED']);
+  });
+
   it('a disabled credential gets 403', async () => {
     const t = await sim();
     await t.control('POST', `/credentials/${t.accessId}/disabled`, { disabled: true });

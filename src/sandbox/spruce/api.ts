@@ -10,6 +10,7 @@ import type { OpenApiValidator, Operation } from './openapi.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { contactHandlers } from './routes-contacts.ts';
 import { conversationHandlers } from './routes-conversations.ts';
+import { organizationHandlers } from './routes-organization.ts';
 import { webhookHandlers } from './routes-webhooks.ts';
 
 export interface RequestLogEntry {
@@ -54,7 +55,10 @@ interface RequestInfo {
   coerced?: { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
 }
 
-const handlers: Record<string, Handler> = { ...contactHandlers, ...conversationHandlers, ...webhookHandlers };
+const handlers: Record<string, Handler> = { ...contactHandlers, ...conversationHandlers, ...webhookHandlers, ...organizationHandlers };
+
+/** The operations the sandbox simulates; every other operation of the spec answers 501. */
+export const SIMULATED_OPERATIONS = Object.keys(handlers).sort();
 
 export const API_PREFIX = '/v1';
 
