@@ -96,21 +96,22 @@ export interface SandboxWithService {
   service: RunningService;
   config: Config;
   /** Secrets the simulators returned when we registered with them. */
-  secrets: { spryWebhook: string; spruceWebhook: string };
+  secrets: SandboxSecrets;
   close(): Promise<void>;
 }
 
+export interface SandboxSecrets {
+  spryWebhook: string;
+  spruceWebhook: string;
+}
+
 /**
- * Registers our webhook endpoints with the simulators (as `setup` does against the real
- * systems), writes the secrets they return into the config, and starts the service.
+ * Registers our webhook endpoints with the simulators, as a real installation registers them
+ * with Spry and Spruce, and returns the signing secrets they hand back (once).
  */
-export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxServiceOptions = {}): Promise<SandboxWithService> {
-  const host = '127.0.0.1';
-  const port = options.port ?? (await freePort(host));
-  const serviceUrl = `http://${host}:${port}`;
+export async function registerSandboxWebhooks(sandbox: Sandbox, serviceUrl: string): Promise<SandboxSecrets> {
   const spryCredentials = sandbox.spry.credentials()[0]!;
   const spruceCredentials = sandbox.spruce.credentials()[0]!;
-
   const spryClient = new SpryClient({
     baseUrl: sandbox.spryUrl,
     clientId: spryCredentials.clientId,
@@ -118,34 +119,41 @@ export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxSe
     organisationId: spryCredentials.organisationId,
     clock: sandbox.clock,
   });
-  const subscription = await spryClient.createSubscription({
-    name: 'spruce-sync',
-    event_types: [...SPRY_EVENT_TYPES],
-    notification_url: `${serviceUrl}/webhooks/spry/${SANDBOX_TENANT_ID}`,
-    api_version: SPRY_API_VERSION,
-  });
   const spruceClient = new SpruceClient({
     baseUrl: sandbox.spruceUrl,
     accessId: spruceCredentials.accessId,
     secretKey: spruceCredentials.secretKey,
     clock: sandbox.clock,
   });
-  const endpoint = await spruceClient.createWebhookEndpoint({
-    name: 'spruce-sync',
-    url: `${serviceUrl}/webhooks/spruce/${SANDBOX_TENANT_ID}`,
-  });
-  const spruceWebhook = endpoint.signingSecrets?.[0]?.value;
-  if (!spruceWebhook) throw new Error('the Spruce sandbox returned no signing secret');
-
-  let tempDir: string | undefined;
-  let databaseUrl = options.databaseUrl;
-  if (!databaseUrl) {
-    tempDir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-'));
-    databaseUrl = `sqlite:${path.join(tempDir, 'spruce-sync.db')}`;
+  try {
+    const subscription = await spryClient.createSubscription({
+      name: 'spruce-sync',
+      event_types: [...SPRY_EVENT_TYPES],
+      notification_url: `${serviceUrl}/webhooks/spry/${SANDBOX_TENANT_ID}`,
+      api_version: SPRY_API_VERSION,
+    });
+    const endpoint = await spruceClient.createWebhookEndpoint({
+      name: 'spruce-sync',
+      url: `${serviceUrl}/webhooks/spruce/${SANDBOX_TENANT_ID}`,
+    });
+    const spruceWebhook = endpoint.signingSecrets?.[0]?.value;
+    if (!spruceWebhook) throw new Error('the Spruce sandbox returned no signing secret');
+    return { spryWebhook: subscription.signature_key, spruceWebhook };
+  } finally {
+    await Promise.allSettled([spryClient.close(), spruceClient.close()]);
   }
-  const config = parseConfig({
-    server: { host, port },
-    database: { url: databaseUrl },
+}
+
+/** The config (before validation) of a service with the one sandbox tenant. */
+export function sandboxConfig(
+  sandbox: Sandbox,
+  options: { port: number; databaseUrl: string; secrets: SandboxSecrets; config?: SandboxServiceOptions['config']; tenant?: Record<string, unknown> },
+): Record<string, unknown> {
+  const spryCredentials = sandbox.spry.credentials()[0]!;
+  const spruceCredentials = sandbox.spruce.credentials()[0]!;
+  return {
+    server: { host: '127.0.0.1', port: options.port },
+    database: { url: options.databaseUrl },
     log: { level: 'silent' },
     ...options.config,
     tenants: [
@@ -156,25 +164,38 @@ export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxSe
           clientId: spryCredentials.clientId,
           clientSecret: spryCredentials.clientSecret,
           organisationId: spryCredentials.organisationId,
-          webhookSecrets: [subscription.signature_key],
+          webhookSecrets: [options.secrets.spryWebhook],
           chartUrl: `${sandbox.spryUrl}/patients/{patientId}`,
         },
         spruce: {
           baseUrl: sandbox.spruceUrl,
           accessId: spruceCredentials.accessId,
           secretKey: spruceCredentials.secretKey,
-          webhookSecrets: [spruceWebhook],
+          webhookSecrets: [options.secrets.spruceWebhook],
         },
         ...options.tenant,
       },
     ],
-  });
+  };
+}
+
+/** Registers our webhooks with the simulators and starts the service in this process. */
+export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxServiceOptions = {}): Promise<SandboxWithService> {
+  const port = options.port ?? (await freePort());
+  const secrets = await registerSandboxWebhooks(sandbox, `http://127.0.0.1:${port}`);
+  let tempDir: string | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl) {
+    tempDir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-'));
+    databaseUrl = `sqlite:${path.join(tempDir, 'spruce-sync.db')}`;
+  }
+  const config = parseConfig(sandboxConfig(sandbox, { port, databaseUrl, secrets, config: options.config, tenant: options.tenant }));
   const service = await startService(config, { ...options, clock: options.clock ?? sandbox.clock });
   return {
     sandbox,
     service,
     config,
-    secrets: { spryWebhook: subscription.signature_key, spruceWebhook },
+    secrets,
     async close() {
       await service.close();
       if (tempDir) await rm(tempDir, { recursive: true, force: true });

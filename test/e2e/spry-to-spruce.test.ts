@@ -60,4 +60,23 @@ describe('Spry → Spruce', () => {
     expect(countRequests(spruceOf().requestLog, /^(POST|PATCH|DELETE) /)).toBe(writesBefore);
     expect(spruceOf().violations).toEqual([]);
   });
+
+  it('collapses a burst of 50 updates to one patient into one fetch and one write', async () => {
+    const patientId = world.sandbox.spry.patientIds(SANDBOX_SPRY_ORG)[0]!;
+    world.sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'warm-up' });
+    await eventually(() => contactsOfPatient(world, patientId).length === 1);
+    await quiesce(world);
+
+    const spryGetsBefore = countRequests(spryOf().requestLog, /^GET \/apis\/v1\/patient\/:id$/);
+    const spruceWritesBefore = countRequests(spruceOf().requestLog, /^(POST|PATCH|DELETE) /);
+    for (let i = 1; i <= 50; i++) spryOf().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { last_name: `Burst${i}` });
+    await eventually(() => contactsOfPatient(world, patientId)[0]?.familyName === 'Burst50');
+    await quiesce(world);
+
+    expect(countRequests(spryOf().requestLog, /^GET \/apis\/v1\/patient\/:id$/) - spryGetsBefore).toBe(1);
+    expect(countRequests(spruceOf().requestLog, /^(POST|PATCH|DELETE) /) - spruceWritesBefore).toBe(1);
+    const processed = await world.service.store.searchEvents({ patientId, status: 'processed', limit: 100 });
+    expect(processed.length).toBeGreaterThanOrEqual(51);
+    expect(spruceOf().violations).toEqual([]);
+  });
 });
