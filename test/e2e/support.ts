@@ -51,7 +51,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
 }
 
 /** The Spruce contacts carrying the integration link of a Spry patient. */
-export function contactsOfPatient(world: World, patientId: number): SpruceContact[] {
+export function contactsOfPatient(world: { sandbox: Sandbox }, patientId: number): SpruceContact[] {
   const externalId = spryExternalId(SANDBOX_SPRY_ORG, patientId);
   return world.sandbox.spruce.contacts().filter((c) => (c.integrationLinks ?? []).some((l) => l.externalId === externalId));
 }
@@ -79,4 +79,36 @@ export async function quiesce(world: World, timeoutMs = 15_000): Promise<void> {
 
 export function countRequests(log: { route: string }[], pattern: RegExp): number {
   return log.filter((entry) => pattern.test(entry.route)).length;
+}
+
+/**
+ * Moves the sandbox clock forward in steps (retries, backoff, Retry-After all run on it) until
+ * `check` holds; real time is given a moment at each step for the HTTP work to happen.
+ */
+export async function advanceUntil<T>(
+  world: { sandbox: Sandbox },
+  check: () => T | Promise<T>,
+  options: { stepMs?: number; maxSimulatedMs?: number; what?: string } = {},
+): Promise<Exclude<T, false | undefined | null>> {
+  const { stepMs = 1_000, maxSimulatedMs = 3_600_000, what = 'condition' } = options;
+  let simulated = 0;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false && value !== null) return value as Exclude<T, false | undefined | null>;
+    if (simulated >= maxSimulatedMs) throw new Error(`${what} did not happen within ${maxSimulatedMs} simulated ms`);
+    await world.sandbox.spry.settle();
+    await world.sandbox.spruce.settle();
+    await world.sandbox.clock.advance(stepMs);
+    simulated += stepMs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Every Spry patient of the sandbox has exactly one linked contact, matching its current name. */
+export function agreesWithSpry(world: { sandbox: Sandbox }, patientIds: number[]): boolean {
+  return patientIds.every((patientId) => {
+    const patient = world.sandbox.spry.patient(SANDBOX_SPRY_ORG, patientId);
+    const contacts = contactsOfPatient(world, patientId);
+    return patient && contacts.length === 1 && contacts[0]!.familyName === patient.last_name && contacts[0]!.givenName === patient.first_name;
+  });
 }
