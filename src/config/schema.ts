@@ -49,6 +49,21 @@ export const inboundPolicySchema = z
   })
   .prefault({});
 
+/** Optional per-tenant alerts: a JSON POST when a condition starts and when it recovers. */
+export const alertsSchema = z.object({
+  /** Where the POST goes (e.g. a chat or paging webhook). */
+  url: z.url(),
+  /** Fires while dead-letter jobs are above this count. */
+  deadLettersAbove: z.number().int().min(0).default(0),
+  /** Fires while this many webhook signature failures happened within `windowSeconds`. */
+  signatureFailures: z.number().int().positive().default(10),
+  /** Fires while this share (0–1) of a remote system's calls failed within `windowSeconds` (at least 5 calls). */
+  apiFailureRate: z.number().gt(0).max(1).default(0.5),
+  windowSeconds: z.number().int().positive().default(300),
+  /** Extra headers for the POST, e.g. an authorization token of the receiver. */
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
 export const tenantSchema = z.object({
   id: z.string().regex(/^[a-z0-9-]+$/, 'tenant ids use a-z, 0-9 and -'),
   spry: z.object({
@@ -68,6 +83,7 @@ export const tenantSchema = z.object({
   }),
   sync: syncPolicySchema,
   inbound: inboundPolicySchema,
+  alerts: alertsSchema.optional(),
 });
 
 export const configSchema = z.object({
@@ -100,6 +116,22 @@ export const configSchema = z.object({
   log: z
     .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
+  admin: z
+    .object({
+      /** Bearer token of the admin API and dashboard (`/admin`); without one both are off (404). */
+      token: z.string().min(16, 'use at least 16 characters').optional(),
+      /** How often the service checks alert conditions. */
+      alertCheckSeconds: z.number().int().positive().default(30),
+    })
+    .prefault({}),
+  retention: z
+    .object({
+      /** Payloads of processed (and ignored, test) events older than this are removed. */
+      payloadDays: z.number().positive().default(30),
+      /** How often the service prunes; 0 = only on demand (`spruce-sync prune`, admin API). */
+      pruneEveryMinutes: z.number().min(0).default(60),
+    })
+    .prefault({}),
   tenants: z.array(tenantSchema).min(1, 'at least one tenant is needed'),
 });
 
@@ -108,3 +140,4 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 export type SyncPolicy = z.infer<typeof syncPolicySchema>;
 export type InboundPolicy = z.infer<typeof inboundPolicySchema>;
 export type FieldNames = z.infer<typeof fieldNamesSchema>;
+export type AlertsConfig = z.infer<typeof alertsSchema>;

@@ -1,10 +1,16 @@
-// The HTTP app: webhook ingress and health. Each feature is an encapsulated plugin.
+// The HTTP app: webhook ingress, health, metrics, and the admin API with its dashboard (when an
+// admin token is configured). Each feature is an encapsulated plugin.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observe/logger.ts';
+import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
+import type { SyncMetrics } from '../observe/metrics.ts';
 import type { Store } from '../store/types.ts';
+import { adminPlugin, type AdminActions } from './admin/index.ts';
+import { PauseControl } from './admin/pause.ts';
 import { healthRoutes } from './health-routes.ts';
+import { metricsRoutes } from './metrics-routes.ts';
 import { webhookRoutes, type IngestOutcome } from './webhook-routes.ts';
 
 export interface AppDependencies {
@@ -14,6 +20,14 @@ export interface AppDependencies {
   logger: Logger;
   onQueued: (tenantId: string) => void;
   onIngestOutcome?: (source: 'spry' | 'spruce', outcome: IngestOutcome) => void;
+  /** A webhook refused for its signature (alerts). */
+  onSignatureFailure?: (tenantId: string, source: 'spry' | 'spruce') => void;
+  /** Serves GET /metrics when given. */
+  metrics?: SyncMetrics;
+  /** The workers' pause state (admin API); default: read and written through the store only. */
+  pauses?: PauseControl;
+  /** Operations the admin API can start (backfill, reconcile, prune). */
+  adminActions?: AdminActions;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -25,7 +39,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000,
   });
+  if (deps.onSignatureFailure) watchSignatureFailures(app, deps.onSignatureFailure);
   await app.register(healthRoutes, { store: deps.store });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(webhookRoutes, {
     tenants: new Map(deps.config.tenants.map((t) => [t.id, t])),
     store: deps.store,
@@ -37,6 +53,22 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     onQueued: deps.onQueued,
     onOutcome: deps.onIngestOutcome,
   });
+  const adminToken = deps.config.admin.token;
+  if (adminToken) {
+    const tenantIds = deps.config.tenants.map((t) => t.id);
+    await app.register(adminPlugin, {
+      token: adminToken,
+      actions: deps.adminActions,
+      ctx: {
+        store: deps.store,
+        clock: deps.clock,
+        tenantIds,
+        pauses: deps.pauses ?? new PauseControl({ store: deps.store, clock: deps.clock, tenantIds }),
+        onQueued: deps.onQueued,
+        logger: deps.logger,
+      },
+    });
+  }
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) deps.logger.error({ code: error.code }, 'request failed');

@@ -1,0 +1,62 @@
+// The operator's surface: the admin API under /admin/api (bearer token on every route) and the
+// dashboard's static files under /admin. Registered only when an admin token is configured;
+// without one, both answer 404 like any unknown path.
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { auditRoutes } from './audit-routes.ts';
+import { bearerAuth } from './auth.ts';
+import { AdminError, type AdminContext } from './context.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
+import { deadLetterRoutes } from './dead-letter-routes.ts';
+import { eventRoutes } from './event-routes.ts';
+import { buildOpenApi, type RouteRecord } from './openapi.ts';
+import { operationRoutes, type AdminActions } from './operation-routes.ts';
+import { tenantRoutes } from './tenant-routes.ts';
+import { strictValidation } from './validation.ts';
+
+export interface AdminOptions {
+  token: string;
+  ctx: AdminContext;
+  actions?: AdminActions;
+}
+
+export const ADMIN_API_PREFIX = '/admin/api';
+
+const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, actions }) => {
+  const routes: RouteRecord[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      // HEAD twins of GET routes are implied; they sit behind the same auth hook.
+      if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema as RouteRecord['schema'] });
+    }
+  });
+  app.addHook('onRequest', bearerAuth(token));
+  strictValidation(app);
+  app.setErrorHandler((error: FastifyError | AdminError, _request, reply) => {
+    if (error instanceof AdminError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+    if ('validation' in error && error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    const status = error.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
+    ctx.logger?.error({ code: error.code ?? 'UNEXPECTED' }, 'admin request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+
+  await app.register(tenantRoutes, { ctx });
+  await app.register(eventRoutes, { ctx });
+  await app.register(deadLetterRoutes, { ctx });
+  await app.register(auditRoutes, { ctx });
+  await app.register(operationRoutes, { ctx, actions: actions ?? {} });
+
+  let document: Record<string, unknown> | null = null;
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This description (OpenAPI 3.1)', response: { 200: { type: 'object', additionalProperties: true } } } },
+    async () => (document ??= buildOpenApi(routes, { title: 'spruce-sync admin API', version: '1' })),
+  );
+};
+
+export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, options) => {
+  await app.register(dashboardRoutes, { prefix: '/admin' });
+  await app.register(adminApi, { ...options, prefix: ADMIN_API_PREFIX });
+};
+
+export type { AdminActions, AdminContext };
