@@ -1,5 +1,12 @@
 // The `spruce-sync` command line. Each command lives in its own module and registers itself.
 import { Command } from 'commander';
+import { registerAuditCommand } from './audit.ts';
+import { registerDlqCommand } from './dlq.ts';
+import { registerEventsCommand } from './events.ts';
+import { registerPauseCommands } from './pause.ts';
+import { registerPruneCommand } from './prune.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerStartCommand } from './start.ts';
 
@@ -10,5 +17,12 @@ const program = new Command()
 
 registerStartCommand(program);
 registerSandboxCommand(program);
+registerDemoCommand(program);
+registerStatusCommand(program);
+registerEventsCommand(program);
+registerDlqCommand(program);
+registerPauseCommands(program);
+registerPruneCommand(program);
+registerAuditCommand(program);
 
 await program.parseAsync(process.argv);

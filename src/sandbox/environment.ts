@@ -181,7 +181,8 @@ export function sandboxConfig(
 
 /** Registers our webhooks with the simulators and starts the service in this process. */
 export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxServiceOptions = {}): Promise<SandboxWithService> {
-  const port = options.port ?? (await freePort());
+  // 0 means any free port, but webhooks need the real one before the service starts.
+  const port = options.port || (await freePort());
   const secrets = await registerSandboxWebhooks(sandbox, `http://127.0.0.1:${port}`);
   let tempDir: string | undefined;
   let databaseUrl = options.databaseUrl;
