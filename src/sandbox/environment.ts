@@ -166,6 +166,9 @@ export function sandboxConfig(
           organisationId: spryCredentials.organisationId,
           webhookSecrets: [options.secrets.spryWebhook],
           chartUrl: `${sandbox.spryUrl}/patients/{patientId}`,
+          // The simulated Spry sets no rate limit; 20/s keeps the demo brisk. Real tenants keep
+          // the conservative default of 5/s unless Spry says otherwise.
+          requestsPerSecond: 20,
         },
         spruce: {
           baseUrl: sandbox.spruceUrl,

@@ -10,7 +10,7 @@ describe('spruce-sync demo', () => {
     });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/Patients with exactly one linked Spruce contact: 23 of 23/);
+    expect(run.stdout).toMatch(/Patients with exactly one linked Spruce contact: 13 of 13/);
     expect(run.stdout).toMatch(/0 waiting, 0 dead letters/);
     expect(run.stdout).toMatch(/Spruce activity recorded on Spry charts: [1-9]/);
     expect(run.stdout).toMatch(/OpenAPI violations seen by the Spruce simulator: 0/);
