@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ControlledClock } from '../clock.ts';
+import { openStore } from '../store/open-store.ts';
+import type { NewInboundEvent } from '../store/types.ts';
+import { lastPruneReport, RetentionScheduler } from './retention.ts';
+
+const DAY = 86_400_000;
+
+function event(key: string, receivedAt: number, status: NewInboundEvent['status'] = 'ignored'): NewInboundEvent {
+  return {
+    tenantId: 't1',
+    source: 'spry',
+    eventKey: key,
+    type: 'x.unknown',
+    occurredAt: receivedAt,
+    receivedAt,
+    payload: Buffer.from('{"name":"phi"}'),
+    subject: {},
+    status,
+  };
+}
+
+describe('retention', () => {
+  it('prunes finished payloads past the age on its schedule, and records the report', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 100 * DAY, flowing: false });
+    await store.insertEvent(event('old', 100 * DAY - 40 * DAY));
+    await store.insertEvent(event('young', 100 * DAY - 10 * DAY));
+    const reports: unknown[] = [];
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
+    scheduler.start();
+    await clock.advance(59 * 60_000);
+    expect(reports).toHaveLength(0);
+    await clock.advance(60_000);
+    expect(reports).toEqual([expect.objectContaining({ events: 1, bytes: 14, olderThan: 100 * DAY + 3_600_000 - 30 * DAY })]);
+    expect(await lastPruneReport(store)).toMatchObject({ events: 1 });
+    // Manual runs join the schedule; nothing left to do.
+    expect(await scheduler.runOnce()).toMatchObject({ events: 0, bytes: 0 });
+    await scheduler.stop();
+    await store.close();
+  });
+
+  it('does not run on a timer when everyMinutes is 0', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const reports: unknown[] = [];
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 1, everyMinutes: 0, onReport: (r) => reports.push(r) });
+    scheduler.start();
+    await clock.advance(10 * DAY);
+    expect(reports).toEqual([]);
+    await scheduler.stop();
+    await store.close();
+  });
+});
