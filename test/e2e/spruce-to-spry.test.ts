@@ -1,0 +1,169 @@
+// Spruce → Spry: edits staff make in Spruce, conversation activity on the chart, and no echo
+// of our own writes in either direction.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+
+let world: World;
+
+beforeEach(async () => {
+  world = await startWorld({ patients: 6 });
+});
+
+afterEach(async () => {
+  await world?.close();
+});
+
+const spry = () => world.sandbox.spry;
+const spruce = () => world.sandbox.spruce;
+const spryPatches = () => countRequests(spry().requestLog, /^PATCH \/apis\/v1\/patient\/:id$/);
+const spruceWrites = () => countRequests(spruce().requestLog, /^(POST|PATCH|DELETE) \/v1\/contacts/);
+
+/** Syncs a patient into Spruce and waits until everything is quiet; returns its contact id. */
+async function linkedContact(patientId: number): Promise<string> {
+  spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'synced' });
+  const [contact] = await eventually(() => {
+    const found = contactsOfPatient(world, patientId);
+    return found.length === 1 ? found : undefined;
+  });
+  await quiesce(world);
+  return contact!.id;
+}
+
+function patientIds(): number[] {
+  return spry().patientIds(SANDBOX_SPRY_ORG);
+}
+
+describe('Spruce → Spry', () => {
+  it('writes a Spruce phone edit back to Spry exactly once, then goes quiet', async () => {
+    const patientId = patientIds()[0]!;
+    const contactId = await linkedContact(patientId);
+    const patchesBefore = spryPatches();
+    const spruceWritesBefore = spruceWrites();
+
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '(206) 555-0177' }] });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550177');
+    await quiesce(world);
+
+    expect(spryPatches() - patchesBefore).toBe(1);
+    // Spry's patient.updated comes back to us; it matches what Spruce already holds: no write.
+    expect(spruceWrites() - spruceWritesBefore).toBe(0);
+    expect(spruce().violations).toEqual([]);
+  });
+
+  it('syncs a Spry edit to Spruce once and does not echo it back to Spry', async () => {
+    const patientId = patientIds()[1]!;
+    const contactId = await linkedContact(patientId);
+    const patchesBefore = spryPatches();
+    const spruceWritesBefore = spruceWrites();
+
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { last_name: 'Echoless', mobile: '+12065550188' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.familyName === 'Echoless');
+    await quiesce(world);
+
+    expect(spruceWrites() - spruceWritesBefore).toBe(1);
+    expect(spryPatches() - patchesBefore).toBe(0);
+    const echoes = await world.service.store.searchAudit({ recordId: contactId, limit: 100 });
+    expect(echoes.some((a) => a.action === 'echo')).toBe(true);
+  });
+
+  it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
+    const patientId = patientIds()[2]!;
+    const contactId = await linkedContact(patientId);
+    const original = spry().patient(SANDBOX_SPRY_ORG, patientId)!.last_name;
+    const patchesBefore = spryPatches();
+
+    spruce().staff.editContact(contactId, { familyName: 'EditedInSpruce' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.familyName === original);
+    await quiesce(world);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)!.last_name).toBe(original);
+    expect(spryPatches() - patchesBefore).toBe(0);
+  });
+
+  it('leaves one linked contact per patient after staff merge two contacts', async () => {
+    const [a, b] = patientIds();
+    const contactA = await linkedContact(a!);
+    const contactB = await linkedContact(b!);
+    // Staff merge B into A: two patients, one contact. A keeps it; B gets its own again.
+    spruce().staff.mergeContacts(contactA, contactB);
+    await eventually(() => contactsOfPatient(world, b!).length === 1 && contactsOfPatient(world, b!)[0]!.id !== contactB);
+    await quiesce(world);
+    expect(contactsOfPatient(world, a!).map((c) => c.id)).toEqual([contactA]);
+    expect(contactsOfPatient(world, b!)).toHaveLength(1);
+    expect((await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, a!))?.contactId).toBe(contactA);
+    expect((await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, b!))?.contactId).toBe(contactsOfPatient(world, b!)[0]!.id);
+
+    // A hand-made duplicate of A merged into A: the survivor simply keeps the one link.
+    const duplicate = spruce().staff.createContact({ givenName: 'Dup', familyName: 'Licate' });
+    spruce().staff.mergeContacts(contactA, duplicate.id);
+    await quiesce(world);
+    expect(contactsOfPatient(world, a!).map((c) => c.id)).toEqual([contactA]);
+    expect(spruce().violations).toEqual([]);
+  });
+
+  it('recreates the contact of an active patient when staff delete it', async () => {
+    const patientId = patientIds()[3]!;
+    const contactId = await linkedContact(patientId);
+    spruce().staff.deleteContact(contactId);
+    await eventually(() => contactsOfPatient(world, patientId).length === 1 && contactsOfPatient(world, patientId)[0]!.id !== contactId);
+    await quiesce(world);
+    expect(contactsOfPatient(world, patientId)).toHaveLength(1);
+  });
+
+  it('records messages on the chart: from a saved contact, not from an unknown or a shared number', async () => {
+    const [first, second, third] = patientIds();
+    const contactId = await linkedContact(first!);
+    await linkedContact(second!);
+    await linkedContact(third!);
+    const mobileOf = (id: number) => spry().patient(SANDBOX_SPRY_ORG, id)!.mobile;
+
+    // A saved contact texts in: recorded once on the chart.
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, first!, { mobile: '+12065550111' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers[0]?.value === '+12065550111');
+    await quiesce(world);
+    spruce().staff.receiveSms({ from: '+12065550111', text: 'See you Tuesday' });
+    await eventually(() => spry().communications(SANDBOX_SPRY_ORG, first!).length === 1);
+    const [entry] = spry().communications(SANDBOX_SPRY_ORG, first!);
+    expect(entry).toMatchObject({ channel: 'SPRUCE', direction: 'INBOUND', kind: 'MESSAGE', summary: 'See you Tuesday' });
+
+    // An unsaved number: nothing on any chart.
+    spruce().staff.receiveSms({ from: '+12065550999', text: 'Who is this?' });
+    // Two linked contacts sharing one number: ambiguous, nothing recorded.
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, second!, { mobile: '+12065550222' });
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, third!, { mobile: '+12065550222' });
+    await eventually(() => spruce().contacts().filter((c) => c.phoneNumbers.some((p) => p.value === '+12065550222')).length === 2);
+    await quiesce(world);
+    spruce().staff.receiveSms({ from: '+12065550222', text: 'Shared phone' });
+    await quiesce(world);
+    expect(spry().communications(SANDBOX_SPRY_ORG, second!)).toHaveLength(0);
+    expect(spry().communications(SANDBOX_SPRY_ORG, third!)).toHaveLength(0);
+    const unmatched = (await world.service.store.searchAudit({ limit: 1000 })).filter((a) => a.action === 'unmatched');
+    expect(unmatched.length).toBe(2);
+    expect(mobileOf(first!)).toBe('+12065550111');
+
+    // A secure message and an internal note: the message is recorded, the note is not (default).
+    spruce().staff.receiveSecureMessage({ contactId, text: 'Thanks!' });
+    spruce().staff.postInternalNote({ contactIds: [contactId], text: 'Staff only' });
+    await eventually(() => spry().communications(SANDBOX_SPRY_ORG, first!).length === 2);
+    await quiesce(world);
+    expect(spry().communications(SANDBOX_SPRY_ORG, first!).map((c) => c.summary)).toEqual(['See you Tuesday', 'Thanks!']);
+  });
+
+  it('changes nothing extra when Spruce duplicates and reorders deliveries', async () => {
+    const patientId = patientIds()[4]!;
+    const contactId = await linkedContact(patientId);
+    spruce().faults.setDeliveryFaults({ duplicateRate: 1, reorderWindowMs: 300 });
+    const patchesBefore = spryPatches();
+    spruce().staff.editContact(contactId, { emailAddresses: [{ label: 'Email', value: 'first@example.test' }] });
+    spruce().staff.editContact(contactId, { emailAddresses: [{ label: 'Email', value: 'second@example.test' }] });
+    spruce().staff.receiveSecureMessage({ contactId, text: 'Hello twice?' });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.email_address === 'second@example.test' && spry().communications(SANDBOX_SPRY_ORG, patientId).length === 1, 15_000);
+    await quiesce(world);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)!.email_address).toBe('second@example.test');
+    expect(spry().communications(SANDBOX_SPRY_ORG, patientId)).toHaveLength(1);
+    // At most one write per distinct edit; a stale (reordered) edit never overwrites a newer one.
+    expect(spryPatches() - patchesBefore).toBeLessThanOrEqual(2);
+    const stored = await world.service.store.searchEvents({ source: 'spruce', limit: 1000 });
+    expect(new Set(stored.map((e) => e.eventKey)).size).toBe(stored.length);
+    expect(spruce().violations).toEqual([]);
+  });
+});
