@@ -1,0 +1,90 @@
+// The dashboard in a real browser (Debian's chromium, headless, via playwright-core) against the
+// real app and workers: sign in, find a patient, replay a dead letter, see it succeed.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startAdminHarness, type AdminHarness } from './admin-fixture.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.log(`[dashboard browser test] SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium)`);
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.skipIf(!hasChromium)('dashboard in a real browser', () => {
+  let h: AdminHarness;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    h = await startAdminHarness({ startPool: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage();
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !message.text().includes('401')) errors.push(message.text());
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  it('signs in, finds a patient, replays a dead letter and sees it succeed', async () => {
+    // Patient 42's sync fails for good; patient 7's works.
+    h.failing.add('spry-patient:74:42');
+    expect((await h.postSpry('acme-pt', 42, 'evt-42')).status).toBe(200);
+    expect((await h.postSpry('acme-pt', 7, 'evt-7')).status).toBe(200);
+    expect((await h.postSpruce('acme-pt', 'entity_7', 'evt-c7')).status).toBe(200);
+    await until('the dead letter', async () => (await h.store.listDeadJobs({ limit: 10 })).length === 1);
+
+    // A wrong token is refused; the right one opens the overview.
+    await page.goto(`${h.url}/admin`);
+    await page.fill('#token', 'not-the-token-at-all');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#login-error:has-text("not accepted")');
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login-form button[type=submit]');
+    const card = page.locator('article.tenant[data-tenant="acme-pt"]');
+    await card.waitFor();
+    expect(await card.textContent()).toContain('dead letters');
+    expect(await card.locator('svg').count()).toBe(2);
+
+    // Find the patient: their timeline shows the event and its dead attempt.
+    await page.click('#nav a[data-view="patient"]');
+    await page.selectOption('#view-patient select[name=tenantId]', 'acme-pt');
+    await page.fill('#view-patient input[name=patientId]', '42');
+    await page.click('#view-patient button[type=submit]');
+    await page.waitForSelector('#timeline-patient:has-text("42")');
+    const timeline = await page.locator('#view-patient table.timeline').textContent();
+    expect(timeline).toContain('patient.updated');
+    expect(timeline).toContain('SPRUCE_REJECTED');
+
+    // Replay it from the dead letters, now that the cause is fixed, and watch it go through.
+    h.failing.clear();
+    await page.click('#nav a[data-view="dead-letters"]');
+    const row = page.locator('#view-dead-letters tr[data-job-key="spry-patient:74:42"]');
+    await row.waitFor();
+    await row.locator('button.replay').click();
+    await row.locator('.replay-state:has-text("processed")').waitFor({ timeout: 15_000 });
+    expect(h.runs.filter((r) => r.key === 'spry-patient:74:42').map((r) => r.ok)).toEqual([false, true]);
+
+    // The event log agrees, and the token stayed in this tab's session storage only.
+    await page.click('#nav a[data-view="events"]');
+    await page.fill('#view-events input[name=patientId]', '42');
+    await page.click('#view-events button[type=submit]');
+    await page.waitForSelector('#view-events tbody tr[data-event-id] .badge:has-text("processed")');
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['spruce-sync.admin-token']);
+    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
