@@ -23,6 +23,8 @@ export async function pruneInbox(store: Store, options: { clock: Clock; payloadD
   const startedAt = options.clock.now();
   const olderThan = startedAt - options.payloadDays * DAY_MS;
   const { events, bytes } = await store.prunePayloads({ olderThan });
+  // The same maintenance window keeps the planner's statistics fresh for the dashboard's searches.
+  await store.refreshStatistics();
   const report = { olderThan, events, bytes, startedAt, durationMs: options.clock.now() - startedAt };
   await store.setState(RETENTION_STATE.tenantId, RETENTION_STATE.key, JSON.stringify(report));
   return report;

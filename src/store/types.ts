@@ -257,4 +257,9 @@ export interface Store {
   searchAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
   /** Retention: removes payloads of finished events received before `olderThan` (never queued or dead ones). */
   prunePayloads(options: PruneOptions): Promise<PruneResult>;
+  /**
+   * Refreshes the query planner's statistics, so operator searches keep picking the right index
+   * as the inbox grows (SQLite: a sampled ANALYZE; PostgreSQL: autovacuum does it already).
+   */
+  refreshStatistics(): Promise<void>;
 }

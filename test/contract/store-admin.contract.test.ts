@@ -261,6 +261,8 @@ function adminContract(name: string, open: () => Promise<Harness>): void {
       const [summary] = await store.listEventSummaries({ tenantId: 't1', patientId: 1, limit: 1 });
       expect((await store.getEvent(summary!.id))!.payload.length).toBe(0);
       expect(await store.prunePayloads({ olderThan: T0 + 5 * MIN })).toEqual({ events: 0, bytes: 0 });
+      await store.refreshStatistics();
+      expect((await store.listEventSummaries({ tenantId: 't1', status: 'dead', limit: 10 })).map((e) => e.eventKey).sort()).toEqual(['old-dead', 'old-queued']);
     });
 
     it('claims around excluded (tenant, task) pairs: one paused direction', async () => {

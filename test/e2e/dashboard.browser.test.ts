@@ -83,8 +83,8 @@ describe.skipIf(!hasChromium)('dashboard in a real browser', () => {
     await page.fill('#view-events input[name=patientId]', '42');
     await page.click('#view-events button[type=submit]');
     await page.waitForSelector('#view-events tbody tr[data-event-id] .badge:has-text("processed")');
-    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['spruce-sync.admin-token']);
-    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([]);
+    expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['spruce-sync.admin-token']);
+    expect(await page.evaluate('Object.keys(localStorage)')).toEqual([]);
     expect(errors).toEqual([]);
   });
 });

@@ -310,4 +310,8 @@ export class PostgresStore implements Store {
   prunePayloads(options: views.PruneOptions): Promise<views.PruneResult> {
     return admin.prunePayloads(this.pool, options);
   }
+
+  async refreshStatistics(): Promise<void> {
+    // Autovacuum's auto-analyze keeps PostgreSQL's statistics current.
+  }
 }

@@ -183,3 +183,13 @@ export function prunePayloads(sql: Sqlite, options: PruneOptions): PruneResult {
   }
   return result;
 }
+
+/**
+ * Without statistics SQLite may walk (tenant_id, id) backwards for a rare job key or patient and
+ * take hundreds of ms at a million events; with them it picks the narrow index (< 1 ms).
+ * Sampled (analysis_limit), it takes about 0.3 s on a million events.
+ */
+export function refreshStatistics(sql: Sqlite): void {
+  sql.db.pragma('analysis_limit = 1000');
+  sql.db.exec('ANALYZE');
+}

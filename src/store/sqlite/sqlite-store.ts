@@ -304,4 +304,8 @@ export class SqliteStore implements Store {
   async prunePayloads(options: views.PruneOptions): Promise<views.PruneResult> {
     return admin.prunePayloads(this.sql, options);
   }
+
+  async refreshStatistics(): Promise<void> {
+    admin.refreshStatistics(this.sql);
+  }
 }
