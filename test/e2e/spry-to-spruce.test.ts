@@ -79,4 +79,66 @@ describe('Spry → Spruce', () => {
     expect(processed.length).toBeGreaterThanOrEqual(51);
     expect(spruceOf().violations).toEqual([]);
   });
+
+  it('refreshes the patient on appointment and case events', async () => {
+    const patientId = spryOf().patientIds(SANDBOX_SPRY_ORG)[1]!;
+    spryOf().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'warm-up' });
+    await eventually(() => contactsOfPatient(world, patientId).length === 1);
+    await quiesce(world);
+    const field = (name: string) => contactsOfPatient(world, patientId)[0]!.organizationContactFields.find((f) => f.name === name)?.value;
+
+    // Booked far ahead: it is the next appointment whatever the seed booked before.
+    const at = new Date(world.sandbox.clock.now() + 2 * 86_400_000);
+    at.setUTCHours(15, 0, 0, 0);
+    spryOf().staff.bookAppointment(SANDBOX_SPRY_ORG, { patient_id: patientId, date_time: at.toISOString() });
+    await eventually(() => field('Next Appointment')?.startsWith(at.toLocaleDateString('en-CA', { timeZone: 'America/New_York' })));
+
+    spryOf().staff.openCase(SANDBOX_SPRY_ORG, { patient_id: patientId, case_title: 'Rotator cuff rehab' });
+    await eventually(() => field('Active Case') === 'Rotator cuff rehab');
+    await quiesce(world);
+    expect(contactsOfPatient(world, patientId)).toHaveLength(1);
+  });
+
+  it('keeps the contact of an archived patient and marks its status', async () => {
+    const patientId = spryOf().patientIds(SANDBOX_SPRY_ORG)[2]!;
+    spryOf().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'warm-up' });
+    await eventually(() => contactsOfPatient(world, patientId).length === 1);
+    spryOf().staff.archivePatient(SANDBOX_SPRY_ORG, patientId);
+    await eventually(() => contactsOfPatient(world, patientId)[0]?.organizationContactFields.some((f) => f.name === 'Spry Status' && f.value === 'ARCHIVED'));
+    await quiesce(world);
+    expect(contactsOfPatient(world, patientId)).toHaveLength(1);
+  });
+
+  it('adopts a contact that already carries our link instead of creating another', async () => {
+    const patientId = spryOf().patientIds(SANDBOX_SPRY_ORG)[3]!;
+    const existing = spruceOf().staff.createContact({ givenName: 'Pre', familyName: 'Existing' });
+    const credentials = spruceOf().credentials()[0]!;
+    const response = await fetch(`${world.sandbox.spruceUrl}/contacts/${existing.id}/integrationlinks`, {
+      method: 'POST',
+      headers: { authorization: credentials.authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'custom', externalId: `spry:${SANDBOX_SPRY_ORG}:${patientId}`, url: 'https://spry.example/patients/x' }),
+    });
+    expect(response.status).toBe(201);
+    spryOf().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'adopt me' });
+    const patient = spryOf().patient(SANDBOX_SPRY_ORG, patientId)!;
+    await eventually(() => spruceOf().contacts().find((c) => c.id === existing.id)?.familyName === patient.last_name);
+    await quiesce(world);
+    expect(contactsOfPatient(world, patientId).map((c) => c.id)).toEqual([existing.id]);
+    expect(spruceOf().violations).toEqual([]);
+  });
+});
+
+describe('Spry → Spruce with deleteArchivedContacts', () => {
+  it('deletes the contact of an archived patient when the tenant opts in', async () => {
+    // This tenant opts in: replace the default world (the file's afterEach closes this one).
+    await world.close();
+    world = await startWorld({ patients: 3, service: { tenant: { sync: { deleteArchivedContacts: true } } } });
+    const patientId = world.sandbox.spry.patientIds(SANDBOX_SPRY_ORG)[0]!;
+    world.sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'warm-up' });
+    await eventually(() => contactsOfPatient(world, patientId).length === 1);
+    world.sandbox.spry.staff.archivePatient(SANDBOX_SPRY_ORG, patientId);
+    await eventually(() => contactsOfPatient(world, patientId).length === 0);
+    await quiesce(world);
+    expect(await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, patientId)).toBeNull();
+  });
 });
