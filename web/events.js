@@ -43,8 +43,20 @@ export function patientLink(tenantId, patientId, contactId) {
   return '—';
 }
 
+export function attemptsSummary(attempts) {
+  const last = attempts[attempts.length - 1];
+  return last ? `${attempts.length} · last ${last.outcome}${last.errorCode ? ` (${last.errorCode})` : ''}` : '—';
+}
+
+const COLUMNS = ['#', 'received', 'tenant', 'source', 'type', 'status', 'patient / contact', 'attempts', 'reason'];
+
+/** A table of events; a row click shows its attempts. */
+export function eventTable(events, tbody = h('tbody')) {
+  for (const event of events) tbody.append(...eventRows(event));
+  return h('table', { class: 'list' }, h('thead', {}, h('tr', {}, COLUMNS.map((t) => h('th', {}, t)))), tbody);
+}
+
 function eventRows(event) {
-  const last = event.attempts[event.attempts.length - 1];
   const detail = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: 9 }, attemptsTable(event.attempts), event.reason ? h('p', { class: 'error' }, event.reason) : null));
   const row = h(
     'tr',
@@ -56,7 +68,7 @@ function eventRows(event) {
     h('td', {}, event.type),
     h('td', {}, statusBadge(event.status)),
     h('td', {}, patientLink(event.tenantId, event.patientId, event.contactId)),
-    h('td', {}, event.attempts.length === 0 ? '—' : `${event.attempts.length} · last ${last.outcome}${last.errorCode ? ` (${last.errorCode})` : ''}`),
+    h('td', {}, attemptsSummary(event.attempts)),
     h('td', { class: 'reason' }, event.reason ?? ''),
   );
   return [row, detail];
@@ -82,12 +94,7 @@ export async function renderEvents(root, ctx, params) {
   clear(root).append(
     h('div', { class: 'view-head' }, h('h1', {}, 'Events'), summary),
     form,
-    h(
-      'table',
-      { class: 'list' },
-      h('thead', {}, h('tr', {}, ['#', 'received', 'tenant', 'source', 'type', 'status', 'patient / contact', 'attempts', 'reason'].map((t) => h('th', {}, t)))),
-      tbody,
-    ),
+    eventTable([], tbody),
     h('div', { class: 'pager' }, more),
   );
 

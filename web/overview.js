@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { sparkline } from './charts.js';
 import { clear, h } from './dom.js';
+import { eventTable } from './events.js';
 import { ago, DIRECTION_LABELS, duration, number, percent } from './format.js';
 
 function pauseLabel(paused) {
@@ -87,10 +88,16 @@ function tenantCard(tenant, ctx) {
 
 export async function renderOverview(root, ctx) {
   const render = async () => {
-    const { tenants } = await api('/tenants');
+    const [{ tenants }, recent] = await Promise.all([api('/tenants'), api('/events?limit=12')]);
     clear(root).append(
       h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), h('span', { class: 'muted' }, `updated ${new Date().toLocaleTimeString()}`)),
       h('div', { class: 'tenants' }, tenants.map((t) => tenantCard(t, { ...ctx, refresh: render }))),
+      h(
+        'section',
+        { class: 'recent' },
+        h('h2', {}, 'Latest events ', h('a', { href: '#events', class: 'small' }, 'all events →')),
+        eventTable(recent.events),
+      ),
     );
   };
   await render();

@@ -29,11 +29,14 @@ describe('retention', () => {
     const reports: unknown[] = [];
     const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
     scheduler.start();
-    await clock.advance(59 * 60_000);
+    await clock.advance(59_000);
     expect(reports).toHaveLength(0);
-    await clock.advance(60_000);
-    expect(reports).toEqual([expect.objectContaining({ events: 1, bytes: 14, olderThan: 100 * DAY + 3_600_000 - 30 * DAY })]);
+    await clock.advance(1_000);
+    expect(reports).toEqual([expect.objectContaining({ events: 1, bytes: 14, olderThan: 100 * DAY + 60_000 - 30 * DAY })]);
     expect(await lastPruneReport(store)).toMatchObject({ events: 1 });
+    await clock.advance(20 * DAY); // 'young' is old now; runs every hour meanwhile
+    expect(reports.length).toBeGreaterThan(400);
+    expect(reports.filter((r) => (r as { events: number }).events === 1)).toHaveLength(2);
     // Manual runs join the schedule; nothing left to do.
     expect(await scheduler.runOnce()).toMatchObject({ events: 0, bytes: 0 });
     await scheduler.stop();

@@ -50,7 +50,10 @@ export interface RetentionSchedulerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Prunes every `everyMinutes`, the first time one interval after start; runs never overlap. */
+/**
+ * Prunes a minute after start (so a restart also refreshes the planner's statistics soon), then
+ * every `everyMinutes`; runs never overlap.
+ */
 export class RetentionScheduler {
   private readonly options: RetentionSchedulerOptions;
   private cancel: CancelTimer | null = null;
@@ -70,7 +73,7 @@ export class RetentionScheduler {
           if (this.cancel) this.cancel = clock.setTimer(everyMinutes * 60_000, tick);
         });
     };
-    this.cancel = clock.setTimer(everyMinutes * 60_000, tick);
+    this.cancel = clock.setTimer(Math.min(1, everyMinutes) * 60_000, tick);
   }
 
   /** Stops the timer and waits for a run in progress. */

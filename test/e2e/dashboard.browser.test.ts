@@ -1,15 +1,11 @@
 // The dashboard in a real browser (Debian's chromium, headless, via playwright-core) against the
 // real app and workers: sign in, find a patient, replay a dead letter, see it succeed.
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startAdminHarness, type AdminHarness } from './admin-fixture.ts';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './dashboard-chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`[dashboard browser test] SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium)`);
-
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
