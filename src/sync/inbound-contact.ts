@@ -9,6 +9,7 @@ import type { InboundEvent } from '../store/types.ts';
 import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
+import { matchUnlinkedContact } from './match-contact.ts';
 import type { TenantContext } from './tenant-context.ts';
 
 interface ContactEnvelope {
@@ -70,9 +71,16 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
   const tenantId = ctx.config.id;
   const patientId = await patientOfContact(ctx, contact);
   if (patientId === null) {
-    if (event.type === 'contact.created') {
-      // A contact staff made by hand: left alone, and listed for the operator (and for backfill matching).
-      await audit(ctx, 'spruce', 'contact', contact.id, 'unmatched_contact', event.id, {});
+    if (event.type !== 'contact.created') return;
+    // A contact staff made by hand: matched to its patient when the tenant opts in, else left
+    // alone and listed for the operator.
+    if (!ctx.config.inbound.matchUnlinkedContacts) {
+      await audit(ctx, 'spruce', 'contact', contact.id, 'unmatched_contact', event.id, { outcome: 'matching_off' });
+      return;
+    }
+    if ((await matchUnlinkedContact(ctx, contact, event.id)) === 'linked') {
+      const linked = await ctx.store.getLinkByContact(ctx.config.id, contact.id);
+      if (linked) await queuePatientSync(ctx, linked.patientId);
     }
     return;
   }

@@ -167,3 +167,34 @@ describe('Spruce → Spry', () => {
     expect(spruce().violations).toEqual([]);
   });
 });
+
+describe('matching hand-made contacts (opt-in)', () => {
+  it('links a contact to the one patient with its birth date and phone, and never guesses between two', async () => {
+    await world.close();
+    world = await startWorld({ patients: 6, service: { tenant: { inbound: { matchUnlinkedContacts: true } } } });
+    // A seeded patient never synced (no event about it yet), with a mobile phone.
+    const first = patientIds().find((id) => spry().patient(SANDBOX_SPRY_ORG, id)!.mobile)!;
+    const [second, third] = patientIds().filter((id) => id !== first);
+    const patient = spry().patient(SANDBOX_SPRY_ORG, first)!;
+    expect(contactsOfPatient(world, first)).toHaveLength(0);
+
+    const handMade = spruce().staff.createContact({ givenName: 'By', familyName: 'Hand', dateOfBirth: patient.date_of_birth, phoneNumbers: [{ value: patient.mobile! }] });
+    await eventually(() => contactsOfPatient(world, first).some((c) => c.id === handMade.id));
+    await quiesce(world);
+    expect(contactsOfPatient(world, first).map((c) => c.id)).toEqual([handMade.id]);
+    // The sync then made it the patient's contact in every respect.
+    expect(spruce().contacts().find((c) => c.id === handMade.id)?.familyName).toBe(patient.last_name);
+
+    // Two patients share a birth date and phone: the contact is left alone, and listed.
+    const dob = '1970-01-01';
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, second!, { date_of_birth: dob, mobile: '+12065550302' });
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, third!, { date_of_birth: dob, mobile: '+12065550302' });
+    await quiesce(world);
+    const twin = spruce().staff.createContact({ givenName: 'Twin', familyName: 'Maybe', dateOfBirth: dob, phoneNumbers: [{ value: '+12065550302' }] });
+    await quiesce(world);
+    const audit = await world.service.store.searchAudit({ recordId: twin.id, limit: 10 });
+    expect(audit).toContainEqual(expect.objectContaining({ action: 'unmatched_contact', detail: expect.objectContaining({ outcome: 'ambiguous', candidates: 2 }) }));
+    expect(spruce().contacts().find((c) => c.id === twin.id)?.integrationLinks ?? []).toEqual([]);
+    expect(spruce().violations).toEqual([]);
+  });
+});
