@@ -1,6 +1,7 @@
 // The `spruce-sync` command line. Each command lives in its own module and registers itself.
 import { Command } from 'commander';
 import { registerAuditCommand } from './audit.ts';
+import { registerBackfillCommand } from './backfill.ts';
 import { registerDlqCommand } from './dlq.ts';
 import { registerEventsCommand } from './events.ts';
 import { registerPauseCommands } from './pause.ts';
@@ -24,5 +25,6 @@ registerDlqCommand(program);
 registerPauseCommands(program);
 registerPruneCommand(program);
 registerAuditCommand(program);
+registerBackfillCommand(program);
 
 await program.parseAsync(process.argv);

@@ -49,6 +49,28 @@ export const inboundPolicySchema = z
   })
   .prefault({});
 
+/** Bootstrap backfill (`spruce-sync backfill`, admin API). */
+export const backfillPolicySchema = z
+  .object({
+    /** Link a contact without a Spry link when it is the only one with the patient's birth date and phone or email. */
+    matchExisting: z.boolean().default(false),
+    /** Patients per Spry page (and per checkpoint). */
+    pageSize: z.number().int().min(1).max(500).default(100),
+    /** Patients in flight at once; 0 = sized from spry.requestsPerSecond. */
+    concurrency: z.number().int().min(0).max(256).default(0),
+  })
+  .prefault({});
+
+/** What the service runs on its own, per tenant; 0 turns a schedule off. */
+export const schedulesSchema = z
+  .object({
+    /** Catch up on missed webhooks (Spruce delivery log, Spry updated_since): at start and this often. */
+    catchUpEveryMinutes: z.number().min(0).default(15),
+    /** Reconcile patients updated since the last run, repairing what differs. */
+    reconcileEveryMinutes: z.number().min(0).default(60),
+  })
+  .prefault({});
+
 /** Optional per-tenant alerts: a JSON POST when a condition starts and when it recovers. */
 export const alertsSchema = z.object({
   /** Where the POST goes (e.g. a chat or paging webhook). */
@@ -84,6 +106,8 @@ export const tenantSchema = z.object({
   sync: syncPolicySchema,
   inbound: inboundPolicySchema,
   alerts: alertsSchema.optional(),
+  backfill: backfillPolicySchema,
+  schedules: schedulesSchema,
 });
 
 export const configSchema = z.object({
@@ -93,6 +117,8 @@ export const configSchema = z.object({
       port: z.number().int().min(0).max(65535).default(8080),
       /** Webhook bodies above this are refused with 413. */
       bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+      /** How Spry and Spruce reach this service (https://…): `setup` registers webhooks there; catch-up finds our Spruce endpoint by it. */
+      publicUrl: z.url().optional(),
     })
     .prefault({}),
   database: z
@@ -141,3 +167,5 @@ export type SyncPolicy = z.infer<typeof syncPolicySchema>;
 export type InboundPolicy = z.infer<typeof inboundPolicySchema>;
 export type FieldNames = z.infer<typeof fieldNamesSchema>;
 export type AlertsConfig = z.infer<typeof alertsSchema>;
+export type BackfillPolicy = z.infer<typeof backfillPolicySchema>;
+export type Schedules = z.infer<typeof schedulesSchema>;

@@ -12,7 +12,7 @@ import type { Logger } from '../observe/logger.ts';
 import { startService, type RunningService, type ServiceOptions } from '../service.ts';
 import { SpruceClient } from '../spruce/client.ts';
 import { SpryClient } from '../spry/client.ts';
-import { SPRY_API_VERSION, SPRY_EVENT_TYPES } from '../spry/types.ts';
+import { ensureWebhookRegistrations } from '../sync/webhook-registration.ts';
 import { createSpruceSimulator, type SpruceSimulator } from './spruce/index.ts';
 import { createSprySimulator, type SprySimulator } from './spry/index.ts';
 
@@ -126,19 +126,12 @@ export async function registerSandboxWebhooks(sandbox: Sandbox, serviceUrl: stri
     clock: sandbox.clock,
   });
   try {
-    const subscription = await spryClient.createSubscription({
-      name: 'spruce-sync',
-      event_types: [...SPRY_EVENT_TYPES],
-      notification_url: `${serviceUrl}/webhooks/spry/${SANDBOX_TENANT_ID}`,
-      api_version: SPRY_API_VERSION,
-    });
-    const endpoint = await spruceClient.createWebhookEndpoint({
-      name: 'spruce-sync',
-      url: `${serviceUrl}/webhooks/spruce/${SANDBOX_TENANT_ID}`,
-    });
-    const spruceWebhook = endpoint.signingSecrets?.[0]?.value;
-    if (!spruceWebhook) throw new Error('the Spruce sandbox returned no signing secret');
-    return { spryWebhook: subscription.signature_key, spruceWebhook };
+    const registered = await ensureWebhookRegistrations({ spry: spryClient, spruce: spruceClient, publicUrl: serviceUrl, tenantId: SANDBOX_TENANT_ID });
+    const spryWebhook = registered.spry.signatureKey;
+    const spruceWebhook = registered.spruce.signingSecret;
+    // Secrets are shown only when created: what an earlier service left on this URL is no use here.
+    if (!spryWebhook || !spruceWebhook) throw new Error(`webhooks for ${serviceUrl} are already registered with this sandbox`);
+    return { spryWebhook, spruceWebhook };
   } finally {
     await Promise.allSettled([spryClient.close(), spruceClient.close()]);
   }

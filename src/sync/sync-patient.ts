@@ -3,7 +3,7 @@
 // converges: the run never replays events, so order and duplicates stop mattering.
 import { SyncError } from '../errors.ts';
 import type { SpruceContact } from '../spruce/types.ts';
-import type { SpryAppointment } from '../spry/types.ts';
+import type { SpryAppointment, SpryPatient } from '../spry/types.ts';
 import {
   contactPatch,
   createBody,
@@ -29,13 +29,29 @@ export interface PatientSyncResult {
 /** How many upcoming appointments to look through for the next one that still stands. */
 const APPOINTMENT_LOOKAHEAD = 20;
 
-export async function syncPatient(ctx: TenantContext, patientId: number, eventId?: number): Promise<PatientSyncResult> {
+/** What a caller that works in bulk (backfill) already knows, to save calls. */
+export interface SyncPatientOptions {
+  /** The patient as just read from a page of patients: no GET of it again. */
+  patient?: SpryPatient;
+  /**
+   * The contacts a batched search just found carrying the patient's integration link: the
+   * first lookup uses these instead of searching (a later one, after a 422, still searches).
+   */
+  contactsWithLink?: SpruceContact[];
+}
+
+export async function syncPatient(
+  ctx: TenantContext,
+  patientId: number,
+  eventId?: number,
+  options: SyncPatientOptions = {},
+): Promise<PatientSyncResult> {
   const { config, store, clock } = ctx;
   const tenantId = config.id;
   const now = clock.now();
 
   const [patient, cases, appointments] = await Promise.all([
-    ctx.spry.getPatient(patientId),
+    options.patient ?? ctx.spry.getPatient(patientId),
     ctx.spry.listPatientCases(patientId),
     ctx.spry.listPatientAppointments(patientId, { fromEpochSeconds: Math.floor(now / 1000), page: 1, size: APPOINTMENT_LOOKAHEAD }),
   ]);
@@ -64,7 +80,7 @@ export async function syncPatient(ctx: TenantContext, patientId: number, eventId
     await store.deleteLinkByContact(tenantId, link.contactId);
     await audit(ctx, 'spruce', 'link', link.contactId, 'unlink', eventId, { reason: 'contact_not_found' });
   }
-  return findOrCreate(ctx, patientId, desired, hash, eventId);
+  return findOrCreate(ctx, patientId, desired, hash, eventId, options.contactsWithLink);
 }
 
 /** Brings a linked contact up to date; null when the contact no longer exists. */
@@ -83,6 +99,8 @@ async function updateLinked(
   } else {
     const live = await ctx.spruce.getContact(contactId);
     if (!live) return null;
+    // No ledger yet: a run may have died between our link row and the integration link.
+    await ensureIntegrationLink(ctx, live, desired, eventId);
     current = snapshotOfContact(live);
   }
   return applyPatch(ctx, contactId, desired, hash, current, eventId, 'updated');
@@ -118,8 +136,9 @@ async function findOrCreate(
   desired: DesiredContact,
   hash: string,
   eventId: number | undefined,
+  contactsWithLink: SpruceContact[] | undefined,
 ): Promise<PatientSyncResult> {
-  const existing = await findByLink(ctx, desired, patientId, eventId);
+  const existing = await findByLink(ctx, desired, patientId, eventId, contactsWithLink);
   if (existing) return linkExisting(ctx, patientId, existing, desired, hash, eventId);
   if (await ctx.store.getState(ctx.config.id, leaveDeletedKey(patientId))) {
     // Staff deleted this patient's contact and the tenant's policy is to leave it gone.
@@ -143,8 +162,9 @@ async function findByLink(
   desired: DesiredContact,
   patientId: number,
   eventId: number | undefined,
+  known?: SpruceContact[],
 ): Promise<SpruceContact | null> {
-  const found = await ctx.spruce.findContactsByIntegrationId(desired.link.externalId);
+  const found = [...(known ?? (await ctx.spruce.findContactsByIntegrationId(desired.link.externalId)))];
   if (found.length > 1) {
     await audit(ctx, 'spruce', 'contact', found[0]!.id, 'duplicate_links', eventId, {
       patientId,

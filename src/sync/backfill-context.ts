@@ -1,0 +1,116 @@
+// The tenant context that bulk work (backfill, reconciliation, catch-up) runs with: the same
+// clients at `bulk` priority, so their calls queue behind live traffic and leave it a share of
+// the Spruce budget; and, for a dry run, a context that reads everything and writes nothing.
+import type { Priority } from '../http/types.ts';
+import type { SpruceApi, SpruceContact, SpruceCreateContact } from '../spruce/types.ts';
+import type { SpryApi } from '../spry/types.ts';
+import type { Store } from '../store/types.ts';
+import { OrgCatalogCache } from './org-catalog.ts';
+import type { TenantContext } from './tenant-context.ts';
+
+interface Prioritised<T> {
+  withPriority(priority: Priority): T;
+}
+
+function atBulk<T extends object>(api: T): T {
+  const candidate = api as Partial<Prioritised<T>>;
+  // Test doubles and wrappers without priorities are used as they are.
+  return typeof candidate.withPriority === 'function' ? candidate.withPriority('bulk') : api;
+}
+
+/** The same tenant, its API calls sent at bulk priority (same pools, same limiters). */
+export function bulkContext(ctx: TenantContext): TenantContext {
+  return { ...ctx, spry: atBulk<SpryApi>(ctx.spry), spruce: atBulk<SpruceApi>(ctx.spruce) };
+}
+
+/** Store methods that change something; a dry run answers them with nothing. */
+const STORE_WRITES = new Set<keyof Store>([
+  'insertEvent',
+  'enqueueJob',
+  'completeJob',
+  'failJob',
+  'recordAttempt',
+  'replayDeadJob',
+  'upsertLink',
+  'deleteLinkByContact',
+  'putLedger',
+  'setState',
+  'appendAudit',
+  'prunePayloads',
+]);
+
+/** Spruce calls that change something, with the harmless answer a dry run gives instead. */
+const SPRUCE_WRITES: Partial<Record<keyof SpruceApi, (...args: never[]) => unknown>> = {
+  createContact: (input: SpruceCreateContact) => pretendContact(input),
+  updateContact: (contactId: string) => ({ ...pretendContact({}), id: contactId }),
+  deleteContact: () => undefined,
+  createIntegrationLink: () => [],
+  deleteIntegrationLink: () => undefined,
+  createTag: (value: string) => ({ id: `dry-run:tag:${value}`, value }),
+  createContactField: (name: string) => ({ id: `dry-run:field:${name}`, name }),
+  createWebhookEndpoint: () => {
+    throw new Error('a dry run registers no webhook endpoint');
+  },
+};
+
+let pretendIds = 0;
+
+function pretendContact(input: SpruceCreateContact): SpruceContact {
+  const id = `dry-run:${++pretendIds}`;
+  return {
+    id,
+    displayName: '',
+    tags: [],
+    gender: input.gender ?? 'unknown',
+    category: 'patient',
+    created: new Date(0).toISOString(),
+    phoneNumbers: [],
+    emailAddresses: [],
+    customFields: [],
+    appURL: '',
+    apiURL: '',
+    hasAccount: false,
+    hasPendingInvite: false,
+    customContactFields: [],
+    organizationContactFields: [],
+    canDelete: true,
+    canEdit: true,
+    integrationLinks: [],
+    object: 'contact',
+    internalMemberIds: [],
+  } as SpruceContact;
+}
+
+/** Forwards reads to `target` and answers the listed writes with `fake` (no call made). */
+function readOnly<T extends object>(target: T, fake: (name: string, args: unknown[]) => unknown | undefined, writes: Set<string>): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof property === 'string' && writes.has(property)) {
+        return async (...args: unknown[]) => fake(property, args);
+      }
+      return (value as (...args: unknown[]) => unknown).bind(object);
+    },
+  });
+}
+
+/**
+ * A context in which the sync runs exactly as it would, reading Spry, Spruce and the store,
+ * while every write is answered as if it had succeeded and goes nowhere: its outcome is what a
+ * real run would do.
+ */
+export function dryRunContext(ctx: TenantContext): TenantContext {
+  const store = readOnly(ctx.store, () => undefined, STORE_WRITES as Set<string>);
+  const spruce = readOnly(
+    ctx.spruce,
+    (name, args) => (SPRUCE_WRITES[name as keyof SpruceApi] as ((...a: unknown[]) => unknown) | undefined)?.(...args),
+    new Set(Object.keys(SPRUCE_WRITES)),
+  );
+  const spry = readOnly(ctx.spry, () => {
+    throw new Error('a dry run writes nothing to Spry');
+  }, new Set(['patchPatient', 'recordCommunication', 'createSubscription']));
+  const { fieldNames, tag } = ctx.config.sync;
+  const catalog = new OrgCatalogCache(ctx.config.id, spruce, store, Object.values(fieldNames), [tag]);
+  return { ...ctx, store, spruce, spry, catalog };
+}
