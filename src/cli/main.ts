@@ -6,6 +6,7 @@ import { registerDlqCommand } from './dlq.ts';
 import { registerEventsCommand } from './events.ts';
 import { registerPauseCommands } from './pause.ts';
 import { registerPruneCommand } from './prune.ts';
+import { registerReconcileCommand } from './reconcile.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
@@ -26,5 +27,6 @@ registerPauseCommands(program);
 registerPruneCommand(program);
 registerAuditCommand(program);
 registerBackfillCommand(program);
+registerReconcileCommand(program);
 
 await program.parseAsync(process.argv);

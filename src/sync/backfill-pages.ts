@@ -19,15 +19,17 @@ export interface WalkOptions {
   /** Walked one after another; undefined = every patient in one pass. */
   statuses?: SpryPatientStatus[];
   pageSize: number;
+  /** Only patients updated at or after this time (ISO 8601). */
+  updatedSince?: string;
   /** Resume here: the last page done and the highest patient id done in it. */
   from?: PagePosition & { lastPatientId: number };
   signal?: AbortSignal;
 }
 
 /** How many patients the walk will see, as Spry counts them now. */
-export async function countPatients(spry: SpryApi, statuses: SpryPatientStatus[] | undefined): Promise<number> {
+export async function countPatients(spry: SpryApi, statuses: SpryPatientStatus[] | undefined, updatedSince?: string): Promise<number> {
   let total = 0;
-  for (const status of statuses ?? [undefined]) total += (await spry.listPatients({ page: 1, size: 1, status })).total;
+  for (const status of statuses ?? [undefined]) total += (await spry.listPatients({ page: 1, size: 1, status, updatedSince })).total;
   return total;
 }
 
@@ -36,7 +38,7 @@ export async function* walkPatientPages(spry: SpryApi, options: WalkOptions): As
   const from = options.from;
   for (let pass = from?.pass ?? 0; pass < passes.length; pass++) {
     const status = passes[pass];
-    const fetch = (page: number) => spry.listPatients({ page, size: options.pageSize, status });
+    const fetch = (page: number) => spry.listPatients({ page, size: options.pageSize, status, updatedSince: options.updatedSince });
     const after = from && pass === from.pass ? from.lastPatientId : 0;
     let page = from && pass === from.pass ? Math.max(1, from.page) : 1;
     let current = await fetch(page);
