@@ -1,11 +1,13 @@
 // The composition root: one running spruce-sync (ingress + workers) from a config. Used by
 // `spruce-sync start`, the demo and the end-to-end tests alike.
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
-import { RatePacer } from './http/rate-pacer.ts';
-import { TokenBucket } from './http/token-bucket.ts';
+import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
+import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
+import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
 import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
@@ -14,10 +16,15 @@ import { createOperatorSurface, type OperatorSurface } from './server/admin/oper
 import { buildApp } from './server/app.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
+import { LocalLeadership, type Leadership } from './store/leadership.ts';
 import { openStore } from './store/open-store.ts';
+import { isPostgresUrl } from './store/postgres/db.ts';
+import { PostgresStore } from './store/postgres/postgres-store.ts';
 import type { Store } from './store/types.ts';
 import { syncHandlers } from './sync/handlers.ts';
 import { OrgCatalogCache } from './sync/org-catalog.ts';
+import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
+import { tenantTasks } from './sync/scheduler-tasks.ts';
 import type { TenantContext } from './sync/tenant-context.ts';
 
 export interface ServiceOptions {
@@ -27,6 +34,8 @@ export interface ServiceOptions {
   workerId?: string;
   /** Every outbound API call (metrics, benchmarks, tests). */
   onApiCall?: (tenantId: string, call: CallReport) => void;
+  /** Runs a scheduled task only on the leader instance; default: every instance leads. */
+  runIfLeader?: LeaderGate;
 }
 
 export interface RunningService {
@@ -37,7 +46,28 @@ export interface RunningService {
   contexts: ReadonlyMap<string, TenantContext>;
   /** Metrics, pause control, alerts, retention. */
   operator: OperatorSurface;
+  /** Catch-up and reconciliation per tenant (`schedules` in the config). */
+  scheduler: Scheduler;
+  /** Which instance runs the scheduled duties (always this one on SQLite). */
+  leadership: Leadership;
   close(): Promise<void>;
+}
+
+/** Names this process among the instances sharing a budget; a restarted process is a new one. */
+const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+/** Where a tenant's API budgets live: shared by all instances on PostgreSQL, else in this process. */
+export interface TenantBudgets {
+  spruce?: PacerStateStore;
+  spry?: BucketStateStore;
+}
+
+export function sharedBudgets(store: Store, tenantId: string, clock: Clock): TenantBudgets {
+  if (!(store instanceof PostgresStore)) return {};
+  return {
+    spruce: new SharedPacerState({ record: store.sharedRow<SharedPacerRecord | null>(tenantId, 'spruce', null), instanceId: INSTANCE_ID, clock }),
+    spry: store.sharedRow<BucketState | null>(tenantId, 'spry', null),
+  };
 }
 
 export function tenantContext(
@@ -49,19 +79,22 @@ export function tenantContext(
     onApiCall?: ServiceOptions['onApiCall'];
     /** How long each call waited for its rate limiter (metrics). */
     onRateLimitWait?: (system: 'spry' | 'spruce', waitedMs: number) => void;
+    /** Default: shared by all instances when the store is PostgreSQL (sharedBudgets). */
+    budgets?: TenantBudgets;
   },
 ): TenantContext {
   const onCall = (call: CallReport) => deps.onApiCall?.(tenant.id, call);
   const onWait = deps.onRateLimitWait;
+  const budgets = deps.budgets ?? sharedBudgets(deps.store, tenant.id, deps.clock);
+  const spryBucket = new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond, state: budgets.spry });
+  const sprucePacer = new RatePacer({ clock: deps.clock, state: budgets.spruce });
   const spry = new SpryClient({
     baseUrl: tenant.spry.baseUrl,
     clientId: tenant.spry.clientId,
     clientSecret: tenant.spry.clientSecret,
     organisationId: tenant.spry.organisationId,
     requestsPerSecond: tenant.spry.requestsPerSecond,
-    limiter: onWait
-      ? timedLimiter(new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond }), deps.clock, (ms) => onWait('spry', ms))
-      : undefined,
+    limiter: onWait ? timedLimiter(spryBucket, deps.clock, (ms) => onWait('spry', ms)) : spryBucket,
     clock: deps.clock,
     onCall,
   });
@@ -69,7 +102,7 @@ export function tenantContext(
     baseUrl: tenant.spruce.baseUrl,
     accessId: tenant.spruce.accessId,
     secretKey: tenant.spruce.secretKey,
-    pacer: onWait ? timedLimiter(new RatePacer({ clock: deps.clock }), deps.clock, (ms) => onWait('spruce', ms)) : undefined,
+    pacer: onWait ? timedLimiter(sprucePacer, deps.clock, (ms) => onWait('spruce', ms)) : sprucePacer,
     clock: deps.clock,
     onCall,
   });
@@ -80,11 +113,11 @@ export function tenantContext(
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  const store = await openStore(config.database.url, {
-    encryptionKey: config.database.encryptionKey,
-    synchronous: config.database.synchronous,
-  });
-  await store.migrate();
+  const store = await openConfiguredStore(config.database);
+  const leadership: Leadership =
+    store instanceof PostgresStore
+      ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
+      : new LocalLeadership();
 
   const operator = createOperatorSurface({ config, store, clock, logger });
   await operator.prepare();
@@ -101,7 +134,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const pool = new WorkerPool({
     store,
     clock,
-    workerId: options.workerId ?? `${hostname()}:${process.pid}`,
+    workerId: options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`,
     concurrency: config.workers.concurrency,
     leaseMs: config.workers.leaseMs,
     pollIntervalMs: config.workers.pollIntervalMs,
@@ -133,6 +166,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   pool.start();
   operator.start();
+  const scheduler = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader });
+  for (const task of tenantTasks(config, contexts, { onQueued: () => pool.notify() })) scheduler.add(task);
+  scheduler.start();
   logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');
 
   return {
@@ -142,11 +178,31 @@ export async function startService(config: Config, options: ServiceOptions = {})
     pool,
     contexts,
     operator,
+    leadership,
+    scheduler,
     async close() {
       await app.close();
+      await scheduler.stop();
       await pool.stop();
       await operator.stop();
+      await leadership.close();
       await store.close();
     },
   };
+}
+
+/** The configured store, migrated (safe when several instances start at once). */
+async function openConfiguredStore(database: Config['database']): Promise<Store> {
+  if (!isPostgresUrl(database.url)) {
+    return openStore(database.url, { encryptionKey: database.encryptionKey, synchronous: database.synchronous });
+  }
+  // Built here rather than by openStore, which has no pool size to give it.
+  const store = new PostgresStore(database.url, { encryptionKey: database.encryptionKey, schema: database.schema, max: database.poolSize });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  return store;
 }

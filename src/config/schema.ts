@@ -1,5 +1,6 @@
 // The shape of spruce-sync's config file, with every default in one place.
 import { z } from 'zod';
+import { fanoutSchema, tenantFanoutSchema } from '../fanout/config.ts';
 
 const secretList = z.array(z.string().min(1)).min(1, 'at least one secret is needed');
 
@@ -61,10 +62,12 @@ export const backfillPolicySchema = z
   })
   .prefault({});
 
-/** What the service runs on its own, per tenant; 0 turns a schedule off. */
+/** What the service runs on its own, per tenant; 0 minutes turns a schedule off. */
 export const schedulesSchema = z
   .object({
-    /** Catch up on missed webhooks (Spruce delivery log, Spry updated_since): at start and this often. */
+    /** Catch up on webhooks missed while the service was down (Spruce delivery log, Spry updated_since) when it starts. */
+    catchUpOnStart: z.boolean().default(true),
+    /** And this often while it runs (each run reads the Spruce delivery log since the last: ~1 call per 20 events). */
     catchUpEveryMinutes: z.number().min(0).default(15),
     /** Reconcile patients updated since the last run, repairing what differs. */
     reconcileEveryMinutes: z.number().min(0).default(60),
@@ -106,6 +109,8 @@ export const tenantSchema = z.object({
   sync: syncPolicySchema,
   inbound: inboundPolicySchema,
   alerts: alertsSchema.optional(),
+  /** Who the tenant's event subscribers may be (docs/fanout.md). */
+  fanout: tenantFanoutSchema,
   backfill: backfillPolicySchema,
   schedules: schedulesSchema,
 });
@@ -127,11 +132,20 @@ export const configSchema = z.object({
       /** 32 bytes, base64 or hex: encrypts payloads and snapshots at rest. */
       encryptionKey: z.string().optional(),
       synchronous: z.enum(['NORMAL', 'FULL']).default('FULL'),
+      /** PostgreSQL: keep our tables in this schema (created on start); default: the server's search_path. */
+      schema: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain identifier: letters, digits and _')
+        .optional(),
+      /** PostgreSQL: connections per instance (plus one per leadership duty). */
+      poolSize: z.number().int().min(2).max(200).default(10),
     })
     .prefault({}),
   workers: z
     .object({
       concurrency: z.number().int().positive().default(8),
+      /** This instance's name in job leases; unique among running instances. Default: hostname:pid. */
+      workerId: z.string().min(1).optional(),
       leaseMs: z.number().int().positive().default(60_000),
       pollIntervalMs: z.number().int().positive().default(1_000),
       maxAttempts: z.number().int().positive().default(12),
@@ -158,6 +172,8 @@ export const configSchema = z.object({
       pruneEveryMinutes: z.number().min(0).default(60),
     })
     .prefault({}),
+  /** Event fan-out to the clinic's other systems (docs/fanout.md). */
+  fanout: fanoutSchema,
   tenants: z.array(tenantSchema).min(1, 'at least one tenant is needed'),
 });
 

@@ -15,6 +15,9 @@ export interface PoolOptions {
   max?: number;
 }
 
+/** How long opening a connection may take before the caller gets an error (not a hang). */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 const INT8_OID = 20;
 
 const types: pg.CustomTypesConfig = {
@@ -23,6 +26,10 @@ const types: pg.CustomTypesConfig = {
       ? (value: string) => Number(value)
       : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+export function isPostgresUrl(url: string): boolean {
+  return url.startsWith('postgres://') || url.startsWith('postgresql://');
+}
 
 /** Schema names go into SQL text, so only plain identifiers are allowed. */
 export function checkSchemaName(schema: string): string {
@@ -34,14 +41,27 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+/**
+ * What every connection of ours uses, pooled or not (leadership keeps its own). A host that
+ * stops answering must give an error within seconds, not hang a webhook until the sender gives
+ * up: hence the connect timeout and TCP keepalives. PGAPPNAME, when set, names the sessions
+ * (pg_stat_activity); else they are `spruce-sync`.
+ */
+export function connectionConfig(url: string, options: { schema?: string } = {}): pg.ClientConfig {
   const schema = options.schema === undefined ? undefined : checkSchemaName(options.schema);
-  const pool = new pg.Pool({
+  return {
     connectionString: withDefaultUser(url),
-    max: options.max ?? 10,
     types,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    fallback_application_name: 'spruce-sync',
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  };
+}
+
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({ ...connectionConfig(url, options), max: options.max ?? 10 });
   // An idle connection dropped by the server must not crash the process; the next query on
   // the pool reconnects or fails visibly.
   pool.on('error', () => {});
@@ -59,18 +79,41 @@ function withDefaultUser(url: string): string {
   return parsed.toString();
 }
 
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
+/** Runs `fn` in one transaction on one pooled connection. */
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withConnection(pool, async (client) => {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
+  });
+}
+
+/**
+ * Lends `fn` one pooled connection; when `fn` fails, whatever transaction it left open is rolled
+ * back. While we hold the connection the pool no longer listens for its errors, and
+ * node-postgres emits 'error' when the server ends the session (a restart, pg_terminate_backend,
+ * a cut network): unheard, that event would crash the process. So we listen while we hold it,
+ * and hand a broken connection back as broken, so the pool drops it instead of lending it again.
+ */
+export async function withConnection<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client);
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    // Outside a transaction ROLLBACK only warns; failing, it tells us the session is gone.
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken ??= rollbackError instanceof Error ? rollbackError : new Error('ROLLBACK failed');
+    });
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 

@@ -36,8 +36,10 @@ import type * as views from '../admin-types.ts';
 import * as admin from './admin.ts';
 import { createPool, inTransaction, isUniqueViolation, type PoolOptions } from './db.ts';
 import * as inbox from './inbox.ts';
+import { PostgresLeadership, type PostgresLeadershipOptions } from './leadership.ts';
 import { migrate } from './migrations.ts';
 import * as queue from './queue.ts';
+import { SharedRow } from './shared-rows.ts';
 
 export interface PostgresStoreOptions extends PoolOptions {
   encryptionKey?: string;
@@ -47,11 +49,25 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly cipher: Cipher;
   private readonly schema: string | undefined;
+  private readonly url: string;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     this.pool = createPool(url, options);
     this.cipher = createCipher(options.encryptionKey);
     this.schema = options.schema;
+    this.url = url;
+  }
+
+  // Scale-out: what the instances sharing this database coordinate through (not part of Store) --
+
+  /** Leadership of scheduled duties among the instances on this database and schema. */
+  leadership(options: Omit<PostgresLeadershipOptions, 'url' | 'schema'> = {}): PostgresLeadership {
+    return new PostgresLeadership({ ...options, url: this.url, schema: this.schema });
+  }
+
+  /** A record every instance changes atomically, e.g. a tenant's API budget. */
+  sharedRow<S>(tenantId: string, name: string, initial: S): SharedRow<S> {
+    return new SharedRow(this.pool, tenantId, name, initial);
   }
 
   async migrate(): Promise<void> {
