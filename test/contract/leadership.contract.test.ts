@@ -53,6 +53,10 @@ describe.skipIf(!pgUrl)('PostgreSQL leadership', () => {
     // Another duty is a separate election: B may lead it.
     expect(await b.runIfLeader('catch-up', async () => 'b')).toBe('b');
     expect(await a.runIfLeader('catch-up', async () => 'a')).toBeUndefined();
+    // One session per instance holds all its duties: connections do not grow with tenants.
+    expect(await a.runIfLeader('reconcile:t2', async () => 'a')).toBe('a');
+    expect(await holderPid(ns, 'reconcile:t2')).toBe(await holderPid(ns, 'reconcile'));
+    expect(await holderPid(ns, 'catch-up')).not.toBe(await holderPid(ns, 'reconcile'));
     // Another namespace (another deployment on the same database) leads on its own.
     expect(await elector(uniqueSchema('lead')).runIfLeader('reconcile', async () => 'c')).toBe('c');
   });

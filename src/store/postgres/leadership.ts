@@ -1,14 +1,18 @@
-// Leadership on PostgreSQL: one session-level advisory lock per duty, each held on a dedicated
-// connection (never a pooled one, whose session would outlive our use of it). The lock lives
-// exactly as long as that session: when the leader dies, the server ends its session and frees
+// Leadership on PostgreSQL: one session-level advisory lock per duty, held on a dedicated
+// connection (never a pooled one, whose session would outlive our use of it). A lock lives
+// exactly as long as its session: when the leader dies, the server ends the session and frees
 // the lock, and the next follower to try (every `retryMs`) becomes the leader.
 //
+// All duties of an instance share that one connection: duties are named per tenant
+// (`reconcile:acme-pt`), and a connection per duty would multiply connections by tenants ×
+// instances, while a session that dies takes every duty's lock with it either way.
+//
 // The leader checks its session every `heartbeatMs`; an error or a timeout means it can no
-// longer be sure it holds the lock, so it steps down at once (aborting the running duty). The
-// session asks the server to probe its TCP peer every few seconds, so a leader whose host
-// vanished without closing the socket is dropped in ~15 s rather than after the OS default
-// (hours). Between a silent loss and the step-down two instances may briefly both act: duties
-// are idempotent, so that costs duplicate work, never wrong data.
+// longer be sure it holds its locks, so it steps down at once (aborting running duties) and lets
+// healthy followers try first. The session asks the server to probe its TCP peer every few
+// seconds, so a leader whose host vanished without closing the socket loses its locks in ~15 s
+// rather than after the OS default (hours). Between a silent loss and the step-down two instances
+// may briefly both act: duties are idempotent, so that costs duplicate work, never wrong data.
 import pg from 'pg';
 import { systemClock, type CancelTimer, type Clock } from '../../clock.ts';
 import type { Leadership } from '../leadership.ts';
@@ -21,7 +25,7 @@ export interface PostgresLeadershipOptions {
   /** Instances lead together only within one namespace (default: the schema, else `public`). */
   namespace?: string;
   clock?: Clock;
-  /** How often a follower tries to take the lock. Default 2 000 ms. */
+  /** How often a follower tries to take the locks it lacks. Default 2 000 ms. */
   retryMs?: number;
   /** How often the leader checks its session. Default 2 000 ms. */
   heartbeatMs?: number;
@@ -34,127 +38,124 @@ export interface PostgresLeadershipOptions {
 /** Every lock of ours has this first key, so they never collide with other applications'. */
 const LOCK_SPACE = 'spruce-sync:leader';
 
+interface Duty {
+  leader: boolean;
+  /** Aborted when this leadership term ends. */
+  term?: AbortController;
+  /** Settles after the first attempt to take the lock. */
+  firstAttempt: Promise<void>;
+  tried: () => void;
+}
+
 export class PostgresLeadership implements Leadership {
-  private readonly campaigns = new Map<string, Campaign>();
+  private readonly duties = new Map<string, Duty>();
+  private readonly clock: Clock;
+  private readonly namespace: string;
+  private client: pg.Client | undefined;
+  private cancelTimer: CancelTimer = () => {};
+  private ticking: Promise<void> | undefined;
+  private again = false;
   private closed = false;
+  /** After a lost session we let healthy followers try first. */
+  private coolDownUntil = 0;
 
-  constructor(private readonly options: PostgresLeadershipOptions) {}
-
-  isLeader(duty: string): boolean {
-    return this.campaign(duty).leader;
+  constructor(private readonly options: PostgresLeadershipOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.namespace = options.namespace ?? options.schema ?? 'public';
   }
 
-  async runIfLeader<T>(duty: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
-    const campaign = this.campaign(duty);
-    await campaign.firstAttempt;
-    const term = campaign.term;
-    if (!campaign.leader || !term) return undefined;
+  isLeader(duty: string): boolean {
+    return this.duty(duty).leader;
+  }
+
+  async runIfLeader<T>(name: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+    const duty = this.duty(name);
+    await duty.firstAttempt;
+    const term = duty.term;
+    if (!duty.leader || !term) return undefined;
     return fn(term.signal);
   }
 
-  /** Duties this instance campaigns for, and whether it leads each. */
+  /** The duties this instance campaigns for, and whether it leads each. */
   status(): Record<string, boolean> {
-    return Object.fromEntries([...this.campaigns].map(([duty, c]) => [duty, c.leader]));
+    return Object.fromEntries([...this.duties].map(([name, d]) => [name, d.leader]));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.campaigns.values()].map((c) => c.stop()));
-  }
-
-  private campaign(duty: string): Campaign {
-    let campaign = this.campaigns.get(duty);
-    if (!campaign) {
-      campaign = new Campaign(duty, this.options);
-      this.campaigns.set(duty, campaign);
-      if (this.closed) void campaign.stop();
-      else campaign.start();
-    }
-    return campaign;
-  }
-}
-
-/** One duty: its connection, whether we hold its lock, and the timer of the next check. */
-class Campaign {
-  leader = false;
-  /** Aborted when this leadership term ends. */
-  term: AbortController | undefined;
-  readonly firstAttempt: Promise<void>;
-  private resolveFirst!: () => void;
-  private client: pg.Client | undefined;
-  private cancelTimer: CancelTimer = () => {};
-  private stopped = false;
-  private busy: Promise<void> = Promise.resolve();
-  /** After a lost session we let healthy followers try first. */
-  private coolDownUntil = 0;
-  private readonly clock: Clock;
-  private readonly key: string;
-
-  constructor(
-    private readonly duty: string,
-    private readonly options: PostgresLeadershipOptions,
-  ) {
-    this.clock = options.clock ?? systemClock;
-    this.key = `${options.namespace ?? options.schema ?? 'public'}:${duty}`;
-    this.firstAttempt = new Promise((resolve) => (this.resolveFirst = resolve));
-  }
-
-  start(): void {
-    this.schedule(0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
     this.cancelTimer();
-    await this.busy;
-    this.stepDown();
+    await this.ticking;
+    this.stepDownAll();
     await this.disconnect();
-    this.resolveFirst();
+    for (const duty of this.duties.values()) duty.tried();
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.cancelTimer = this.clock.setTimer(ms, () => {
-      this.busy = this.tick();
+  private duty(name: string): Duty {
+    let duty = this.duties.get(name);
+    if (!duty) {
+      let tried!: () => void;
+      const firstAttempt = new Promise<void>((resolve) => (tried = resolve));
+      duty = { leader: false, firstAttempt, tried };
+      this.duties.set(name, duty);
+      if (this.closed) tried();
+      else this.tickNow();
+    }
+    return duty;
+  }
+
+  private tickNow(): void {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.cancelTimer();
+    this.ticking = this.tick().finally(() => {
+      this.ticking = undefined;
+      if (this.closed) return;
+      if (this.again) {
+        this.again = false;
+        this.tickNow();
+      } else {
+        const holdsAll = [...this.duties.values()].every((d) => d.leader);
+        const wait = Math.max(holdsAll ? (this.options.heartbeatMs ?? 2_000) : (this.options.retryMs ?? 2_000), this.coolDownUntil - this.clock.now());
+        this.cancelTimer = this.clock.setTimer(wait, () => this.tickNow());
+      }
     });
   }
 
+  /** Checks the session (heartbeat) and tries the locks this instance lacks, in one round trip. */
   private async tick(): Promise<void> {
-    const coolDown = this.coolDownUntil - this.clock.now();
-    if (coolDown > 0) {
-      this.schedule(coolDown);
-      return;
-    }
+    const wanted = [...this.duties].filter(([, d]) => !d.leader).map(([name]) => name);
     try {
+      if (this.clock.now() < this.coolDownUntil) return;
       const client = this.client ?? (await this.connect());
-      if (this.leader) {
-        await client.query('SELECT 1');
-      } else {
-        const { rows } = await client.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked',
-          [LOCK_SPACE, this.key],
-        );
-        if (rows[0]?.locked && !this.stopped) this.stepUp();
-      }
+      const { rows } = await client.query<{ duty: string; locked: boolean }>(
+        `SELECT duty, pg_try_advisory_lock(hashtext($1), hashtext($2 || ':' || duty)) AS locked
+         FROM unnest($3::text[]) AS duty`,
+        [LOCK_SPACE, this.namespace, wanted],
+      );
+      for (const { duty, locked } of rows) if (locked && !this.closed) this.stepUp(duty);
     } catch {
-      // Not sure we hold the lock any more: we do not. A fresh session tries again.
+      // Not sure we hold our locks any more: we do not. A fresh session tries again.
       this.lose();
     } finally {
-      this.resolveFirst();
+      for (const name of wanted) this.duties.get(name)?.tried();
     }
-    this.schedule(this.leader ? (this.options.heartbeatMs ?? 2_000) : (this.options.retryMs ?? 2_000));
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ ...connectionConfig(this.options.url, { schema: this.options.schema }), query_timeout: this.options.queryTimeoutMs ?? 5_000 });
-    // The server ends the session (the lock goes with it) or the network drops: step down now,
-    // not at the next heartbeat. Also keeps the 'error' event from crashing the process.
+    const client = new pg.Client({
+      ...connectionConfig(this.options.url, { schema: this.options.schema }),
+      query_timeout: this.options.queryTimeoutMs ?? 5_000,
+    });
+    // The server ended the session (the locks went with it) or the network dropped: step down
+    // now, not at the next heartbeat. Listening also keeps 'error' from crashing the process.
     client.on('error', () => this.lose(client));
     client.on('end', () => this.lose(client));
     this.client = client;
     try {
       await client.connect();
-      // Server-side probes of our socket: a vanished leader host frees the lock in ~15 s.
+      // Server-side probes of our socket: a vanished leader host frees its locks in ~15 s.
       await client.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
     } catch (error) {
       this.lose(client);
@@ -163,28 +164,34 @@ class Campaign {
     return client;
   }
 
-  /** The session that held (or tried for) the lock is gone or in doubt. */
+  /** The session that held (or tried for) the locks is gone or in doubt. */
   private lose(client = this.client): void {
     if (client !== this.client) return;
-    // Our session just died: this host or its network may be the trouble, so a follower whose
-    // session is fine gets the first go (it tries every retryMs).
-    if (this.leader) this.coolDownUntil = this.clock.now() + 2 * (this.options.retryMs ?? 2_000);
-    this.stepDown();
+    // This host or its network may be the trouble, so a follower whose session is fine gets the
+    // first go (followers try every retryMs).
+    if ([...this.duties.values()].some((d) => d.leader)) {
+      this.coolDownUntil = this.clock.now() + 2 * (this.options.retryMs ?? 2_000);
+    }
+    this.stepDownAll();
     void this.disconnect();
   }
 
-  private stepUp(): void {
-    this.leader = true;
-    this.term = new AbortController();
-    this.options.onChange?.(this.duty, true);
+  private stepUp(name: string): void {
+    const duty = this.duties.get(name);
+    if (!duty || duty.leader) return;
+    duty.leader = true;
+    duty.term = new AbortController();
+    this.options.onChange?.(name, true);
   }
 
-  private stepDown(): void {
-    if (!this.leader) return;
-    this.leader = false;
-    this.term?.abort(new Error(`leadership of ${this.duty} lost`));
-    this.term = undefined;
-    this.options.onChange?.(this.duty, false);
+  private stepDownAll(): void {
+    for (const [name, duty] of this.duties) {
+      if (!duty.leader) continue;
+      duty.leader = false;
+      duty.term?.abort(new Error(`leadership of ${name} lost`));
+      duty.term = undefined;
+      this.options.onChange?.(name, false);
+    }
   }
 
   /** Ending the session releases its locks; a dead socket must not keep us waiting. */
