@@ -9,6 +9,8 @@ import type { BackfillSummary } from './backfill-report.ts';
 
 export const CHECKPOINT_KEY = 'backfill.checkpoint';
 export const SUMMARY_KEY = 'backfill.last';
+/** When a backfill (not a dry run) last walked every patient: scheduled reconciliation waits for one. */
+export const COMPLETED_KEY = 'backfill.completedAt';
 
 /** A running backfill that has not said anything for this long is taken to be dead. */
 export const STALE_AFTER_MS = 5 * 60_000;

@@ -12,6 +12,7 @@ import { audit } from './audit.ts';
 import { bulkContext, dryRunContext } from './backfill-context.ts';
 import {
   clearCheckpoint,
+  COMPLETED_KEY,
   isRunningElsewhere,
   loadCheckpoint,
   loadSummary,
@@ -137,7 +138,10 @@ export async function runBackfill(
   } finally {
     summary.finishedAt = summary.updatedAt = now();
     if (!dryRun) {
-      if (summary.status === 'completed') await clearCheckpoint(ctx.store, tenantId);
+      if (summary.status === 'completed') {
+        await clearCheckpoint(ctx.store, tenantId);
+        await ctx.store.setState(tenantId, COMPLETED_KEY, String(summary.finishedAt));
+      }
       await saveSummary(ctx.store, summary);
     }
     ctx.logger.info({ tenantId, runId: summary.runId, status: summary.status, done: summary.done, counts: summary.counts }, 'backfill ended');

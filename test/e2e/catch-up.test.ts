@@ -1,0 +1,119 @@
+// Catch-up after downtime: the service is stopped for a simulated hour while both sides change
+// (every delivery to it fails, Spruce gives up after its 10 attempts); a new service on the
+// same database catches up at start, from Spruce's delivery log and Spry's updated_since, to
+// exact agreement.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SANDBOX_SPRY_ORG, startSandbox, startServiceOnSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
+import { startService, type RunningService } from '../../src/service.ts';
+import { runBackfill } from '../../src/sync/backfill.ts';
+import { CATCH_UP_KEYS, type CatchUpReport } from '../../src/sync/catch-up.ts';
+import { differences, snapshotOfContact, snapshotOfDesired } from '../../src/sync/contact-diff.ts';
+import { desiredContact, isUpcoming } from '../../src/sync/desired-contact.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { linkedContacts } from './backfill-support.ts';
+import { eventually, quiesce, type World } from './support.ts';
+
+let sandbox: Sandbox | undefined;
+let services: RunningService[] = [];
+let dir: string | undefined;
+
+afterAll(async () => {
+  for (const service of services) await service.close().catch(() => undefined);
+  await sandbox?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Field names that differ between each patient's contact and what Spry says it should be. */
+function disagreements(world: { sandbox: Sandbox; config: Config }): Record<number, string[]> {
+  const tenant = world.config.tenants[0]!;
+  const byPatient = linkedContacts(world.sandbox);
+  const now = world.sandbox.clock.now();
+  const found: Record<number, string[]> = {};
+  for (const patient of world.sandbox.spry.patients(SANDBOX_SPRY_ORG)) {
+    const contacts = byPatient.get(patient.patient_id) ?? [];
+    if (contacts.length !== 1) {
+      found[patient.patient_id] = [`${contacts.length} contacts`];
+      continue;
+    }
+    const appointments = world.sandbox.spry.appointments(SANDBOX_SPRY_ORG, patient.patient_id).filter((a) => isUpcoming(a, now));
+    appointments.sort((a, b) => Number(a.date_time) - Number(b.date_time));
+    const desired = desiredContact(
+      { patient, cases: world.sandbox.spry.cases(SANDBOX_SPRY_ORG, patient.patient_id), nextAppointment: appointments[0] ?? null },
+      { organisationId: SANDBOX_SPRY_ORG, chartUrl: tenant.spry.chartUrl, policy: tenant.sync },
+    );
+    const live = snapshotOfContact(contacts[0]!);
+    // The next appointment moves with the clock, not with any event: the simulated hour is not its business here.
+    const diff = differences(snapshotOfDesired(desired, { fieldIds: {}, tagIds: {} }, live.tags), live, [tenant.sync.tag]).filter(
+      (key) => key !== `field:${tenant.sync.fieldNames.nextAppointment}`,
+    );
+    if (diff.length > 0) found[patient.patient_id] = diff;
+  }
+  return found;
+}
+
+describe('catch-up after downtime', () => {
+  it('a service stopped for a simulated hour while both sides change catches up to exact agreement', async () => {
+    sandbox = await startSandbox({ patients: 20, spruceRateLimitPerMinute: 0 });
+    dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-catch-up-'));
+    const first = await startServiceOnSandbox(sandbox, { databaseUrl: `sqlite:${path.join(dir, 'sync.db')}` });
+    services.push(first.service);
+    const { config } = first;
+    const tenantId = config.tenants[0]!.id;
+    await runBackfill(first.service.contexts.get(tenantId)!);
+    await quiesce({ ...first, sandbox } as World);
+    expect(disagreements({ sandbox, config })).toEqual({});
+
+    // Down.
+    await first.service.close();
+    services = [];
+    const ids = sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
+    const contactOf = (patientId: number) => linkedContacts(sandbox!).get(patientId)![0]!;
+    sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, ids[0]!, { last_name: 'RenamedWhileDown' });
+    sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, ids[1]!, { mobile: '+12065550111' });
+    sandbox.spry.staff.inactivatePatient(SANDBOX_SPRY_ORG, ids[2]!);
+    const added = sandbox.spry.staff.registerPatient(SANDBOX_SPRY_ORG, { first_name: 'Nadia', last_name: 'Downtime', date_of_birth: '1991-03-04', mobile: '+12065550122' });
+    sandbox.spruce.staff.editContact(contactOf(ids[3]!).id, { phoneNumbers: [{ label: 'Mobile', value: '+12065550133' }] });
+    const deletedContact = contactOf(ids[4]!).id;
+    sandbox.spruce.staff.deleteContact(deletedContact);
+    sandbox.spruce.staff.editContact(contactOf(ids[5]!).id, { familyName: 'EditedWhileDown' });
+    sandbox.spruce.staff.createContact({ category: 'patient', givenName: 'Walk', familyName: 'In', phoneNumbers: [{ value: '+12065550144' }] });
+    await sandbox.spry.settle();
+    await sandbox.spruce.settle();
+
+    // An hour passes: Spruce retries every 2 minutes and gives up after 10 attempts; Spry's
+    // next retry is due after the hour, so only catch-up can bring these changes in time.
+    await sandbox.spruce.advance(3_600_000);
+    const failed = sandbox.spruce.dispatcher.attempts.filter((a) => a.status !== 200).length;
+    expect(failed).toBeGreaterThan(0);
+
+    // Up again: a new service on the same database and port.
+    const restartedAt = sandbox.clock.now();
+    const second = await startService(config, { clock: sandbox.clock });
+    services.push(second);
+    const world = { sandbox, service: second, config } as unknown as World;
+    const report = await eventually(async () => {
+      const text = await second.store.getState(tenantId, CATCH_UP_KEYS.last);
+      const parsed = text ? (JSON.parse(text) as CatchUpReport) : undefined;
+      return parsed && parsed.startedAt >= restartedAt && parsed.finishedAt ? parsed : undefined;
+    });
+    expect(report.spruce.error).toBeUndefined();
+    expect(report.spry.error).toBeUndefined();
+    await quiesce(world);
+
+    expect(disagreements({ sandbox, config })).toEqual({});
+    expect(sandbox.spry.patient(SANDBOX_SPRY_ORG, ids[3]!)!.mobile).toBe('+12065550133');
+    expect(contactOf(ids[4]!).id).not.toBe(deletedContact);
+    expect(contactOf(ids[5]!).familyName).toBe(sandbox.spry.patient(SANDBOX_SPRY_ORG, ids[5]!)!.last_name);
+    expect(contactOf(added.patient_id).familyName).toBe('Downtime');
+
+    const last = JSON.parse((await second.store.getState(tenantId, CATCH_UP_KEYS.last))!) as CatchUpReport;
+    expect(last.spruce.stored).toBeGreaterThanOrEqual(4);
+    expect(last.spry.queued).toBe(4);
+    const dead = (await second.store.queueStats(tenantId)).reduce((n, s) => n + s.dead, 0);
+    expect(dead).toBe(0);
+    expect(sandbox.spruce.violations).toEqual([]);
+  });
+});
