@@ -34,7 +34,7 @@ export interface ServiceOptions {
   workerId?: string;
   /** Every outbound API call (metrics, benchmarks, tests). */
   onApiCall?: (tenantId: string, call: CallReport) => void;
-  /** Runs a scheduled task only on the leader instance; default: every instance leads. */
+  /** Runs a scheduled task only on the leader instance; default: the store's leadership. */
   runIfLeader?: LeaderGate;
 }
 
@@ -166,7 +166,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   pool.start();
   operator.start();
-  const scheduler = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader });
+  // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
+  const scheduler = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
   for (const task of tenantTasks(config, contexts, { onQueued: () => pool.notify() })) scheduler.add(task);
   scheduler.start();
   logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');
