@@ -7,6 +7,7 @@ import { registerEventsCommand } from './events.ts';
 import { registerPauseCommands } from './pause.ts';
 import { registerPruneCommand } from './prune.ts';
 import { registerReconcileCommand } from './reconcile.ts';
+import { registerSetupCommand } from './setup.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
@@ -28,5 +29,6 @@ registerPruneCommand(program);
 registerAuditCommand(program);
 registerBackfillCommand(program);
 registerReconcileCommand(program);
+registerSetupCommand(program);
 
 await program.parseAsync(process.argv);

@@ -2,11 +2,14 @@
 // (every delivery to it fails, Spruce gives up after its 10 attempts); a new service on the
 // same database catches up at start, from Spruce's delivery log and Spry's updated_since, to
 // exact agreement.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { SANDBOX_SPRY_ORG, startSandbox, startServiceOnSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { freePort, SANDBOX_SPRY_ORG, sandboxConfig, startSandbox, startServiceOnSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
 import { startService, type RunningService } from '../../src/service.ts';
 import { runBackfill } from '../../src/sync/backfill.ts';
 import { CATCH_UP_KEYS, type CatchUpReport } from '../../src/sync/catch-up.ts';
@@ -14,17 +17,27 @@ import { differences, snapshotOfContact, snapshotOfDesired } from '../../src/syn
 import { desiredContact, isUpcoming } from '../../src/sync/desired-contact.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { linkedContacts } from './backfill-support.ts';
-import { eventually, quiesce, type World } from './support.ts';
+import { contactsOfPatient, eventually, quiesce, type World } from './support.ts';
 
 let sandbox: Sandbox | undefined;
 let services: RunningService[] = [];
 let dir: string | undefined;
 
-afterAll(async () => {
+afterEach(async () => {
   for (const service of services) await service.close().catch(() => undefined);
+  services = [];
   await sandbox?.close();
+  sandbox = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['bin/spruce-sync.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
 
 /** Field names that differ between each patient's contact and what Spry says it should be. */
 function disagreements(world: { sandbox: Sandbox; config: Config }): Record<number, string[]> {
@@ -115,5 +128,57 @@ describe('catch-up after downtime', () => {
     const dead = (await second.store.queueStats(tenantId)).reduce((n, s) => n + s.dead, 0);
     expect(dead).toBe(0);
     expect(sandbox.spruce.violations).toEqual([]);
+  });
+
+  it('setup registers both webhooks once, keeps the secrets, and a service configured with them receives and catches up', async () => {
+    sandbox = await startSandbox({ patients: 5, spruceRateLimitPerMinute: 0 });
+    dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-setup-'));
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const raw = sandboxConfig(sandbox, {
+      port,
+      databaseUrl: `sqlite:${path.join(dir, 'sync.db')}`,
+      secrets: { spryWebhook: '${SPRY_HOOK}', spruceWebhook: '${SPRUCE_HOOK}' },
+      config: { database: { url: `sqlite:${path.join(dir, 'sync.db')}`, encryptionKey: randomBytes(32).toString('hex') } },
+    });
+    const configFile = path.join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify(raw));
+    const env = { ...process.env };
+    delete env.SPRY_HOOK;
+    delete env.SPRUCE_HOOK;
+
+    const first = await runCli(['setup', '--config', configFile, '--public-url', publicUrl], env);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toMatch(/Spry subscription \S+: created/);
+    expect(first.output).toMatch(/Spruce webhook endpoint wde_\S+: created/);
+    const second = await runCli(['setup', '--config', configFile, '--public-url', publicUrl, '--show-secrets'], env);
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).toMatch(/Spry subscription \S+: already registered/);
+    expect(second.output).toMatch(/Spruce webhook endpoint \S+: already registered/);
+    expect(sandbox.spry.subscriptions(SANDBOX_SPRY_ORG)).toHaveLength(1);
+    expect(sandbox.spruce.webhookEndpoints()).toHaveLength(1);
+    const secrets = Object.fromEntries([...second.output.matchAll(/^(SPRY_HOOK|SPRUCE_HOOK)=(.+)$/gm)].map((m) => [m[1], m[2]]));
+    expect(Object.keys(secrets).sort()).toEqual(['SPRUCE_HOOK', 'SPRY_HOOK']);
+    // Printed only when asked.
+    expect(first.output).not.toContain(secrets.SPRY_HOOK!);
+
+    // The service, configured with them, receives both sides' webhooks and finds its endpoint.
+    const config = await loadConfig(configFile, { ...env, ...secrets });
+    const service = await startService(config, { clock: sandbox.clock });
+    services.push(service);
+    const patientId = sandbox.spry.patientIds(SANDBOX_SPRY_ORG)[0]!;
+    sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId, { last_name: 'AfterSetup' });
+    await eventually(() => contactsOfPatient({ sandbox: sandbox! }, patientId)[0]?.familyName === 'AfterSetup');
+    const report = await eventually(async () => {
+      const text = await service.store.getState(config.tenants[0]!.id, CATCH_UP_KEYS.last);
+      return text ? (JSON.parse(text) as CatchUpReport) : undefined;
+    });
+    expect(report.spruce.endpointId).toBe(sandbox.spruce.webhookEndpoints()[0]!.id);
+    const stored = await service.store.getState(config.tenants[0]!.id, 'setup.spry.signatureKey');
+    expect(stored).toBeTruthy();
+    expect(Buffer.from(stored!, 'base64').toString('utf8')).not.toContain(secrets.SPRY_HOOK!);
+    const contact = contactsOfPatient({ sandbox }, patientId)[0]!;
+    sandbox.spruce.staff.editContact(contact.id, { emailAddresses: [{ value: 'after.setup@example.test' }] });
+    await eventually(() => sandbox!.spry.patient(SANDBOX_SPRY_ORG, patientId)!.email_address === 'after.setup@example.test');
   });
 });
