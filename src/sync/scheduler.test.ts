@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { ControlledClock } from '../clock.ts';
+import { createLogger } from '../observe/logger.ts';
+import { Scheduler, type LeaderGate } from './scheduler.ts';
+
+const logger = createLogger({ level: 'silent' });
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Scheduler', () => {
+  it('runs a task at start and then every interval after the previous run ended, on the clock', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const runs: number[] = [];
+    const scheduler = new Scheduler({ clock, logger });
+    scheduler.add({ name: 'catch-up:t', everyMs: 60_000, runOnStart: true, run: async () => void runs.push(clock.now()) });
+    scheduler.add({ name: 'reconcile:t', everyMs: 0, run: async () => void runs.push(-1) });
+    scheduler.start();
+    await tick();
+    expect(runs).toEqual([0]);
+    await clock.advance(59_999);
+    expect(runs).toEqual([0]);
+    await clock.advance(1);
+    await clock.advance(120_000);
+    expect(runs).toEqual([0, 60_000, 120_000, 180_000]);
+    await scheduler.stop();
+    await clock.advance(600_000);
+    expect(runs).toHaveLength(4);
+  });
+
+  it('never runs one task twice at once, and a failed run does not stop the schedule', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    let release: () => void = () => {};
+    const scheduler = new Scheduler({ clock, logger });
+    scheduler.add({
+      name: 'slow',
+      everyMs: 1_000,
+      run: async () => {
+        calls += 1;
+        running += 1;
+        most = Math.max(most, running);
+        if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+        running -= 1;
+        if (calls === 2) throw new Error('boom');
+      },
+    });
+    scheduler.start();
+    await clock.advance(1_000);
+    const joined = scheduler.runNow('slow');
+    await clock.advance(5_000);
+    expect(calls).toBe(1);
+    release();
+    await joined;
+    await clock.advance(1_000);
+    await tick();
+    await clock.advance(1_000);
+    await tick();
+    expect(calls).toBe(3);
+    expect(most).toBe(1);
+    await scheduler.stop();
+  });
+
+  it('runs through the leader gate: a follower skips its turn and tries again next time', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    let leader = false;
+    const asked: string[] = [];
+    const gate: LeaderGate = async (duty, fn) => {
+      asked.push(duty);
+      return leader ? fn(new AbortController().signal) : undefined;
+    };
+    let runs = 0;
+    const scheduler = new Scheduler({ clock, logger, runIfLeader: gate });
+    scheduler.add({ name: 'catch-up:a', everyMs: 1_000, runOnStart: true, run: async () => void runs++ });
+    scheduler.start();
+    await tick();
+    expect([asked, runs]).toEqual([['catch-up:a'], 0]);
+    leader = true;
+    await clock.advance(1_000);
+    await tick();
+    expect(runs).toBe(1);
+    await scheduler.stop();
+  });
+
+  it('stop waits for the run in progress', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    let finished = false;
+    const scheduler = new Scheduler({ clock, logger });
+    scheduler.add({ name: 'x', everyMs: 1_000, runOnStart: true, run: () => new Promise<void>((resolve) => setTimeout(() => ((finished = true), resolve()), 20)) });
+    scheduler.start();
+    await scheduler.stop();
+    expect(finished).toBe(true);
+  });
+});
