@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
+import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
 import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
 import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
@@ -36,6 +37,8 @@ export interface ServiceOptions {
   onApiCall?: (tenantId: string, call: CallReport) => void;
   /** Runs a scheduled task only on the leader instance; default: the store's leadership. */
   runIfLeader?: LeaderGate;
+  /** Fan-out overrides (tests, benchmarks): alert callback, sender, DNS, jitter. */
+  fanout?: Partial<Pick<FanoutDeps, 'onAlert' | 'send' | 'resolve' | 'random' | 'postAlert'>>;
 }
 
 export interface RunningService {
@@ -50,6 +53,8 @@ export interface RunningService {
   scheduler: Scheduler;
   /** Which instance runs the scheduled duties (always this one on SQLite). */
   leadership: Leadership;
+  /** Event subscriptions and their deliveries (docs/fanout.md). */
+  fanout: Fanout;
   close(): Promise<void>;
 }
 
@@ -125,6 +130,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     operator.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
+  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
+  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   const contexts = new Map(
     config.tenants.map((tenant) => [
       tenant.id,
@@ -134,17 +141,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const pool = new WorkerPool({
     store,
     clock,
-    workerId: options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`,
+    workerId,
     concurrency: config.workers.concurrency,
     leaseMs: config.workers.leaseMs,
     pollIntervalMs: config.workers.pollIntervalMs,
-    handlers: syncHandlers(contexts),
+    handlers: syncHandlers(contexts, { onNotice: fanout.onSyncNotice }),
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
     tenantFilter: operator.tenantFilter,
     taskFilter: operator.taskFilter,
     onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
+      fanout.onJobAttempt(attempt, job);
       if (attempt.outcome !== 'succeeded') {
         logger.warn({ tenantId: attempt.tenantId, jobKey: attempt.jobKey, outcome: attempt.outcome, code: attempt.errorCode, requestId: attempt.requestId }, 'job attempt failed');
       }
@@ -157,12 +165,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     clock,
     logger,
     ...operator.app,
+    onStored: fanout.onInboundStored,
+    subscriptions: fanout.admin,
     // Wake the workers when the coalescing window of the new job closes, not at the next poll.
     onQueued: () => {
       if (config.workers.coalesceMs > 0) clock.setTimer(config.workers.coalesceMs, () => pool.notify());
       else pool.notify();
     },
   });
+  await fanout.start();
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   pool.start();
   operator.start();
@@ -181,10 +192,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     operator,
     leadership,
     scheduler,
+    fanout,
     async close() {
       await app.close();
       await scheduler.stop();
       await pool.stop();
+      await fanout.close();
       await operator.stop();
       await leadership.close();
       await store.close();

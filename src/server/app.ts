@@ -6,8 +6,10 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observe/logger.ts';
 import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
 import type { SyncMetrics } from '../observe/metrics.ts';
-import type { Store } from '../store/types.ts';
-import { adminPlugin, type AdminActions } from './admin/index.ts';
+import type { NewInboundEvent, Store } from '../store/types.ts';
+import type { SubscriptionAdmin } from '../fanout/subscriptions.ts';
+import { adminPlugin, ADMIN_API_PREFIX, type AdminActions } from './admin/index.ts';
+import { subscriptionRoutes } from './admin/subscription-routes.ts';
 import { PauseControl } from './admin/pause.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
@@ -28,6 +30,10 @@ export interface AppDependencies {
   pauses?: PauseControl;
   /** Operations the admin API can start (backfill, reconcile, prune). */
   adminActions?: AdminActions;
+  /** A new inbound event was stored (the fan-out takes it from there). */
+  onStored?: (event: NewInboundEvent, id: number) => void;
+  /** Event subscriptions, served beside the admin API (docs/fanout.md). */
+  subscriptions?: SubscriptionAdmin;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -52,6 +58,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     maxAttempts: deps.config.workers.maxAttempts,
     onQueued: deps.onQueued,
     onOutcome: deps.onIngestOutcome,
+    onStored: deps.onStored,
   });
   const adminToken = deps.config.admin.token;
   if (adminToken) {
@@ -68,6 +75,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         logger: deps.logger,
       },
     });
+    if (deps.subscriptions) {
+      await app.register(subscriptionRoutes, { token: adminToken, admin: deps.subscriptions, logger: deps.logger, prefix: ADMIN_API_PREFIX });
+    }
   }
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

@@ -24,6 +24,8 @@ export interface WebhookRoutesOptions {
   onQueued: (tenantId: string) => void;
   /** Called for every answered delivery (metrics). */
   onOutcome?: (source: 'spry' | 'spruce', outcome: IngestOutcome) => void;
+  /** Called right after a new event is stored, before the answer (fan-out); must return at once. */
+  onStored?: (event: NewInboundEvent, id: number) => void;
 }
 
 export type IngestOutcome =
@@ -83,6 +85,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       return refuse(reply, source, 503, 'store_failed', 'the event could not be stored; retry later');
     }
     if (result.inserted && event.job) options.onQueued(event.tenantId);
+    if (result.inserted) options.onStored?.(event, result.id);
     const outcome: IngestOutcome = !result.inserted ? 'duplicate' : event.status === 'queued' ? 'stored' : (event.status as IngestOutcome);
     options.onOutcome?.(source, outcome);
     logger.debug({ tenantId: event.tenantId, source, eventId: result.id, type: event.type, outcome }, 'webhook received');

@@ -1,5 +1,7 @@
 // The queue's task names and the sync functions that run them.
+import { randomUUID } from 'node:crypto';
 import { SyncError } from '../errors.ts';
+import type { SpryApi } from '../spry/types.ts';
 import type { Job } from '../store/types.ts';
 import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
@@ -8,7 +10,28 @@ import type { TenantContext } from './tenant-context.ts';
 
 export type TaskHandler = (job: Job) => Promise<void>;
 
-export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>): Record<string, TaskHandler> {
+/**
+ * An outcome of the sync worth telling the clinic's other systems (the fan-out): ids and field
+ * names only, never PHI. `key` is unique per outcome, so a notice offered twice counts once.
+ */
+export interface SyncNotice {
+  tenantId: string;
+  /** `contact.created`, `contact.updated`, `patient.updated`, `chart.activity_recorded`, … */
+  kind: string;
+  key: string;
+  ids: Record<string, string | number>;
+  detail?: Record<string, unknown>;
+  at: number;
+}
+
+export interface SyncHooks {
+  /** Awaited, and must not throw: a notice never fails the sync. */
+  onNotice?: (notice: SyncNotice) => Promise<void>;
+}
+
+const NOTICED_OUTCOMES = new Set(['created', 'linked', 'updated', 'deleted']);
+
+export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<string, TaskHandler> {
   const contextOf = (job: Job): TenantContext => {
     const ctx = contexts.get(job.tenantId);
     if (!ctx) {
@@ -16,6 +39,9 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>): Reco
     }
     return ctx;
   };
+  const notify = hooks.onNotice;
+  /** Unique per run of a job: each run's outcome is a notice of its own. */
+  const runKey = (job: Job) => `${job.id}:${job.attempts}:${randomUUID()}`;
 
   return {
     'spry.patient': async (job) => {
@@ -26,14 +52,71 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>): Reco
         { tenantId: job.tenantId, patientId, contactId: result.contactId, outcome: result.outcome, changed: result.changed, jobId: job.id },
         'patient synced',
       );
+      if (notify && NOTICED_OUTCOMES.has(result.outcome)) {
+        const ids: Record<string, string | number> = { patientId };
+        if (result.contactId) ids.contactId = result.contactId;
+        await notify({
+          tenantId: job.tenantId,
+          kind: `contact.${result.outcome}`,
+          key: result.outcome === 'created' ? `contact.created:${result.contactId}` : `contact.${result.outcome}:${runKey(job)}`,
+          ids,
+          detail: result.changed.length > 0 ? { changed: result.changed } : undefined,
+          at: ctx.clock.now(),
+        });
+      }
     },
     'spruce.contact': async (job) => {
       const ctx = contextOf(job);
-      await handleContactEvents(ctx, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
+      // Write-backs to Spry are told as they land.
+      const observed = notify
+        ? withSpry(ctx, {
+            patchPatient: async (patientId, patch) => {
+              const patient = await ctx.spry.patchPatient(patientId, patch);
+              await notify({
+                tenantId: job.tenantId,
+                kind: 'patient.updated',
+                key: `patient.updated:${patientId}:${runKey(job)}`,
+                ids: { patientId, contactId: String(job.params.contactId ?? '') },
+                detail: { changed: Object.keys(patch), cause: 'spruce_edit' },
+                at: ctx.clock.now(),
+              });
+              return patient;
+            },
+          })
+        : ctx;
+      await handleContactEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
     'spruce.item': async (job) => {
       const ctx = contextOf(job);
-      await handleItemEvents(ctx, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
+      const observed = notify
+        ? withSpry(ctx, {
+            recordCommunication: async (patientId, entry) => {
+              const recorded = await ctx.spry.recordCommunication(patientId, entry);
+              await notify({
+                tenantId: job.tenantId,
+                kind: 'chart.activity_recorded',
+                key: `chart.activity_recorded:${recorded.communication_id}:${entry.external_id}`,
+                ids: { patientId, communicationId: recorded.communication_id, itemId: String(job.params.itemId ?? '') },
+                detail: { kind: entry.kind, direction: entry.direction },
+                at: ctx.clock.now(),
+              });
+              return recorded;
+            },
+          })
+        : ctx;
+      await handleItemEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
   };
+}
+
+/** The tenant context with some Spry calls wrapped (the client itself is untouched). */
+function withSpry(ctx: TenantContext, overrides: Partial<Pick<SpryApi, 'patchPatient' | 'recordCommunication'>>): TenantContext {
+  const spry = new Proxy(ctx.spry, {
+    get(target, property) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof typeof overrides];
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { ...ctx, spry };
 }

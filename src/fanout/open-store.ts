@@ -1,0 +1,39 @@
+// The fan-out store for the service's database URL: the same file or server as the main store,
+// with tables of its own.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SyncError } from '../errors.ts';
+import { PostgresFanoutStore } from '../store/postgres/fanout-store.ts';
+import { SqliteFanoutStore } from '../store/sqlite/fanout-store.ts';
+import type { FanoutStore } from './types.ts';
+
+export interface OpenFanoutStoreOptions {
+  encryptionKey?: string;
+  synchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL only: the schema the tables live in. */
+  schema?: string;
+}
+
+export async function openFanoutStore(url: string, options: OpenFanoutStoreOptions = {}): Promise<FanoutStore> {
+  const store = createFanoutStore(url, options);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  return store;
+}
+
+function createFanoutStore(url: string, options: OpenFanoutStoreOptions): FanoutStore {
+  if (url.startsWith('sqlite:')) {
+    let filename = url.slice('sqlite:'.length);
+    if (filename.startsWith('//')) filename = filename.slice(2);
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    return new SqliteFanoutStore(filename, { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return new PostgresFanoutStore(url, { encryptionKey: options.encryptionKey, schema: options.schema });
+  }
+  throw new SyncError('CONFIG_INVALID', 'unsupported store URL scheme: use sqlite: or postgres://', { retryable: false });
+}
