@@ -9,6 +9,7 @@ import { registerPruneCommand } from './prune.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { registerSetupCommand } from './setup.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerSubscriptionsCommand } from './subscriptions.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerStartCommand } from './start.ts';
@@ -30,5 +31,6 @@ registerAuditCommand(program);
 registerBackfillCommand(program);
 registerReconcileCommand(program);
 registerSetupCommand(program);
+registerSubscriptionsCommand(program);
 
 await program.parseAsync(process.argv);
