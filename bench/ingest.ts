@@ -1,0 +1,264 @@
+// Scenario 1, ingest: signed Spry webhooks over loopback (autocannon, fixed connections and
+// duration) into the real service with its durable SQLite store, synchronous=FULL (fsync per
+// group commit, before any acknowledgement) and NORMAL, against a bare Fastify route that only
+// answers 200, in the same run. After each run of the service it is SIGKILLed and every
+// acknowledged event id is looked up in the database file.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon, { type AutocannonResult } from 'autocannon';
+import Database from 'better-sqlite3';
+import { freePort } from '../src/sandbox/environment.ts';
+import { metricSum } from './lib/metrics.ts';
+import { RssSampler, startBareServer, startServiceProcess, type ChildServer } from './lib/processes.ts';
+import { num, type RunContext, type ScenarioReport } from './lib/report.ts';
+import { deliveryFactory, DeliveryPool } from './lib/spry-webhooks.ts';
+
+export const INGEST_TENANT = 'bench-pt';
+const ORGANISATION_ID = 74;
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+/** Distinct patients the events are about (their jobs absorb the events, as in production). */
+const PATIENT_IDS = Array.from({ length: 1_000 }, (_, i) => 10_001 + i);
+
+export interface IngestOptions {
+  quick: boolean;
+  connections?: number;
+  durationSeconds?: number;
+  warmupSeconds?: number;
+}
+
+export type IngestTarget = 'bare' | 'FULL' | 'NORMAL';
+
+export interface IngestRun {
+  target: IngestTarget;
+  label: string;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** Service only: acknowledged event ids found in the database after a SIGKILL. */
+  durable?: { acknowledged: number; found: number; missing: number; stored: number };
+  /** Service only: outbound API calls the service made during the run (must be 0: workers held). */
+  apiCalls?: number;
+  /** RSS of the server process before and during the load, MiB. */
+  rss: { restMiB: number; meanMiB: number; maxMiB: number };
+}
+
+export interface IngestResult {
+  runs: IngestRun[];
+  connections: number;
+  durationSeconds: number;
+  report: ScenarioReport;
+}
+
+/** The config of a service whose only tenant is paused and has no schedules: ingest only. */
+export function ingestServiceConfig(options: { port: number; databaseUrl: string; synchronous: 'FULL' | 'NORMAL'; secret: string }): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port: options.port },
+    database: { url: options.databaseUrl, synchronous: options.synchronous },
+    log: { level: 'info' },
+    admin: { token: ADMIN_TOKEN },
+    tenants: [
+      {
+        id: INGEST_TENANT,
+        // Never called while the tenant is paused; a closed port if it were.
+        spry: {
+          baseUrl: 'http://127.0.0.1:9',
+          clientId: 'bench',
+          clientSecret: 'bench',
+          organisationId: ORGANISATION_ID,
+          webhookSecrets: [options.secret],
+          chartUrl: 'http://127.0.0.1:9/patients/{patientId}',
+        },
+        spruce: { baseUrl: 'http://127.0.0.1:9/v1', accessId: 'bench', secretKey: 'bench', webhookSecrets: ['bench-spruce-secret'] },
+        schedules: { catchUpOnStart: false, catchUpEveryMinutes: 0, reconcileEveryMinutes: 0 },
+      },
+    ],
+  };
+}
+
+async function pauseTenant(baseUrl: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/admin/api/tenants/${INGEST_TENANT}/pause`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (!response.ok) throw new Error(`pausing the tenant failed: ${response.status} ${await response.text()}`);
+}
+
+interface Load {
+  result: AutocannonResult;
+  acknowledged: string[];
+}
+
+async function fire(url: string, pool: DeliveryPool, connections: number, duration: number, collect: boolean): Promise<Load> {
+  const acknowledged: string[] = [];
+  const result = await autocannon({
+    url,
+    connections,
+    pipelining: 1,
+    duration,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: `/webhooks/spry/${INGEST_TENANT}`,
+        setupRequest: (request, context) => {
+          const delivery = pool.take();
+          context.eventId = delivery.eventId;
+          return {
+            ...request,
+            headers: { 'content-type': 'application/json', 'x-sprypt-signature': delivery.signature, 'x-event-id': delivery.eventId },
+            body: delivery.body,
+          };
+        },
+        onResponse: collect
+          ? (status, _body, context) => {
+              if (status >= 200 && status < 300) acknowledged.push(context.eventId as string);
+            }
+          : undefined,
+      },
+    ],
+  });
+  return { result, acknowledged };
+}
+
+/** Event keys of this run found in the database file (read after the service was killed). */
+function storedKeys(databaseFile: string, prefix: string): Set<string> {
+  const db = new Database(databaseFile, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(`SELECT event_key AS key FROM events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?`)
+      .all(INGEST_TENANT, prefix, `${prefix}\uffff`) as { key: string }[];
+    return new Set(rows.map((r) => r.key));
+  } finally {
+    db.close();
+  }
+}
+
+async function measure(target: IngestTarget, label: string, options: Required<Omit<IngestOptions, 'quick'>>, log: (line: string) => void): Promise<IngestRun> {
+  const secret = randomBytes(24).toString('hex');
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-bench-ingest-'));
+  const databaseFile = path.join(dir, 'ingest.db');
+  let server: ChildServer | undefined;
+  try {
+    server =
+      target === 'bare'
+        ? await startBareServer(port)
+        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }));
+    if (target !== 'bare') await pauseTenant(server.url);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const restMiB = server.memory().rssMiB;
+    const runTag = randomBytes(4).toString('hex');
+    const make = (tag: string) => deliveryFactory({ secret, organisationId: ORGANISATION_ID, patientIds: PATIENT_IDS, runTag: tag });
+    // Warm-up (JIT, connections, SQLite page cache), not counted.
+    await fire(server.url, new DeliveryPool(make(`${runTag}w`), 0), options.connections, options.warmupSeconds, false);
+    const pool = new DeliveryPool(make(runTag), Math.min(200_000, 12_000 * options.durationSeconds));
+    const sampler = new RssSampler(server.pid, 100).start();
+    const { result, acknowledged } = await fire(server.url, pool, options.connections, options.durationSeconds, target !== 'bare');
+    const rss = sampler.stop();
+    const run: IngestRun = {
+      target,
+      label,
+      rps: result.requests.average,
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      ok: result['2xx'],
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      rss: { restMiB, meanMiB: rss.meanMiB, maxMiB: rss.maxMiB },
+    };
+    if (target !== 'bare') {
+      run.apiCalls = await metricSum(server.url, 'spruce_sync_api_calls_total');
+      // A crash right after the last acknowledgement: nothing may be lost.
+      await server.kill();
+      server = undefined;
+      const stored = storedKeys(databaseFile, `evt_bench_${runTag}_`);
+      const missing = acknowledged.filter((id) => !stored.has(id)).length;
+      run.durable = { acknowledged: acknowledged.length, found: acknowledged.length - missing, missing, stored: stored.size };
+    }
+    log(`ingest ${label}: ${num(run.rps)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, 2xx ${run.ok}, non-2xx ${run.non2xx}, errors ${run.errors}` +
+      (run.durable ? `, acknowledged ${run.durable.acknowledged}, missing after SIGKILL ${run.durable.missing}` : ''));
+    return run;
+  } finally {
+    await server?.stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runIngest(options: IngestOptions, context: Pick<RunContext, 'log'>): Promise<IngestResult> {
+  const settings = {
+    connections: options.connections ?? 10,
+    durationSeconds: options.durationSeconds ?? (options.quick ? 5 : 15),
+    warmupSeconds: options.warmupSeconds ?? (options.quick ? 1 : 3),
+  };
+  const plan: [IngestTarget, string][] = [
+    ['bare', 'bare Fastify (before)'],
+    ['FULL', 'spruce-sync, SQLite synchronous=FULL'],
+    ['NORMAL', 'spruce-sync, SQLite synchronous=NORMAL'],
+    ['bare', 'bare Fastify (after)'],
+  ];
+  const runs: IngestRun[] = [];
+  for (const [target, label] of plan) {
+    runs.push(await measure(target, label, { connections: settings.connections, durationSeconds: settings.durationSeconds, warmupSeconds: settings.warmupSeconds }, context.log));
+  }
+  return { runs, connections: settings.connections, durationSeconds: settings.durationSeconds, report: ingestReport(runs, settings) };
+}
+
+function ingestReport(runs: IngestRun[], settings: { connections: number; durationSeconds: number; warmupSeconds: number }): ScenarioReport {
+  const bare = runs.filter((r) => r.target === 'bare');
+  const bareRps = bare.reduce((sum, r) => sum + r.rps, 0) / bare.length;
+  const rows = runs.map((r) => [
+    r.label,
+    num(r.rps),
+    r.target === 'bare' ? '1.00 (ref.)' : (r.rps / bareRps).toFixed(2),
+    num(r.p50, 0),
+    num(r.p90, 0),
+    num(r.p99, 0),
+    num(r.max, 0),
+    r.ok,
+    r.non2xx + r.errors,
+    r.durable ? `${r.durable.found} / ${r.durable.acknowledged}` : '—',
+  ]);
+  const notes: string[] = [];
+  for (const r of runs.filter((x) => x.target !== 'bare')) {
+    const ratio = r.rps / bareRps;
+    const verdicts = [
+      `${(ratio).toFixed(2)}× bare Fastify (target ≥ 0.6: ${ratio >= 0.6 ? 'met' : 'NOT met'})`,
+      `p99 ${num(r.p99, 0)} ms (target < 25 ms: ${r.p99 < 25 ? 'met' : 'NOT met'})`,
+      `acknowledged events durable: ${r.durable!.missing === 0 ? `all ${r.durable!.acknowledged} found` : `${r.durable!.missing} MISSING`}`,
+      `outbound API calls during the run: ${r.apiCalls}`,
+    ];
+    notes.push(`**synchronous=${r.target}:** ${verdicts.join('; ')}.`);
+  }
+  return {
+    title: 'Ingest',
+    setup: [
+      `autocannon 8 in the benchmark process, ${settings.connections} connections, no pipelining, ${settings.durationSeconds} s per server after a ${settings.warmupSeconds} s warm-up that is not counted. ` +
+        'Each request is a distinct signed Spry `patient.updated` delivery (unique `event_id`, `X-Sprypt-Signature` HMAC over the exact body, ' +
+        `about one of ${PATIENT_IDS.length} patients), made ahead of time. Every server runs alone in its own child process on loopback: ` +
+        'the bare reference is Fastify 5 with one route that parses the JSON and answers 200 (`bench/lib/bare-server.ts`), run before and after the service; ' +
+        'the service is `spruce-sync start` with a fresh SQLite file (WAL), which verifies the signature, parses the envelope, stores the event and feeds its per-patient job ' +
+        'in one group-committed transaction, and only then answers 200.',
+      'Workers are held honestly: the tenant is paused through the admin API before the load (a paused tenant\'s webhooks are still verified, stored and ' +
+        'acknowledged; its jobs wait unclaimed), with catch-up and reconcile schedules off, so the numbers are ingest only. The table\'s last column: ' +
+        'after each run the service is SIGKILLed, and each acknowledged (2xx) event id is looked up in the database file. ' +
+        'A process kill is not a power cut: only synchronous=FULL also survives the machine going down (NORMAL may lose the last commits then).',
+    ],
+    tables: [
+      {
+        columns: ['server', 'req/s', 'vs bare', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', '2xx', 'non-2xx + errors', 'acknowledged found in store'],
+        rows,
+      },
+    ],
+    notes,
+  };
+}
