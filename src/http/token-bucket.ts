@@ -3,16 +3,22 @@
 //
 // The bucket's state lives behind a BucketStateStore: in memory it is this process's; a store
 // backed by a shared database row (one per tenant) makes N instances draw from one bucket, so
-// together they stay under the rate. Waits are computed from the shared state, so an instance
-// needs no word from the others to know when the next token is due.
+// together they stay under the rate. Each instance reserves the next few time slots in one
+// round trip and hands them to its waiters, so no instance needs word from the others, and a
+// busy tenant costs one database round trip per batch, not per call.
 import { systemClock, type Clock } from '../clock.ts';
 import { PriorityGate, type GateDecision } from './priority-gate.ts';
 import type { Permit, Priority, RequestLimiter } from './types.ts';
 
+/**
+ * The bucket as a schedule (GCRA, equivalent to a token bucket): requests get time slots
+ * `1/rate` apart, at most `burst` of them early. Slots can be reserved several at a time, which
+ * is what lets many instances share one row cheaply: one database round trip hands out the next
+ * few slots to this instance's waiters.
+ */
 export interface BucketState {
-  tokens: number;
-  /** When `tokens` was last topped up, epoch ms. */
-  refilledAt: number;
+  /** Theoretical arrival time: when the next slot would be, without burst credit (epoch ms). */
+  tat: number;
   /** Nobody sends before this (a 429's Retry-After), epoch ms. */
   pausedUntil: number;
 }
@@ -38,33 +44,24 @@ export interface BucketPolicy {
   burst: number;
 }
 
-function full(now: number, policy: BucketPolicy): BucketState {
-  return { tokens: policy.burst, refilledAt: now, pausedUntil: 0 };
-}
-
-/** Takes one token if there is one (topping the bucket up for the time passed); else how long to wait. */
-export function takeToken(state: BucketState | null, now: number, policy: BucketPolicy): [BucketState, GateDecision] {
-  const s = state ?? full(now, policy);
-  if (now < s.pausedUntil) return [s, { grant: false, waitMs: Math.ceil(s.pausedUntil - now) }];
-  let { tokens, refilledAt } = s;
-  if (now > refilledAt) {
-    tokens = Math.min(policy.burst, tokens + (now - refilledAt) / policy.msPerToken);
-    refilledAt = now;
+/** Reserves the next `count` slots: the times at which the requests may go, ascending. */
+export function reserveSlots(state: BucketState | null, now: number, count: number, policy: BucketPolicy): [BucketState, number[]] {
+  const credit = (policy.burst - 1) * policy.msPerToken;
+  let tat = state?.tat ?? now;
+  const pausedUntil = state?.pausedUntil ?? 0;
+  const slots: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const slot = Math.max(now, pausedUntil, tat - credit);
+    tat = Math.max(slot, tat) + policy.msPerToken;
+    slots.push(slot);
   }
-  if (tokens >= 1) return [{ ...s, tokens: tokens - 1, refilledAt }, { grant: true }];
-  return [{ ...s, tokens, refilledAt }, { grant: false, waitMs: Math.max(1, Math.ceil((1 - tokens) * policy.msPerToken)) }];
+  return [{ tat, pausedUntil }, slots];
 }
 
-/** A 429: nobody sends until `pauseMs` from now; then one request may go, the rest refill from there. */
-export function pauseBucket(state: BucketState | null, now: number, pauseMs: number): BucketState {
+/** A 429: nobody sends until `pauseMs` from now; then one request may go, the rest are spaced from there. */
+export function pauseBucket(state: BucketState | null, now: number, pauseMs: number, policy: BucketPolicy): BucketState {
   const pausedUntil = Math.max(state?.pausedUntil ?? 0, now + pauseMs);
-  return { tokens: 1, refilledAt: pausedUntil, pausedUntil };
-}
-
-/** A grant whose caller gave up before using it goes back. */
-export function returnToken(state: BucketState | null, now: number, policy: BucketPolicy): BucketState {
-  const s = state ?? full(now, policy);
-  return { ...s, tokens: Math.min(policy.burst, s.tokens + 1) };
+  return { tat: pausedUntil + (policy.burst - 1) * policy.msPerToken, pausedUntil };
 }
 
 export interface TokenBucketOptions {
@@ -88,20 +85,28 @@ export class TokenBucket implements RequestLimiter {
   private readonly defaultPauseMs: number;
   private readonly state: BucketStateStore;
   private readonly gate: PriorityGate;
+  /** Most slots reserved at once: a quarter second's worth, so an instance never sits on many. */
+  private readonly maxBatch: number;
+  /** Slots this instance reserved and has not handed out yet, ascending. */
+  private reserved: number[] = [];
+  /** Bumped by a 429: reservations made before it are void. */
+  private epoch = 0;
 
   constructor(options: TokenBucketOptions = {}) {
     this.clock = options.clock ?? systemClock;
     const rate = options.ratePerSecond ?? 5;
     if (!(rate > 0)) throw new RangeError('ratePerSecond must be positive');
     this.policy = { msPerToken: 1000 / rate, burst: Math.max(1, options.burst ?? 1) };
+    this.maxBatch = Math.max(1, Math.min(16, Math.floor(rate / 4)));
     this.defaultPauseMs = (options.defaultPauseSeconds ?? 1) * 1000;
     this.state = options.state ?? new MemoryBucketState();
     this.gate = new PriorityGate({
       clock: this.clock,
-      decide: () => this.state.update((s) => takeToken(s, this.clock.now(), this.policy)),
+      decide: () => this.decide(),
+      // The waiter gave up after its slot was granted: the next one may use it.
       giveBack: () => {
-        const poke = () => this.gate.poke();
-        this.state.update((s) => [returnToken(s, this.clock.now(), this.policy), undefined]).then(poke, poke);
+        this.reserved.unshift(this.clock.now());
+        this.gate.poke();
       },
     });
   }
@@ -112,9 +117,27 @@ export class TokenBucket implements RequestLimiter {
       release: (answer) => {
         if (answer.status !== 429) return;
         const pauseMs = answer.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : this.defaultPauseMs;
+        this.epoch++;
+        this.reserved = [];
         const poke = () => this.gate.poke();
-        this.state.update((s) => [pauseBucket(s, this.clock.now(), pauseMs), undefined]).then(poke, poke);
+        this.state.update((s) => [pauseBucket(s, this.clock.now(), pauseMs, this.policy), undefined]).then(poke, poke);
       },
     };
+  }
+
+  /** The head waiter may go when this instance's next reserved slot has come; reserves more when it has none. */
+  private async decide(): Promise<GateDecision> {
+    if (this.reserved.length === 0) {
+      const epoch = this.epoch;
+      const count = Math.min(Math.max(1, this.gate.waiting), this.maxBatch);
+      const slots = await this.state.update((s) => reserveSlots(s, this.clock.now(), count, this.policy));
+      // A 429 arrived meanwhile: these slots may fall inside its pause.
+      if (epoch !== this.epoch) return { grant: false, waitMs: 1 };
+      this.reserved.push(...slots);
+    }
+    const wait = this.reserved[0]! - this.clock.now();
+    if (wait > 0) return { grant: false, waitMs: Math.ceil(wait) };
+    this.reserved.shift();
+    return { grant: true };
   }
 }

@@ -15,8 +15,8 @@ if (!pgUrl) {
 }
 
 const options: ChaosOptions = quick
-  ? { pgUrl, instances: 3, patients: 150, spryChanges: 1_200, spruceChanges: 250, kills: 4, chaosMs: 60_000, spruceLimitPerMinute: 3_000, spryRequestsPerSecond: 60, settleMs: 240_000, seed }
-  : { pgUrl, instances: 3, patients: 500, spryChanges: 5_000, spruceChanges: 1_000, kills: 8, chaosMs: 240_000, spruceLimitPerMinute: 3_000, spryRequestsPerSecond: 60, settleMs: 600_000, seed };
+  ? { pgUrl, instances: 3, patients: 150, spryChanges: 1_200, spruceChanges: 250, kills: 4, chaosMs: 60_000, spruceLimitPerMinute: 600, spryRequestsPerSecond: 60, settleMs: 240_000, seed }
+  : { pgUrl, instances: 3, patients: 500, spryChanges: 5_000, spruceChanges: 1_000, kills: 8, chaosMs: 240_000, spruceLimitPerMinute: 1_000, spryRequestsPerSecond: 60, settleMs: 600_000, seed };
 
 const started = new Date();
 console.log(`chaos (${quick ? 'quick' : 'full'}), seed ${seed}: ${options.spryChanges} Spry and ${options.spruceChanges} Spruce changes, ${options.kills} kills, one database cut`);

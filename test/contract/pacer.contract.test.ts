@@ -83,25 +83,25 @@ describe.skipIf(!pgUrl)('shared API budgets on PostgreSQL', () => {
     );
   }
 
-  it('three pacers on one row never exceed the budget together, and use most of it', async () => {
+  it('three pacers on one row share one window: together they never exceed it, and use most of it', async () => {
+    // One long window: each pacer alone would spend all 40; together they must stop at 40.
     const limit = 40;
-    const windowMs = 2_000;
-    const server = new WindowedLimit(limit, windowMs);
-    const instances = pacers(3, { windowSeconds: windowMs / 1000 });
-    const until = Date.now() + 5_000;
+    const server = new WindowedLimit(limit, 60_000);
+    const instances = pacers(3);
+    const until = Date.now() + 2_000;
     const worker = async (pacer: RatePacer) => {
       while (Date.now() < until) {
-        const permit = await pacer.acquire('live');
+        const permit = await Promise.race([pacer.acquire('live'), sleep(until - Date.now()).then(() => null)]);
+        if (!permit) return;
         await sleep(2 + Math.random() * 15);
         permit.release(server.answer());
       }
     };
     await Promise.all(instances.flatMap((pacer) => Array.from({ length: 6 }, () => worker(pacer))));
-    // Each instance alone would have spent the whole budget of every window: three times over it.
     expect(server.refused).toBe(0);
-    expect(server.windows).toBeGreaterThanOrEqual(2);
-    // Pacing is not starving: most of every window's budget was used.
-    expect(server.served).toBeGreaterThanOrEqual(limit * (server.windows - 1) * 0.75);
+    expect(server.served).toBeLessThanOrEqual(limit);
+    // Live calls burst while a quarter of the budget is left, then spread over the window.
+    expect(server.served).toBeGreaterThanOrEqual(limit * 0.75);
   });
 
   it('forgets the in-flight requests of an instance that died, after the TTL', async () => {
