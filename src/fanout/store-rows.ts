@@ -8,9 +8,6 @@ import type { Delivery, DeliveryAttempt, Message, SigningSecret, Subscription } 
 export const SECRETS_CONTEXT = 'fanout_subscriptions.secrets';
 export const DATA_CONTEXT = 'fanout_messages.data';
 
-/** How many of a subscription's oldest due deliveries a claim looks at (see docs/fanout.md). */
-export const CLAIM_WINDOW = 1_000;
-
 export interface SubscriptionRow {
   id: string;
   tenant_id: string;

@@ -5,7 +5,6 @@
 import type pg from 'pg';
 import { createCipher, type Cipher } from '../cipher.ts';
 import {
-  CLAIM_WINDOW,
   messageParams,
   subscriptionParams,
   toAttempt,
@@ -172,25 +171,20 @@ export class PostgresFanoutStore implements FanoutStore {
   async claimDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (options.limit <= 0) return [];
     const { rows } = await this.pool.query<DeliveryRow>(
-      `WITH candidates AS (
-         SELECT id, subscription_id, order_key FROM fanout_deliveries
-         WHERE subscription_id = $1 AND status = 'pending' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2)
-         ORDER BY id LIMIT $3
-       ), heads AS (
+      `WITH heads AS (
          SELECT d.id FROM fanout_deliveries d
-         WHERE d.id IN (
-             SELECT c.id FROM candidates c
-             WHERE NOT $4::boolean OR c.order_key IS NULL OR NOT EXISTS (
-               SELECT 1 FROM fanout_deliveries e
-               WHERE e.subscription_id = c.subscription_id AND e.order_key = c.order_key AND e.status = 'pending' AND e.id < c.id))
-           AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= $2)
+         WHERE d.subscription_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+           AND (d.locked_until IS NULL OR d.locked_until <= $2)
+           AND (NOT $3::boolean OR d.order_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM fanout_deliveries e
+             WHERE e.subscription_id = d.subscription_id AND e.order_key = d.order_key AND e.status = 'pending' AND e.id < d.id))
            AND EXISTS (SELECT 1 FROM fanout_subscriptions s WHERE s.id = $1 AND s.status = 'active')
-         ORDER BY d.id LIMIT $5
+         ORDER BY d.id LIMIT $4
          FOR UPDATE OF d SKIP LOCKED
        )
-       UPDATE fanout_deliveries f SET locked_by = $6, locked_until = $7 FROM heads WHERE f.id = heads.id
+       UPDATE fanout_deliveries f SET locked_by = $5, locked_until = $6 FROM heads WHERE f.id = heads.id
        RETURNING f.*`,
-      [options.subscriptionId, options.now, CLAIM_WINDOW, options.ordered, options.limit, options.workerId, options.now + options.leaseMs],
+      [options.subscriptionId, options.now, options.ordered, options.limit, options.workerId, options.now + options.leaseMs],
     );
     if (rows.length === 0) return [];
     const ids = [...new Set(rows.map((r) => r.message_id))];

@@ -3,7 +3,6 @@
 // database of its own, which is all an in-memory store can be.
 import { createCipher, type Cipher } from '../cipher.ts';
 import {
-  CLAIM_WINDOW,
   messageParams,
   subscriptionParams,
   toAttempt,
@@ -31,6 +30,7 @@ import type {
 } from '../../fanout/types.ts';
 import { Sqlite, type SqliteOptions } from './db.ts';
 import { migrateFanout } from './fanout-migrations.ts';
+import { GroupCommit, ItemFailure } from './group-commit.ts';
 
 export interface SqliteFanoutStoreOptions extends SqliteOptions {
   encryptionKey?: string;
@@ -44,10 +44,31 @@ function bindable<T extends Record<string, unknown>>(params: T): Record<string, 
 export class SqliteFanoutStore implements FanoutStore {
   private readonly sql: Sqlite;
   private readonly cipher: Cipher;
+  /**
+   * Claims and settlements of all lanes requested in the same tick share one transaction (one
+   * fsync with synchronous=FULL), as the main store does for webhook inserts.
+   */
+  private readonly writes: GroupCommit<() => unknown, unknown>;
 
   constructor(filename: string, options: SqliteFanoutStoreOptions = {}) {
     this.sql = new Sqlite(filename, options);
     this.cipher = createCipher(options.encryptionKey);
+    const isolated = this.sql.db.transaction((write: () => unknown) => write());
+    this.writes = new GroupCommit((items) =>
+      this.sql.write(() =>
+        items.map((write) => {
+          try {
+            return isolated(write);
+          } catch (error) {
+            return new ItemFailure(error);
+          }
+        }),
+      ),
+    );
+  }
+
+  private grouped<T>(write: () => T): Promise<T> {
+    return this.writes.submit(write) as Promise<T>;
   }
 
   async migrate(): Promise<void> {
@@ -55,6 +76,7 @@ export class SqliteFanoutStore implements FanoutStore {
   }
 
   async close(): Promise<void> {
+    await this.writes.settle();
     this.sql.close();
   }
 
@@ -155,20 +177,19 @@ export class SqliteFanoutStore implements FanoutStore {
 
   async claimDeliveries(options: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (options.limit <= 0) return [];
-    const rows = this.sql.write(() =>
+    const rows = await this.grouped(() =>
       this.sql.all<DeliveryRow>(
         `UPDATE fanout_deliveries SET locked_by = @workerId, locked_until = @until
          WHERE id IN (
-           SELECT d.id FROM (
-             SELECT id, subscription_id, order_key FROM fanout_deliveries
-             WHERE subscription_id = @subscriptionId AND status = 'pending' AND next_attempt_at <= @now
-               AND (locked_until IS NULL OR locked_until <= @now)
-             ORDER BY id LIMIT @window
-           ) d
-           WHERE EXISTS (SELECT 1 FROM fanout_subscriptions s WHERE s.id = @subscriptionId AND s.status = 'active')
+           -- Oldest first, straight off the queue index, stopping at the limit: the due index
+           -- would make SQLite sort every due row first.
+           SELECT d.id FROM fanout_deliveries d INDEXED BY fanout_deliveries_queue
+           WHERE d.subscription_id = @subscriptionId AND d.status = 'pending' AND d.next_attempt_at <= @now
+             AND (d.locked_until IS NULL OR d.locked_until <= @now)
              AND (@ordered = 0 OR d.order_key IS NULL OR NOT EXISTS (
                SELECT 1 FROM fanout_deliveries e
                WHERE e.subscription_id = d.subscription_id AND e.order_key = d.order_key AND e.status = 'pending' AND e.id < d.id))
+             AND EXISTS (SELECT 1 FROM fanout_subscriptions s WHERE s.id = @subscriptionId AND s.status = 'active')
            ORDER BY d.id LIMIT @limit)
          RETURNING *`,
         {
@@ -176,7 +197,6 @@ export class SqliteFanoutStore implements FanoutStore {
           until: options.now + options.leaseMs,
           subscriptionId: options.subscriptionId,
           now: options.now,
-          window: CLAIM_WINDOW,
           ordered: options.ordered ? 1 : 0,
           limit: options.limit,
         },
@@ -199,7 +219,7 @@ export class SqliteFanoutStore implements FanoutStore {
 
   async settleDelivery(settlement: Settlement, now: number): Promise<boolean> {
     const { attempt } = settlement;
-    return this.sql.write(() => {
+    return this.grouped(() => {
       this.sql.run(
         `INSERT INTO fanout_attempts (delivery_id, subscription_id, tenant_id, message_id, attempted_at, status_code, latency_ms,
            outcome, error_code, response_snippet, trigger)
