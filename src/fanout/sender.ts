@@ -2,8 +2,8 @@
 // timeout, without following redirects, through a connection pool whose DNS lookups are
 // guarded (url-guard.ts). Never throws: every way it can end is an outcome with a code.
 //
-// What is kept of the answer: status, latency, Retry-After and a snippet of the body, capped
-// and scrubbed of anything that looks like an email, phone number or date. For messages that
+// What is kept of the answer: status, latency, Retry-After and a snippet of the body: its JSON
+// structure with code-like values, free text masked (scrubSnippet), capped. For messages that
 // carry PHI no snippet is kept at all, so a receiver that echoes the payload cannot make us
 // store it a second time.
 import { performance } from 'node:perf_hooks';
@@ -75,7 +75,7 @@ export class WebhookSender {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       });
-      const raw = await readCapped(response.body, this.options.snippetBytes);
+      const raw = await readCapped(response.body, 4_096);
       const status = response.statusCode;
       const retryAfterSeconds = parseRetryAfter(headerValue(response.headers, 'retry-after'), req.now);
       return {
@@ -83,7 +83,7 @@ export class WebhookSender {
         latencyMs: elapsed(),
         errorCode: status >= 200 && status < 300 ? null : `HTTP_${status}`,
         ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
-        snippet: req.phi ? null : scrubSnippet(raw),
+        snippet: req.phi || this.options.snippetBytes === 0 ? null : scrubSnippet(raw, this.options.snippetBytes),
       };
     } catch (error) {
       return { status: null, latencyMs: elapsed(), errorCode: errorCodeOf(error), snippet: null };
@@ -128,16 +128,45 @@ async function readCapped(body: Dispatcher.ResponseData['body'], limit: number):
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Printable, capped, with emails, long digit runs and dates masked. */
-export function scrubSnippet(text: string): string | null {
-  const cleaned = text
-    .replace(/[^\x20-\x7e]+/g, ' ')
-    .replace(/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g, '[email]')
-    .replace(/\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?/g, '[date]')
-    .replace(/\d{1,2}\/\d{1,2}\/\d{2,4}/g, '[date]')
-    .replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]')
-    .trim();
-  return cleaned === '' ? null : cleaned;
+const CODE_WORDS = new Set(['ok', 'error', 'errors', 'success', 'failed', 'failure', 'invalid', 'accepted', 'received', 'duplicate', 'ignored', 'unauthorized', 'forbidden']);
+const CODE = [/^[a-z][a-z0-9]*(?:[_.-][a-z0-9]+)+$/, /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/];
+
+function isCode(text: string): boolean {
+  return text.length <= 64 && (CODE_WORDS.has(text.toLowerCase()) || CODE.some((re) => re.test(text)));
+}
+
+/** Keeps a JSON answer's shape: keys, booleans, small numbers and code-like strings; the rest masked. */
+function skeleton(value: unknown, depth = 0): unknown {
+  if (depth > 4) return '[…]';
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) < 1000 ? value : '[number]';
+  if (typeof value === 'string') return isCode(value) ? value : '[text]';
+  if (Array.isArray(value)) return value.slice(0, 3).map((v) => skeleton(v, depth + 1));
+  if (typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .slice(0, 12)
+        .map(([k, v]) => [/^[A-Za-z_][A-Za-z0-9_.-]{0,39}$/.test(k) && !/\d{3}/.test(k) ? k : '[key]', skeleton(v, depth + 1)]),
+    );
+  }
+  return '[?]';
+}
+
+/**
+ * What the attempt log keeps of an answer, so that it holds no PHI whatever the receiver sends:
+ * a JSON answer's structure with codes (`{"error":"invalid_signature","message":"[text]"}`), free
+ * text masked; any other body only as its size. Capped at the configured bytes.
+ */
+export function scrubSnippet(text: string, limit = 256): string | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  let shown: string;
+  try {
+    shown = JSON.stringify(skeleton(JSON.parse(trimmed)));
+  } catch {
+    shown = `[non-JSON answer, ${Buffer.byteLength(trimmed)} bytes]`;
+  }
+  return shown.length > limit ? `${shown.slice(0, Math.max(0, limit - 1))}…` : shown;
 }
 
 function errorCodeOf(error: unknown): string {
