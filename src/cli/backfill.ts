@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { systemClock } from '../clock.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
-import { errorCode } from '../errors.ts';
+import { errorCode, SyncError } from '../errors.ts';
 import { createLogger } from '../observe/logger.ts';
 import { tenantContext } from '../service.ts';
 import type { SpryPatientStatus } from '../spry/types.ts';
@@ -72,7 +72,8 @@ export async function runCli(fn: () => Promise<number | void>): Promise<void> {
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
     if (error instanceof CliProblem) console.error(error.message);
-    else console.error(`failed: ${errorCode(error)}${error instanceof Error && error.message ? ` (${error.message.split('\n')[0]})` : ''}`);
+    // SyncError messages carry routes, ids and codes only; other errors' text is not trusted to.
+    else console.error(`failed: ${errorCode(error)}${error instanceof SyncError ? ` (${error.message.split('\n')[0]})` : ''}`);
     process.exitCode = 1;
   }
 }
