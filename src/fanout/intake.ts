@@ -15,6 +15,9 @@ import { inboundMessage, patientOrderKey, syncMessage, withId } from './messages
 import type { SubscriptionRegistry } from './registry.ts';
 import type { FanoutStore, Message, NewMessage } from './types.ts';
 
+/** Waits before writing a failed batch again; after the last, the batch is logged and dropped. */
+const RETRY_DELAYS_MS = [100, 1_000, 5_000];
+
 interface Pending {
   message: NewMessage;
   done?: () => void;
@@ -45,9 +48,10 @@ export class FanoutIntake {
   /** Called by the webhook route after the inbox insert; returns at once and never throws. */
   offerInbound(event: NewInboundEvent): void {
     try {
+      // Most tenants have no subscriptions: that costs the ingest path one lookup, nothing more.
+      if (!this.options.registry.hasTenant(event.tenantId)) return;
       const message = inboundMessage(event, this.options.clock.now());
-      if (!message || this.options.registry.forTenant(event.tenantId).length === 0) return;
-      this.enqueue({ message });
+      if (message) this.enqueue({ message });
     } catch (error) {
       this.report(error, 'fan-out intake refused an event');
     }
@@ -55,7 +59,7 @@ export class FanoutIntake {
 
   /** A sync outcome; resolves once it is stored (or could not be, which is logged). */
   offerNotice(notice: SyncNotice): Promise<void> {
-    if (this.options.registry.forTenant(notice.tenantId).length === 0) return Promise.resolve();
+    if (!this.options.registry.hasTenant(notice.tenantId)) return Promise.resolve();
     return new Promise<void>((resolve) => this.enqueue({ message: syncMessage(notice), done: resolve }));
   }
 
@@ -74,7 +78,7 @@ export class FanoutIntake {
   async recover(tenantIds: readonly string[], since: number): Promise<number> {
     let offered = 0;
     for (const tenantId of tenantIds) {
-      if (this.options.registry.forTenant(tenantId).length === 0) continue;
+      if (!this.options.registry.hasTenant(tenantId)) continue;
       const events: NewInboundEvent[] = [];
       let beforeId: number | undefined;
       for (;;) {
@@ -122,7 +126,7 @@ export class FanoutIntake {
         items.push({ message: withId(resolved), deliveries: subscriptions.map((s) => ({ subscriptionId: s.id, version: s.version })) });
       }
       if (items.length > 0) {
-        const results = await store.insertMessages(items, clock.now());
+        const results = await this.insistently(() => store.insertMessages(items, clock.now()));
         const woken = new Set<string>();
         items.forEach((item, i) => {
           if (!results[i]?.inserted) return;
@@ -137,6 +141,18 @@ export class FanoutIntake {
       this.report(error, 'fan-out intake could not store a batch');
     } finally {
       for (const item of batch) item.done?.();
+    }
+  }
+
+  /** A store hiccup (a busy SQLite file, a PostgreSQL failover) should not drop a batch. */
+  private async insistently<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= RETRY_DELAYS_MS.length + 1) throw error;
+        await this.options.clock.sleep(RETRY_DELAYS_MS[attempt - 1]!);
+      }
     }
   }
 

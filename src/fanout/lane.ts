@@ -83,7 +83,8 @@ export class Lane {
       this.health = { ...next.health };
       this.notBefore = 0;
     }
-    if (next.status === 'active') this.pump();
+    // The poll pumps every lane anyway: wake only on a change.
+    if (next.status === 'active' && (previous.status !== 'active' || next.updatedAt !== previous.updatedAt)) this.pump();
   }
 
   pump(): void {

@@ -7,17 +7,30 @@ import type { NewMessage, Subscription } from './types.ts';
 
 export class SubscriptionRegistry {
   private byId = new Map<string, Subscription>();
+  private tenants = new Set<string>();
 
   replace(all: readonly Subscription[]): void {
     this.byId = new Map(all.map((s) => [s.id, s]));
+    this.reindex();
   }
 
   upsert(subscription: Subscription): void {
     this.byId.set(subscription.id, subscription);
+    this.reindex();
   }
 
   remove(id: string): void {
     this.byId.delete(id);
+    this.reindex();
+  }
+
+  /** Whether the tenant has any subscription (the ingest path asks this first). */
+  hasTenant(tenantId: string): boolean {
+    return this.tenants.has(tenantId);
+  }
+
+  private reindex(): void {
+    this.tenants = new Set([...this.byId.values()].map((s) => s.tenantId));
   }
 
   get(id: string): Subscription | undefined {

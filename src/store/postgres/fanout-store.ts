@@ -48,7 +48,15 @@ function healthValues(h: SubscriptionHealth): unknown[] {
   return [h.consecutiveFailures, h.failingSince, h.lastSuccessAt, h.lastFailureAt, h.alertedAt];
 }
 
+interface PendingSettlement {
+  settlement: Settlement;
+  now: number;
+  resolve: (held: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 export class PostgresFanoutStore implements FanoutStore {
+  private settling: PendingSettlement[] = [];
   private readonly pool: pg.Pool;
   private readonly cipher: Cipher;
   private readonly schema: string | undefined;
@@ -64,6 +72,7 @@ export class PostgresFanoutStore implements FanoutStore {
   }
 
   async close(): Promise<void> {
+    await this.flushSettlements();
     await this.pool.end();
   }
 
@@ -198,24 +207,67 @@ export class PostgresFanoutStore implements FanoutStore {
       });
   }
 
-  async settleDelivery(settlement: Settlement, now: number): Promise<boolean> {
-    const a = settlement.attempt;
-    return inTransaction(this.pool, async (client) => {
-      await client.query(
-        `INSERT INTO fanout_attempts (delivery_id, subscription_id, tenant_id, message_id, attempted_at, status_code, latency_ms,
-           outcome, error_code, response_snippet, trigger)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [a.deliveryId, a.subscriptionId, a.tenantId, a.messageId, a.attemptedAt, a.statusCode, a.latencyMs, a.outcome, a.errorCode, a.responseSnippet, a.trigger],
-      );
-      const { rowCount } = await client.query(
-        `UPDATE fanout_deliveries SET status = $3, attempts = attempts + 1, retry_step = $4, next_attempt_at = $5,
-           first_attempt_at = COALESCE(first_attempt_at, $6), last_status = $7, last_error = $8, locked_by = NULL,
-           locked_until = NULL, updated_at = $9, delivered_at = CASE WHEN $3 = 'delivered' THEN $9 ELSE delivered_at END
-         WHERE id = $1 AND locked_by = $2`,
-        [settlement.deliveryId, settlement.workerId, settlement.status, settlement.retryStep, settlement.nextAttemptAt, a.attemptedAt, a.statusCode, a.errorCode, now],
-      );
-      return (rowCount ?? 0) > 0;
+  /** Settlements requested in the same tick share one transaction (and one commit). */
+  settleDelivery(settlement: Settlement, now: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.settling.push({ settlement, now, resolve, reject });
+      if (this.settling.length === 1) setImmediate(() => void this.flushSettlements());
     });
+  }
+
+  private async flushSettlements(): Promise<void> {
+    const batch = this.settling;
+    this.settling = [];
+    if (batch.length === 0) return;
+    const column = <T>(pick: (item: PendingSettlement) => T) => batch.map(pick);
+    try {
+      const settled = await inTransaction(this.pool, async (client) => {
+        await client.query(
+          `INSERT INTO fanout_attempts (delivery_id, subscription_id, tenant_id, message_id, attempted_at, status_code, latency_ms,
+             outcome, error_code, response_snippet, trigger)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::text[],
+             $9::text[], $10::text[], $11::text[])`,
+          [
+            column((b) => b.settlement.attempt.deliveryId),
+            column((b) => b.settlement.attempt.subscriptionId),
+            column((b) => b.settlement.attempt.tenantId),
+            column((b) => b.settlement.attempt.messageId),
+            column((b) => b.settlement.attempt.attemptedAt),
+            column((b) => b.settlement.attempt.statusCode),
+            column((b) => Math.round(b.settlement.attempt.latencyMs)),
+            column((b) => b.settlement.attempt.outcome),
+            column((b) => b.settlement.attempt.errorCode),
+            column((b) => b.settlement.attempt.responseSnippet),
+            column((b) => b.settlement.attempt.trigger),
+          ],
+        );
+        const { rows } = await client.query<{ id: number }>(
+          `UPDATE fanout_deliveries d SET status = v.status, attempts = d.attempts + 1, retry_step = v.retry_step,
+             next_attempt_at = v.next_attempt_at, first_attempt_at = COALESCE(d.first_attempt_at, v.attempted_at),
+             last_status = v.status_code, last_error = v.error_code, locked_by = NULL, locked_until = NULL, updated_at = v.now,
+             delivered_at = CASE WHEN v.status = 'delivered' THEN v.now ELSE d.delivered_at END
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::int[], $8::text[], $9::bigint[])
+             AS v(id, worker_id, status, retry_step, next_attempt_at, attempted_at, status_code, error_code, now)
+           WHERE d.id = v.id AND d.locked_by = v.worker_id
+           RETURNING d.id`,
+          [
+            column((b) => b.settlement.deliveryId),
+            column((b) => b.settlement.workerId),
+            column((b) => b.settlement.status),
+            column((b) => b.settlement.retryStep),
+            column((b) => b.settlement.nextAttemptAt),
+            column((b) => b.settlement.attempt.attemptedAt),
+            column((b) => b.settlement.attempt.statusCode),
+            column((b) => b.settlement.attempt.errorCode),
+            column((b) => b.now),
+          ],
+        );
+        return new Set(rows.map((r) => r.id));
+      });
+      for (const item of batch) item.resolve(settled.has(item.settlement.deliveryId));
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    }
   }
 
   async nextDueAt(subscriptionId: string): Promise<number | null> {
