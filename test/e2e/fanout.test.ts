@@ -96,7 +96,7 @@ describe('event fan-out', () => {
   it('gets every matching event to healthy, slow, flaky and rate-limiting endpoints exactly once, in order per patient, without slowing the sync', async () => {
     await start();
     const fine = await receiver();
-    const slow = await receiver(() => ({ status: 200, delayMs: 250 }));
+    const slow = await receiver(() => ({ status: 200, delayMs: 400 }));
     let flakyUntil = 0;
     const flaky = await receiver(() => {
       flakyUntil ||= Date.now() + 1_500;
@@ -113,6 +113,9 @@ describe('event fan-out', () => {
     const syncStarted = Date.now();
     await activity(patients);
     const syncDoneAt = Date.now();
+    // The sync is done while the slow endpoint still has a backlog: nothing waited for it.
+    const slowBacklog = (await admin().get(SANDBOX_TENANT_ID, slowSub.subscription.id)).deliveries.pending;
+    expect(slowBacklog).toBeGreaterThan(0);
 
     const source = await sourceEvents();
     expect(source.some((e) => e.type === 'spruce.conversationItem.created')).toBe(true);
