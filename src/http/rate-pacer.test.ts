@@ -205,7 +205,7 @@ describe('RatePacer', () => {
 });
 
 describe('pacer policy', () => {
-  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000, burstAbove: 1 };
+  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000, burstAbove: 1, probeIntervalMs: 1_000 };
   const limited = (remaining: number) => ({
     status: 200,
     headers: { 's-ratelimit-limit': '100', 's-ratelimit-remaining': String(remaining) },
@@ -245,5 +245,31 @@ describe('pacer policy', () => {
     // 30 s left for 40 calls: one every 750 ms.
     expect(planGrant(b, 'live', 10_000, policy)[1]).toEqual({ grant: false, waitMs: 250 });
     expect(planGrant(b, 'live', 10_250, policy)[1]).toEqual({ grant: true });
+  });
+
+  it('sends one probe when its window estimate runs out, and takes the full budget only when the answer shows the turn', () => {
+    const spent: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 60_000, lastGrantAt: 59_000 };
+    const [probing, first] = planGrant(spent, 'bulk', 60_000, policy);
+    expect(first).toEqual({ grant: true });
+    expect(probing).toMatchObject({ probing: true, remaining: 20, inFlight: 1 });
+    // Nobody else goes until the probe is answered.
+    expect(planGrant(probing, 'live', 60_001, policy)[1]).toEqual({ grant: false, waitMs: 1_000 });
+    const turned = observeAnswer(probing, limited(99), 60_050, policy);
+    expect(turned).toMatchObject({ probing: false, remaining: 99, windowEndsAt: 60_050 + WINDOW_MS });
+  });
+
+  it('keeps the server\'s count and probes again shortly when the probe lands in the old window', () => {
+    const probing: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 60_000, inFlight: 1, probing: true };
+    const stillOld = observeAnswer(probing, limited(19), 60_020, policy);
+    expect(stillOld).toMatchObject({ probing: true, remaining: 19, windowEndsAt: 61_020, inFlight: 0 });
+    // Bulk waits for the next probe, not for a whole window.
+    expect(planGrant(stillOld, 'bulk', 60_030, policy)[1]).toEqual({ grant: false, waitMs: 990 });
+    expect(planGrant(stillOld, 'bulk', 61_020, policy)[1]).toEqual({ grant: true });
+  });
+
+  it('recognises an idle window\'s turn, where the count does not jump', () => {
+    const idle: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 99, windowEndsAt: 60_000 };
+    const [probing] = planGrant(idle, 'live', 500_000, policy);
+    expect(observeAnswer(probing, limited(99), 500_010, policy)).toMatchObject({ probing: false, windowEndsAt: 500_010 + WINDOW_MS });
   });
 });

@@ -8,8 +8,11 @@
 // to the 429 and its Retry-After.
 //
 // Spruce publishes neither the window's start nor how it slides, so the window end is an
-// estimate that is never earlier than the real one (anchored at the time we saw a fresh
-// window): being wrong makes us slower, never over budget.
+// estimate that is never earlier than the real one: it is anchored at the time an answer showed
+// a fresh window, never at a grant (a window may open only when a request arrives, a little
+// after we sent it). When the estimate runs out, one probe goes first and its answer says
+// whether the server has turned too; until then the budget is what the server last reported,
+// so being wrong makes us slower, never over budget.
 import { systemClock, type Clock } from '../clock.ts';
 import { PriorityGate, type GateDecision } from './priority-gate.ts';
 import { intHeader } from './retry-after.ts';
@@ -30,6 +33,8 @@ export interface PacerBudget {
   /** Requests granted whose answer has not been seen yet. */
   inFlight: number;
   lastGrantAt: number;
+  /** Our window estimate ran out and a probe asks the server whether its window turned too. */
+  probing?: boolean;
 }
 
 export const UNKNOWN_BUDGET: PacerBudget = {
@@ -71,6 +76,8 @@ export interface PacerPolicy {
   reserveForLive: number;
   /** Pause after a 429 without Retry-After when the window end is unknown. */
   defaultPauseMs: number;
+  /** How long a probe that found the server's window still open waits before the next probe. */
+  probeIntervalMs: number;
   /**
    * Live calls go at once while more than this share (0–1) of the window's budget is left, so a
    * burst of edits syncs in milliseconds; below it they are spread over the rest of the window.
@@ -98,8 +105,12 @@ export function planGrant(
   }
 
   const limit = budget.limit;
-  let b = budget;
-  if (now >= b.windowEndsAt) b = { ...b, remaining: limit, windowEndsAt: now + policy.windowMs };
+  if (now >= budget.windowEndsAt) {
+    // One probe at a time until an answer shows the server's window has turned too.
+    if (budget.probing && budget.inFlight > 0) return [budget, wait(policy.probeIntervalMs)];
+    return grant({ ...budget, probing: true });
+  }
+  const b = budget;
   const reserve = priority === 'bulk' ? Math.ceil(limit * policy.reserveForLive) : 0;
   const available = b.remaining - b.inFlight - reserve;
   // Out of budget: wait for the window to turn (or for an answer that says it already has).
@@ -131,6 +142,7 @@ export function observeAnswer(
       ...b,
       limit: limit ?? b.limit,
       remaining: 0,
+      probing: false,
       // The server's word on when budget frees up beats our estimate.
       windowEndsAt: now + pauseMs,
       pausedUntil: Math.max(b.pausedUntil, now + pauseMs),
@@ -142,9 +154,13 @@ export function observeAnswer(
     return answer.status >= 500 ? b : { ...b, limit: null };
   }
   // Answers to concurrent requests can arrive out of order, so a higher count than ours only
-  // means a new window when it is higher than the requests in flight could explain.
-  const freshWindow = b.limit === null || now >= b.windowEndsAt || remaining > b.remaining + budget.inFlight;
-  if (freshWindow) return { ...b, limit, remaining, windowEndsAt: now + policy.windowMs };
+  // means a new window when it is higher than the requests in flight could explain. A probe's
+  // answer means one too when the server counts no more than what is in flight.
+  const freshWindow =
+    b.limit === null || remaining > b.remaining + budget.inFlight || (b.probing === true && remaining >= limit - budget.inFlight);
+  if (freshWindow) return { ...b, limit, remaining, windowEndsAt: now + policy.windowMs, probing: false };
+  // A probe that found the server's window still open: it ends any moment; ask again shortly.
+  if (b.probing) return { ...b, limit, remaining, windowEndsAt: Math.max(b.windowEndsAt, now + policy.probeIntervalMs) };
   return { ...b, limit, remaining: Math.min(b.remaining, remaining) };
 }
 
@@ -181,6 +197,7 @@ export class RatePacer implements RequestLimiter {
       windowMs: (options.windowSeconds ?? 60) * 1000,
       reserveForLive,
       defaultPauseMs: (options.defaultPauseSeconds ?? 5) * 1000,
+      probeIntervalMs: 1000,
       burstAbove: options.burstAbove ?? 0.25,
     };
     this.gate = new PriorityGate({
