@@ -22,6 +22,7 @@ import { openStore } from './store/open-store.ts';
 import { isPostgresUrl } from './store/postgres/db.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
 import type { Store } from './store/types.ts';
+import { backgroundOperations } from './sync/backfill-admin.ts';
 import { syncHandlers } from './sync/handlers.ts';
 import { OrgCatalogCache } from './sync/org-catalog.ts';
 import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
@@ -138,6 +139,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait }),
     ]),
   );
+  // Backfill and reconcile started from the admin API run in this process, in the background.
+  const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
     store,
     clock,
@@ -165,6 +168,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     clock,
     logger,
     ...operator.app,
+    adminActions: { ...operator.app.adminActions, backfill: operations.backfill, reconcile: operations.reconcile },
     onStored: fanout.onInboundStored,
     subscriptions: fanout.admin,
     // Wake the workers when the coalescing window of the new job closes, not at the next poll.
@@ -195,6 +199,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     fanout,
     async close() {
       await app.close();
+      await operations.stop();
       await scheduler.stop();
       await pool.stop();
       await fanout.close();

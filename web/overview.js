@@ -1,4 +1,5 @@
-// Overview: one card per tenant — health, the last hour's throughput and lag, pause/resume.
+// Overview: one card per tenant — health, the last hour's throughput and lag, pause/resume,
+// and starting a backfill or a reconcile (they run in the service; progress shows on the card).
 import { api } from './api.js';
 import { sparkline } from './charts.js';
 import { clear, h } from './dom.js';
@@ -51,6 +52,25 @@ function pauseButtons(tenant, ctx) {
   return h('div', { class: 'actions' }, buttons);
 }
 
+function operationButtons(tenant, ctx) {
+  const start = async (operation, body, done) => {
+    try {
+      await api(`/tenants/${encodeURIComponent(tenant.tenantId)}/${operation}`, { method: 'POST', body });
+      ctx.flash(`${tenant.tenantId}: ${done}; progress shows on this card`);
+      await ctx.refresh();
+    } catch (error) {
+      ctx.fail(error);
+    }
+  };
+  return h(
+    'div',
+    { class: 'actions' },
+    h('button', { type: 'button', class: 'secondary', onclick: () => start('backfill', {}, 'backfill started') }, 'Start backfill'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => start('reconcile', { all: true }, 'reconcile started (report only)') }, 'Reconcile'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => start('reconcile', { all: true, fix: true }, 'reconcile with repair started') }, 'Reconcile and fix'),
+  );
+}
+
 function tenantCard(tenant, ctx) {
   const [label, tone] = pauseLabel(tenant.paused);
   const { queue, window: w } = tenant;
@@ -75,7 +95,7 @@ function tenantCard(tenant, ctx) {
       sparkline(tenant.activity.map((b) => b.processed / minutes), { title: 'processed / min, last hour', format: (v) => number(Math.round(v)) }),
       sparkline(tenant.activity.map((b) => b.lagMsAvg), { title: 'lag (receipt → synced)', format: duration, kind: 'lag' }),
     ),
-    h('div', { class: 'runs' }, lastRun('Backfill', tenant.backfill), lastRun('Reconcile', tenant.reconcile)),
+    h('div', { class: 'runs' }, lastRun('Backfill', tenant.backfill), lastRun('Reconcile', tenant.reconcile), operationButtons(tenant, ctx)),
     h(
       'footer',
       { class: 'card-foot' },

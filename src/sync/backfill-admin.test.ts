@@ -20,7 +20,7 @@ describe('backgroundOperations', () => {
     } as unknown as TenantContext;
     const ops = backgroundOperations(new Map([['t', ctx]]));
     expect(await ops.backfill('t', { dryRun: true, statuses: ['ACTIVE'] })).toMatchObject({ operation: 'backfill', dryRun: true, statuses: ['ACTIVE'], progress: DRY_RUN_SUMMARY_KEY });
-    expect(runBackfill).toHaveBeenCalledWith(ctx, { dryRun: true, statuses: ['ACTIVE'], matchExisting: undefined, restart: undefined });
+    expect(runBackfill).toHaveBeenCalledWith(ctx, { dryRun: true, statuses: ['ACTIVE'], matchExisting: undefined, restart: undefined, signal: expect.any(AbortSignal) });
     await expect(ops.backfill('t', {})).rejects.toMatchObject({ code: 'SYNC_CONFLICT' });
     release();
     await ops.idle();
@@ -28,5 +28,18 @@ describe('backgroundOperations', () => {
     await expect(ops.backfill('t', { statuses: ['LOST'] })).rejects.toMatchObject({ code: 'PAYLOAD_INVALID' });
     await expect(ops.reconcile('nobody', {})).rejects.toMatchObject({ code: 'PAYLOAD_INVALID' });
     expect(await ops.reconcile('t', { fix: true })).toMatchObject({ fix: true, all: false });
+  });
+
+  it('stops its runs on shutdown through their signal and starts no new one', async () => {
+    const ctx = { config: { id: 't' }, store: { setState: async () => undefined }, logger: { error: () => undefined } } as unknown as TenantContext;
+    const ops = backgroundOperations(new Map([['t', ctx]]));
+    await ops.backfill('t', {});
+    const { signal } = vi.mocked(runBackfill).mock.calls.at(-1)![1] as { signal: AbortSignal };
+    expect(signal.aborted).toBe(false);
+    const stopped = ops.stop();
+    expect(signal.aborted).toBe(true);
+    release();
+    await stopped;
+    await expect(ops.reconcile('t', {})).rejects.toMatchObject({ code: 'SYNC_CONFLICT' });
   });
 });

@@ -15,8 +15,10 @@ const STATUSES: readonly SpryPatientStatus[] = ['ACTIVE', 'INACTIVE', 'ARCHIVED'
 export interface BackgroundOperations {
   backfill(tenantId: string, options: Record<string, unknown>): Promise<Record<string, unknown>>;
   reconcile(tenantId: string, options: Record<string, unknown>): Promise<Record<string, unknown>>;
-  /** Resolves when every run started here has ended (for a clean shutdown). */
+  /** Resolves when every run started here has ended. */
   idle(): Promise<void>;
+  /** Stops the runs after their patients in flight (a backfill resumes from its checkpoint) and waits for them. */
+  stop(): Promise<void>;
 }
 
 function bad(message: string): SyncError {
@@ -39,12 +41,15 @@ function statusesOf(options: Record<string, unknown>): SpryPatientStatus[] | und
 
 export function backgroundOperations(contexts: ReadonlyMap<string, TenantContext>): BackgroundOperations {
   const running = new Map<string, Promise<unknown>>();
+  const stopping = new AbortController();
+  const { signal } = stopping;
   const contextOf = (tenantId: string) => {
     const ctx = contexts.get(tenantId);
     if (!ctx) throw bad(`no tenant ${tenantId}`);
     return ctx;
   };
   const start = (key: string, ctx: TenantContext, run: () => Promise<unknown>) => {
+    if (signal.aborted) throw new SyncError('SYNC_CONFLICT', 'the service is stopping', { retryable: true, ids: { tenantId: ctx.config.id } });
     if (running.has(key)) throw new SyncError('SYNC_CONFLICT', `a ${key.split(':')[0]} of this tenant is already running here`, { retryable: true, ids: { tenantId: ctx.config.id } });
     const promise = run()
       .catch((error: unknown) => ctx.logger.error({ tenantId: ctx.config.id, operation: key, code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'background operation failed'))
@@ -58,7 +63,7 @@ export function backgroundOperations(contexts: ReadonlyMap<string, TenantContext
       const dryRun = flag(options, 'dryRun') ?? false;
       const chosen = { dryRun, statuses: statusesOf(options), matchExisting: flag(options, 'matchExisting'), restart: flag(options, 'restart') };
       start(`backfill:${tenantId}`, ctx, async () => {
-        const summary = await runBackfill(ctx, chosen);
+        const summary = await runBackfill(ctx, { ...chosen, signal });
         if (dryRun) await ctx.store.setState(tenantId, DRY_RUN_SUMMARY_KEY, JSON.stringify(summary));
       });
       return { operation: 'backfill', ...chosen, progress: dryRun ? DRY_RUN_SUMMARY_KEY : 'backfill.last' };
@@ -66,10 +71,14 @@ export function backgroundOperations(contexts: ReadonlyMap<string, TenantContext
     async reconcile(tenantId, options) {
       const ctx = contextOf(tenantId);
       const chosen = { fix: flag(options, 'fix') ?? false, all: flag(options, 'all') ?? false };
-      start(`reconcile:${tenantId}`, ctx, () => runReconcile(ctx, chosen));
+      start(`reconcile:${tenantId}`, ctx, () => runReconcile(ctx, { ...chosen, signal }));
       return { operation: 'reconcile', ...chosen, progress: 'reconcile.last' };
     },
     async idle() {
+      await Promise.all([...running.values()]);
+    },
+    async stop() {
+      stopping.abort();
       await Promise.all([...running.values()]);
     },
   };

@@ -18,6 +18,7 @@ import { PauseControl } from '../../src/server/admin/pause.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Job, Store } from '../../src/store/types.ts';
+import type { AdminActions } from '../../src/server/admin/operation-routes.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TENANTS = ['acme-pt', 'beta-pt'] as const;
@@ -59,6 +60,8 @@ export interface HarnessOptions {
   clock?: Clock;
   port?: number;
   adminToken?: string | null;
+  /** Operations the admin API may start (backfill, reconcile, prune); default none (501). */
+  adminActions?: AdminActions;
 }
 
 export async function startAdminHarness(options: HarnessOptions = {}): Promise<AdminHarness> {
@@ -119,6 +122,7 @@ export async function startAdminHarness(options: HarnessOptions = {}): Promise<A
     pauses,
     onQueued: () => pool.notify(),
     onIngestOutcome: metrics.onIngest,
+    adminActions: options.adminActions,
   });
   const url = await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   if (options.startPool) pool.start();

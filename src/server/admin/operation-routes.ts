@@ -1,7 +1,8 @@
-// Long-running operations an operator starts: backfill and reconcile (hooks, supplied by the
-// service once those features exist; 501 until then; progress shows in the tenant's health
-// from the kv state keys backfill.last / reconcile.last), and retention pruning.
+// Long-running operations an operator starts: backfill and reconcile (hooks the service supplies;
+// 501 without them; they answer at once and run in the background, their progress shows in the
+// tenant's health from the kv state keys backfill.last / reconcile.last), and retention pruning.
 import type { FastifyPluginAsync } from 'fastify';
+import { SyncError } from '../../errors.ts';
 import { lastPruneReport, type PruneReport } from '../../observe/retention.ts';
 import { AdminError, requireTenant, type AdminContext } from './context.ts';
 import * as s from './schemas.ts';
@@ -36,7 +37,11 @@ export const operationRoutes: FastifyPluginAsync<{ ctx: AdminContext; actions: A
         requireTenant(ctx, tenantId);
         const start = actions[operation];
         if (!start) throw new AdminError(501, 'not_available', `${operation} is not available in this build`);
-        const started = await start(tenantId, request.body ?? {});
+        const started = await start(tenantId, request.body ?? {}).catch((error: unknown) => {
+          if (error instanceof SyncError && error.code === 'PAYLOAD_INVALID') throw new AdminError(400, 'bad_request', error.message);
+          if (error instanceof SyncError && error.code === 'SYNC_CONFLICT') throw new AdminError(409, 'already_running', error.message);
+          throw error;
+        });
         ctx.logger?.info({ tenantId, operation, by: 'admin-api' }, `${operation} started`);
         return reply.code(202).send({ tenantId, started });
       },
