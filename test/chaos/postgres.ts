@@ -3,11 +3,11 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
 
-/** The first URL that connects: $SPRUCE_SYNC_TEST_PG_URL, else 127.0.0.1:5432/test as us or postgres. */
+/** The first URL that connects: $SPRUCE_SYNC_TEST_PG_URL, else 127.0.0.1:5432/test as the OS user or postgres. */
 export async function findPostgres(): Promise<string | null> {
   const configured = process.env.SPRUCE_SYNC_TEST_PG_URL;
-  const base = 'postgres://127.0.0.1:5432/test';
-  const candidates = configured ? [configured] : [base, `postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
+  // A user name always: without one (and without $USER) the server logs a FATAL per attempt.
+  const candidates = configured ? [configured] : [`postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
   for (const url of candidates) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
     try {

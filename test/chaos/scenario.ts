@@ -84,7 +84,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           secrets,
           config: {
             server: { host: '127.0.0.1', port, publicUrl },
-            database: { url: options.pgUrl, schema, poolSize: 8 },
+            database: { url: options.pgUrl, schema, poolSize: 6 },
             // Short leases: the jobs of a killed instance come back within seconds.
             workers: { concurrency: 8, leaseMs: 4_000, pollIntervalMs: 250 },
             log: { level: 'warn' },

@@ -10,16 +10,20 @@ import type { SpryPatient } from '../../src/spry/types.ts';
 import { runBackfill } from '../../src/sync/backfill.ts';
 import type { BackfillSummary } from '../../src/sync/backfill-report.ts';
 import { canonicalOrg, linkedContacts, openBench, seedExistingContacts, type Bench } from './backfill-support.ts';
+import { contactsOfPatient, eventually, startWorld, type World } from './support.ts';
 
 const PATIENTS = 5_000;
 const SEED = 11;
 
 let sandbox: Sandbox | undefined;
 let bench: Bench | undefined;
+let world: World | undefined;
 /** The org after the uninterrupted run, to compare the killed-and-resumed one with. */
 let uninterrupted: string[] | undefined;
 
 afterEach(async () => {
+  await world?.close();
+  world = undefined;
   await bench?.close();
   await sandbox?.close();
   bench = undefined;
@@ -135,6 +139,33 @@ describe('backfill', () => {
     expectOneContactEach(sandbox);
     for (const [patientId, [kept]] of existing.ambiguous) expect(linkedContacts(sandbox).get(patientId)![0]!.id).toBe(kept);
     expect(sandbox.spruce.violations).toEqual([]);
+  });
+
+  it('leaves live traffic its share of the Spruce budget while it runs at the default limit (100/min)', async () => {
+    world = await startWorld({
+      patients: 400,
+      // A few patients in flight are enough to use this budget (the sandbox's Spry allows 20/s).
+      service: { tenant: { backfill: { concurrency: 3 }, schedules: { catchUpOnStart: false, catchUpEveryMinutes: 0, reconcileEveryMinutes: 0 } } },
+    });
+    const ctx = world.service.contexts.get(world.config.tenants[0]!.id)!;
+    const controller = new AbortController();
+    let done = 0;
+    const running = runBackfill(ctx, { signal: controller.signal }, (p) => (done = p.done));
+    await eventually(() => done >= 3, 30_000, 'the backfill to get going');
+
+    // A patient the backfill will not reach for minutes is edited in Spry: its sync goes first.
+    const patientId = world.sandbox.spry.patientIds(SANDBOX_SPRY_ORG).at(-1)!;
+    const editedAt = Date.now();
+    world.sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId, { last_name: 'LiveDuringBackfill' });
+    await eventually(() => contactsOfPatient(world!, patientId)[0]?.familyName === 'LiveDuringBackfill', 20_000, 'the live edit');
+    const liveSeconds = (Date.now() - editedAt) / 1000;
+    expect(liveSeconds).toBeLessThan(10);
+    controller.abort();
+    const summary = await running;
+    expect(summary.status).toBe('interrupted');
+    expect(summary.done).toBeLessThan(400);
+    expect(world.sandbox.spruce.requestLog.filter((r) => r.status === 429)).toEqual([]);
+    expect(world.sandbox.spruce.violations).toEqual([]);
   });
 });
 
