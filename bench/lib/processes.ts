@@ -1,7 +1,7 @@
 // Child processes the benchmarks measure from outside: the real service (`spruce-sync start`)
 // and a bare Fastify server, each in its own process so the load generator and the simulators
 // do not share its event loop. Memory is read from /proc/<pid>/status.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ export interface ChildServer {
   url: string;
   /** Resident set size now, in MiB (VmRSS), and its peak so far (VmHWM). */
   memory(): { rssMiB: number; peakMiB: number };
+  /** CPU seconds used so far (user + system). */
+  cpuSeconds(): number;
   /** SIGTERM and wait for the exit (or SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL, as a crash or a pulled plug would (for the process, not the machine). */
@@ -26,6 +28,17 @@ export function processMemory(pid: number): { rssMiB: number; peakMiB: number } 
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+let clockTicks: number | undefined;
+
+/** CPU time (user + system, all threads) a process has used so far, in seconds. */
+export function processCpuSeconds(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 /** Samples a process's RSS every `everyMs` until stopped. */
@@ -102,6 +115,7 @@ function childHandle(child: ChildProcess, url: string, cleanup: () => Promise<vo
     pid: child.pid!,
     url,
     memory: () => processMemory(child.pid!),
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     async stop(graceMs = 10_000) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

@@ -1,6 +1,6 @@
 // Tables the scenarios produce: printed to the console and appended to docs/BENCHMARKS.md,
 // each with the machine, the date, the command and how busy the machine was.
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeLoad, describeMachine, loadAverage } from './machine.ts';
@@ -67,26 +67,26 @@ export async function publish(report: ScenarioReport, context: RunContext): Prom
   const text = renderReport(report, context);
   console.log(`\n${text}`);
   if (!context.write) return;
-  let existing = '';
+  let existing: string | null = null;
   try {
     existing = await readFile(BENCHMARKS_DOC, 'utf8');
   } catch {
-    await writeFile(BENCHMARKS_DOC, DOC_HEADER);
-    existing = DOC_HEADER;
+    existing = null;
   }
-  const start = existing.indexOf(CORE_PART);
-  if (start < 0) {
-    await appendFile(BENCHMARKS_DOC, `\n${CORE_PART}\n\n${CORE_INTRO}\n\n${text}`);
-    return;
-  }
-  // Keep our part together: insert at its end, before the next part (another benchmark's).
-  const next = existing.indexOf('\n## ', start + CORE_PART.length);
-  if (next < 0) {
-    await appendFile(BENCHMARKS_DOC, `${existing.endsWith('\n') ? '' : '\n'}\n${text}`);
-    return;
-  }
-  const before = existing.slice(0, next).trimEnd();
-  await writeFile(BENCHMARKS_DOC, `${before}\n\n${text}${existing.slice(next)}`);
+  await writeFile(BENCHMARKS_DOC, withSection(existing, text));
+}
+
+/**
+ * The document with `text` added at the end of our part (created when missing), before the
+ * next part another benchmark appended: other parts are never touched.
+ */
+export function withSection(existing: string | null, text: string): string {
+  const doc = existing ?? DOC_HEADER;
+  const start = doc.indexOf(CORE_PART);
+  if (start < 0) return `${doc.trimEnd()}\n\n${CORE_PART}\n\n${CORE_INTRO}\n\n${text}`;
+  const next = doc.indexOf('\n## ', start + CORE_PART.length);
+  if (next < 0) return `${doc.trimEnd()}\n\n${text}`;
+  return `${doc.slice(0, next).trimEnd()}\n\n${text}${doc.slice(next)}`;
 }
 
 const CORE_PART = '## Ingest, freshness, API economy, memory (`npm run bench`)';
