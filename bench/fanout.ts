@@ -16,6 +16,7 @@ import { createFanout } from '../src/fanout/fanout.ts';
 import { createLogger } from '../src/observe/logger.ts';
 import { openStore } from '../src/store/open-store.ts';
 import type { NewInboundEvent } from '../src/store/types.ts';
+import { dropSchema, uniqueSchema } from '../test/support/postgres.ts';
 
 const ENDPOINTS = 10;
 const DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/BENCHMARKS.md');
@@ -91,7 +92,7 @@ async function main() {
   const dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-bench-fanout-'));
   const url = o.database || `sqlite:${path.join(dir, 'bench.db')}`;
   // PostgreSQL: a schema of our own, dropped at the end.
-  const schema = url.startsWith('postgres') ? `bench_fanout_${process.pid}_${Date.now().toString(36)}` : undefined;
+  const schema = url.startsWith('postgres') ? uniqueSchema('bench_fanout') : undefined;
   const config = parseConfig({
     database: { url, ...(schema ? { schema } : {}) },
     log: { level: 'silent' },
@@ -158,13 +159,7 @@ async function main() {
     }
   }
   await fanout.close();
-  if (schema) {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  }
+  if (schema) await dropSchema(url, schema);
   await main.close();
   await Promise.all(endpoints.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve()))));
   await rm(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { freePort, registerSandboxWebhooks, sandboxConfig, SANDBOX_SPRY_ORG, startSandbox, type Sandbox } from '../src/sandbox/environment.ts';
 import { spryExternalId } from '../src/sync/desired-contact.ts';
 import { Cluster } from '../test/chaos/cluster.ts';
-import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/chaos/postgres.ts';
+import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
 
 const args = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // `npm run chaos -- [--quick] [--seed N]`: the chaos run of issue #6 on the local PostgreSQL.
 // Full: 5,000 Spry and 1,000 Spruce changes, 6 kills; --quick: a few minutes' worth less.
-import { findPostgres, skipNotice } from './postgres.ts';
+import { findPostgres, skipNotice } from '../support/postgres.ts';
 import { runChaos, type ChaosOptions } from './scenario.ts';
 
 const args = process.argv.slice(2);

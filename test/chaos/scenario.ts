@@ -9,7 +9,7 @@ import { freePort, registerSandboxWebhooks, sandboxConfig, SANDBOX_SPRY_ORG, sta
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { Cluster } from './cluster.ts';
-import { dropSchema, terminateSessions, uniqueSchema } from './postgres.ts';
+import { dropSchema, terminateSessions, uniqueSchema } from '../support/postgres.ts';
 import { RoundRobinProxy } from './round-robin.ts';
 import { disagreements, verify, type Verdict } from './verify.ts';
 import { seededRandom, Workload } from './workload.ts';

@@ -2,13 +2,13 @@
 // PostgreSQL (a fresh schema per test), like the main store's contract suite.
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { openFanoutStore } from '../../src/fanout/open-store.ts';
 import type { FanoutStore } from '../../src/fanout/types.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { dropSchema, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { fanoutStoreContract, type FanoutHarnessFactory } from './fanout-store.suite.ts';
 
 // SQLite ---------------------------------------------------------------------------------------
@@ -63,58 +63,25 @@ describe('fan-out store on SQLite beside the main store', () => {
 
 // PostgreSQL -----------------------------------------------------------------------------------
 
-async function findPostgres(): Promise<string | null> {
-  const configured = process.env.SPRUCE_SYNC_TEST_PG_URL;
-  const base = 'postgres://127.0.0.1:5432/test';
-  const candidates = configured ? [configured] : [base, `postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return url;
-    } catch {
-      // Try the next one.
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return null;
-}
-
 const pgUrl = await findPostgres();
-if (!pgUrl) {
-  const shown = new URL(process.env.SPRUCE_SYNC_TEST_PG_URL ?? 'postgres://127.0.0.1:5432/test');
-  shown.password = '';
-  console.warn(`[fan-out store contract] PostgreSQL suite SKIPPED: cannot connect to ${shown.toString()}. Set SPRUCE_SYNC_TEST_PG_URL to run it.`);
-}
+if (!pgUrl) console.warn(skipNotice('fan-out store contract'));
 
-let schemas = 0;
 const postgresHarness: FanoutHarnessFactory = async ({ encryptionKey }) => {
   const url = pgUrl!;
-  const schema = `fanout_contract_${process.pid}_${++schemas}_${Math.random().toString(36).slice(2, 8)}`;
+  const schema = uniqueSchema('fanout_contract');
   const stores: FanoutStore[] = [];
   const open = async () => {
     const store = await openFanoutStore(url, { schema, encryptionKey });
     stores.push(store);
     return store;
   };
-  const withClient = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
   return {
     store: await open(),
     openAnother: open,
-    raw: (sql) => withClient(async (client) => (await client.query(sql)).rows as Record<string, unknown>[]),
+    raw: (sql) => schemaQuery(url, schema, sql),
     async cleanup() {
       for (const store of stores) await store.close().catch(() => {});
-      await withClient((client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+      await dropSchema(url, schema);
     },
   };
 };

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalLeadership } from '../../src/store/leadership.ts';
 import { PostgresLeadership } from '../../src/store/postgres/leadership.ts';
 import { eventually } from '../e2e/support.ts';
-import { adminQuery, findPostgres, skipNotice, uniqueSchema } from '../chaos/postgres.ts';
+import { adminQuery, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('leadership'));

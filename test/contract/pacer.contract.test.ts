@@ -10,7 +10,7 @@ import type { ResponseObservation } from '../../src/http/types.ts';
 import { OrgRateLimiter } from '../../src/sandbox/spry/rate-limit.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../chaos/postgres.ts';
+import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('shared budgets'));

@@ -1,12 +1,12 @@
 // The operator views of the Store (admin API, dashboard, CLI), run against SQLite (a real temp
 // file) and PostgreSQL (a fresh schema per test), plus the claim filter behind a paused direction.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type { NewInboundEvent, Store } from '../../src/store/types.ts';
+import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 
 interface Harness {
   store: Store;
@@ -28,40 +28,17 @@ async function sqliteHarness(): Promise<Harness> {
   };
 }
 
-async function findPostgres(): Promise<string | null> {
-  const configured = process.env.SPRUCE_SYNC_TEST_PG_URL;
-  const candidates = configured
-    ? [configured]
-    : ['postgres://127.0.0.1:5432/test', `postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return url;
-    } catch {
-      // Try the next one.
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return null;
-}
-
 const pgUrl = await findPostgres();
-if (!pgUrl) console.warn('[store admin contract] PostgreSQL suite SKIPPED: no server at postgres://127.0.0.1:5432/test');
+if (!pgUrl) console.warn(skipNotice('store admin contract'));
 
 async function postgresHarness(): Promise<Harness> {
-  const schema = `store_admin_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const schema = uniqueSchema('store_admin');
   const store = await openStore(pgUrl!, { schema, encryptionKey: 'ab'.repeat(32) });
   return {
     store,
     async cleanup() {
       await store.close();
-      const client = new pg.Client({ connectionString: pgUrl! });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
+      await dropSchema(pgUrl!, schema);
     },
   };
 }

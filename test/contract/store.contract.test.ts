@@ -2,10 +2,8 @@
 // test), plus what only one adapter or openStore has to prove.
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/errors.ts';
 import { openStore } from '../../src/store/open-store.ts';
@@ -13,6 +11,7 @@ import { migrations as postgresMigrations } from '../../src/store/postgres/migra
 import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewInboundEvent, Store } from '../../src/store/types.ts';
+import { dropSchema, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { storeContract, type HarnessFactory } from './store.suite.ts';
 
 // SQLite ---------------------------------------------------------------------------------------
@@ -50,68 +49,25 @@ storeContract('SQLite', sqliteHarness);
 
 // PostgreSQL -----------------------------------------------------------------------------------
 
-/** The first URL that connects: the configured one, else the default as the OS user or postgres. */
-async function findPostgres(): Promise<string | null> {
-  const configured = process.env.SPRUCE_SYNC_TEST_PG_URL;
-  const base = 'postgres://127.0.0.1:5432/test';
-  const candidates = configured ? [configured] : [base, `postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return url;
-    } catch {
-      // Try the next one.
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return null;
-}
-
 const pgUrl = await findPostgres();
-if (!pgUrl) {
-  console.warn(
-    `[store contract] PostgreSQL suite SKIPPED: cannot connect to ${shownPgTarget()}. ` +
-      'Start PostgreSQL or set SPRUCE_SYNC_TEST_PG_URL=postgres://USER@HOST:PORT/DB to run it.',
-  );
-}
-
-/** Where we looked, without a password. */
-function shownPgTarget(): string {
-  const url = new URL(process.env.SPRUCE_SYNC_TEST_PG_URL ?? 'postgres://127.0.0.1:5432/test');
-  url.password = '';
-  return url.toString();
-}
-
-let schemaCount = 0;
+if (!pgUrl) console.warn(skipNotice('store contract'));
 
 const postgresHarness: HarnessFactory = async ({ encryptionKey }) => {
   const url = pgUrl!;
-  const schema = `store_contract_${process.pid}_${++schemaCount}_${Math.random().toString(36).slice(2, 8)}`;
+  const schema = uniqueSchema('store_contract');
   const stores: Store[] = [];
   const open = async (key?: string) => {
     const store = await openStore(url, { schema, encryptionKey: key });
     stores.push(store);
     return store;
   };
-  const withClient = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
   return {
     store: await open(encryptionKey),
     openAnother: (options) => open(options?.encryptionKey),
-    raw: (sql) => withClient(async (client) => (await client.query(sql)).rows as Record<string, unknown>[]),
+    raw: (sql) => schemaQuery(url, schema, sql),
     async cleanup() {
       for (const store of stores) await store.close().catch(() => {});
-      await withClient((client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
+      await dropSchema(url, schema);
     },
   };
 };

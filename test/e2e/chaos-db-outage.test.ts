@@ -2,7 +2,7 @@
 // the senders retry, /readyz says so, workers keep running and reconnect, and nothing is lost.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, startServiceOnSandbox, type Sandbox, type SandboxWithService } from '../../src/sandbox/environment.ts';
-import { dropSchema, findPostgres, skipNotice, terminateSessions, uniqueSchema } from '../chaos/postgres.ts';
+import { dropSchema, findPostgres, skipNotice, terminateSessions, uniqueSchema } from '../support/postgres.ts';
 import { TcpProxy } from '../chaos/tcp-proxy.ts';
 import { advanceUntil, agreesWithSpry, eventually, SANDBOX_SPRY_ORG } from './support.ts';
 

@@ -4,7 +4,7 @@
 // set low enough that pacing has to work across the instances (raised from the sandbox's 100/min
 // so the run ends in time), and Spry's limit in the simulator equals the tenant's ceiling.
 import { describe, expect, it } from 'vitest';
-import { findPostgres, skipNotice } from '../chaos/postgres.ts';
+import { findPostgres, skipNotice } from '../support/postgres.ts';
 import { runChaos } from '../chaos/scenario.ts';
 
 const pgUrl = await findPostgres();

@@ -1,47 +1,23 @@
 // The fan-out end to end on PostgreSQL (the scale-out store): a healthy and a flaky endpoint
 // get every Spry event and sync event once, in order per patient. Skipped, with one line, when
 // no PostgreSQL is reachable.
-import { userInfo } from 'node:os';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { messageId } from '../../src/fanout/messages.ts';
 import { SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { startReceiver, verifyAll, type Receiver } from './fanout-support.ts';
 import { contactsOfPatient, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
 
-async function findPostgres(): Promise<string | null> {
-  const configured = process.env.SPRUCE_SYNC_TEST_PG_URL;
-  const candidates = configured ? [configured] : ['postgres://127.0.0.1:5432/test', `postgres://${userInfo().username}@127.0.0.1:5432/test`, 'postgres://postgres@127.0.0.1:5432/test'];
-  for (const url of candidates) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return url;
-    } catch {
-      // Try the next one.
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-  return null;
-}
-
 const pgUrl = await findPostgres();
-if (!pgUrl) console.warn('[fan-out e2e] PostgreSQL test SKIPPED: no PostgreSQL at SPRUCE_SYNC_TEST_PG_URL or 127.0.0.1:5432/test.');
-const schema = `fanout_e2e_${process.pid}_${Date.now().toString(36)}`;
+if (!pgUrl) console.warn(skipNotice('fan-out e2e'));
+const schema = uniqueSchema('fanout_e2e');
 let world: World | undefined;
 const receivers: Receiver[] = [];
 
 afterAll(async () => {
   await world?.close();
   await Promise.all(receivers.map((r) => r.close()));
-  if (pgUrl) {
-    const client = new pg.Client({ connectionString: pgUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  }
+  if (pgUrl) await dropSchema(pgUrl, schema);
 });
 
 describe.skipIf(!pgUrl)('event fan-out on PostgreSQL', () => {

@@ -1,5 +1,6 @@
-// The PostgreSQL our scale-out tests run on: found the way the store contract finds it, one
-// fresh schema per run (dropped after), and the admin moves a chaos test needs.
+// The one way every test and benchmark finds the test PostgreSQL ($SPRUCE_SYNC_TEST_PG_URL, else
+// 127.0.0.1:5432/test), says in one line that a suite was skipped without it, names a fresh
+// schema per run (dropped after), and makes the admin moves a test needs (queries, cuts).
 import { userInfo } from 'node:os';
 import pg from 'pg';
 
@@ -38,8 +39,18 @@ export function uniqueSchema(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
 }
 
+/** One query on its own connection (no pool to close). */
 export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  return query<R>({ connectionString: url, connectionTimeoutMillis: 5000 }, sql, values);
+}
+
+/** Like adminQuery, with `schema` as the search path: unqualified names are that schema's tables. */
+export async function schemaQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, schema: string, sql: string, values: unknown[] = []): Promise<R[]> {
+  return query<R>({ connectionString: url, connectionTimeoutMillis: 5000, options: `-c search_path=${schema}` }, sql, values);
+}
+
+async function query<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: string, values: unknown[]): Promise<R[]> {
+  const client = new pg.Client(config);
   await client.connect();
   try {
     return (await client.query<R>(sql, values)).rows;
