@@ -61,6 +61,15 @@ export interface IngestResult {
 }
 
 /** The config of a service whose only tenant is paused and has no schedules: ingest only. */
+/**
+ * `SPRUCE_SYNC_BENCH_PROFILE=<file>`: the service writes V8's tick log there as it runs (it is
+ * killed, so a profile written at exit would be lost); read it with `node --prof-process <file>`.
+ */
+function profileArgs(): string[] {
+  const file = process.env.SPRUCE_SYNC_BENCH_PROFILE;
+  return file ? ['--prof', '--no-logfile-per-isolate', `--logfile=${file}`] : [];
+}
+
 export function ingestServiceConfig(options: { port: number; databaseUrl: string; synchronous: 'FULL' | 'NORMAL'; secret: string }): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1', port: options.port },
@@ -155,7 +164,7 @@ async function measure(target: IngestTarget, label: string, options: Required<Om
     server =
       target === 'bare'
         ? await startBareServer(port)
-        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }));
+        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }), { nodeArgs: profileArgs() });
     if (target !== 'bare') await pauseTenant(server.url);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const restMiB = server.memory().rssMiB;
