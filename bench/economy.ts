@@ -96,8 +96,9 @@ export const ECONOMY_SCENARIOS = {
   },
   writeBack: {
     name: 'Spruce staff edit of a phone (written back to Spry)',
-    minimum: { spry: { [SPRY.patch]: 1, ...FETCH }, spruce: {} },
+    minimum: { spry: { [SPRY.patch]: 1, ...FETCH }, spruce: { [SPRUCE.get]: 1 } },
     why:
+      'one read of the contact as it is now (Spruce delays events beyond 1000 a minute, so an event may be older than our last write and must not be written back as it stands); ' +
       'one PATCH of the patient in Spry; Spry then sends patient.updated for our own write, minimized, so one fetch is needed to see that nothing else changed; ' +
       'the contact already holds the phone: no Spruce write.',
   },

@@ -133,7 +133,11 @@ export interface ContactLink {
  */
 export interface LedgerEntry {
   tenantId: string;
-  system: 'spruce' | 'spry';
+  /**
+   * What we last wrote to that system; `spruce-intent`: the contact as we are about to write it
+   * (Spruce may announce our write before its answer reaches us and the write is recorded).
+   */
+  system: 'spruce' | 'spry' | 'spruce-intent';
   /** Spruce contact id or Spry patient id (as a string). */
   recordId: string;
   /** Field name → the value we wrote (may hold PHI: encrypted at rest). */

@@ -88,19 +88,35 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     await ctx.store.upsertLink(tenantId, patientId, contact.id, ctx.clock.now());
     await audit(ctx, 'spruce', 'link', contact.id, 'link', event.id, { patientId, reason: 'integration_link' });
   }
+  const ourTags = [ctx.config.sync.tag];
   const ledger = await ctx.store.getLedger(tenantId, 'spruce', contact.id);
-  const live = snapshotOfContact(contact);
   if (!ledger) {
+    if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id)) return;
     // We cannot tell an edit from our own write: let the patient's sync compare with the live contact.
     await queuePatientSync(ctx, patientId);
     return;
   }
   const known = ledger.fields as unknown as ContactSnapshot;
-  const changed = differences(known, live, [ctx.config.sync.tag]);
-  if (changed.length === 0) {
+  if (differences(known, snapshotOfContact(contact), ourTags).length === 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, {});
     return;
   }
+  // Spruce delivers at most 1000 events a minute per endpoint and delays the rest, so an event
+  // may show the contact as it was before our later writes. What differs is acted on only as
+  // the contact is now: a stale picture must never be written back to the chart.
+  const current = await ctx.spruce.getContact(contact.id);
+  if (!current) {
+    // Deleted since: its contact.deleted event settles the link.
+    await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'contact_gone' });
+    return;
+  }
+  const live = snapshotOfContact(current);
+  const changed = differences(known, live, ourTags);
+  if (changed.length === 0) {
+    await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, { of: 'earlier_write' });
+    return;
+  }
+  if (await isOurWriteInFlight(ctx, contact.id, live, event.id)) return;
   const policy = ctx.config.inbound;
   const writable = new Set<string>(policy.writeBack ? policy.writeBackFields : []);
   const writeBack = changed.filter((key) => writable.has(key));
@@ -138,6 +154,17 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
   }
   // Either way Spry and the desired contact moved: the patient's sync settles both sides.
   await queuePatientSync(ctx, patientId);
+}
+
+/**
+ * Whether the contact shows the write a patient sync is making right now: Spruce announces a
+ * write as soon as it applies it, often before its answer reaches us and the write is recorded.
+ */
+async function isOurWriteInFlight(ctx: TenantContext, contactId: string, live: ContactSnapshot, eventId: number): Promise<boolean> {
+  const intent = await ctx.store.getLedger(ctx.config.id, 'spruce-intent', contactId);
+  if (!intent || differences(intent.fields as unknown as ContactSnapshot, live, [ctx.config.sync.tag]).length > 0) return false;
+  await audit(ctx, 'spruce', 'contact', contactId, 'echo', eventId, { of: 'write_in_flight' });
+  return true;
 }
 
 /** The Spry fields for the Spruce contact's phones and email, as staff left them. */

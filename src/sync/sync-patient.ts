@@ -118,6 +118,7 @@ async function applyPatch(
   const catalog = await ctx.catalog.get();
   const { changed, patch } = contactPatch(desired, current, catalog);
   if (patch) {
+    await recordIntent(ctx, contactId, snapshotOfDesired(desired, catalog, current.tags));
     try {
       await ctx.spruce.updateContact(contactId, patch);
     } catch (error) {
@@ -150,9 +151,12 @@ async function findOrCreate(
   const contact = created.contact;
   // Our own record first: if we die before the link lands, the retry finds the contact here.
   await ctx.store.upsertLink(ctx.config.id, patientId, contact.id, ctx.clock.now());
-  await ensureIntegrationLink(ctx, contact, desired, eventId);
   const catalog = await ctx.catalog.get();
-  await recordWrite(ctx, contact.id, desired, hash, snapshotOfDesired(desired, catalog).tags);
+  const written = snapshotOfDesired(desired, catalog);
+  // Adding the link is announced as a contact.updated that may beat the link's answer.
+  await recordIntent(ctx, contact.id, written);
+  await ensureIntegrationLink(ctx, contact, desired, eventId);
+  await recordWrite(ctx, contact.id, desired, hash, written.tags);
   return { outcome: 'created', contactId: contact.id, changed: [] };
 }
 
@@ -268,6 +272,22 @@ async function deleteArchived(ctx: TenantContext, patientId: number, eventId: nu
   await ctx.store.deleteLinkByContact(ctx.config.id, link.contactId);
   await audit(ctx, 'spruce', 'contact', link.contactId, 'delete', eventId, { patientId });
   return { outcome: 'deleted', contactId: link.contactId, changed: [] };
+}
+
+/**
+ * The contact as we are about to write it. Spruce sends contact.updated as soon as it applies a
+ * write, often before its answer reaches us and recordWrite runs: the inbound handler checks this
+ * too, so that it never takes our own write for a staff edit (and queues no needless sync).
+ */
+async function recordIntent(ctx: TenantContext, contactId: string, snapshot: ContactSnapshot): Promise<void> {
+  await ctx.store.putLedger({
+    tenantId: ctx.config.id,
+    system: 'spruce-intent',
+    recordId: contactId,
+    fields: snapshot as unknown as Record<string, unknown>,
+    hash: '',
+    writtenAt: ctx.clock.now(),
+  });
 }
 
 async function recordWrite(

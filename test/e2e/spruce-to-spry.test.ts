@@ -1,6 +1,7 @@
 // Spruce → Spry: edits staff make in Spruce, conversation activity on the chart, and no echo
 // of our own writes in either direction.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { catchUp } from '../../src/sync/catch-up.ts';
 import { contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
 
 let world: World;
@@ -64,6 +65,39 @@ describe('Spruce → Spry', () => {
     expect(spryPatches() - patchesBefore).toBe(0);
     const echoes = await world.service.store.searchAudit({ recordId: contactId, limit: 100 });
     expect(echoes.some((a) => a.action === 'echo')).toBe(true);
+  });
+
+  it('never writes back a picture of the contact older than our later write (late Spruce events)', async () => {
+    const patientId = patientIds()[3]!;
+    const contactId = await linkedContact(patientId);
+    // Spruce delays events beyond 1000 a minute: here its announcements of our next two writes
+    // are held back (dropped, still in its delivery log) and arrive later, through catch-up.
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { mobile: '+12065550101' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers?.[0]?.value === '+12065550101');
+    await quiesce(world);
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { mobile: '+12065550102' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers?.[0]?.value === '+12065550102');
+    await quiesce(world);
+    spruce().faults.setDeliveryFaults({});
+    const late = spruce().events.slice(-2).map((e) => e.id);
+    const patchesBefore = spryPatches();
+    const spruceWritesBefore = spruceWrites();
+
+    // The event showing +1 206 555 0101 now arrives after we wrote +1 206 555 0102.
+    const ctx = world.service.contexts.get(world.config.tenants[0]!.id)!;
+    await catchUp(ctx);
+    world.service.pool.notify();
+    await quiesce(world);
+    const inbox = await world.service.store.searchEvents({ tenantId: ctx.config.id, source: 'spruce', limit: 20 });
+    expect(inbox.filter((e) => late.includes(e.eventKey)).map((e) => e.status)).toEqual(['processed', 'processed']);
+
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550102');
+    expect(spryPatches() - patchesBefore).toBe(0);
+    expect(spruceWrites() - spruceWritesBefore).toBe(0);
+    const audit = await world.service.store.searchAudit({ recordId: contactId, limit: 100 });
+    expect(audit.filter((a) => a.action === 'echo').map((a) => a.detail)).toContainEqual({ of: 'earlier_write' });
+    expect(spruce().violations).toEqual([]);
   });
 
   it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
