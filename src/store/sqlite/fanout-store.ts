@@ -45,8 +45,9 @@ export class SqliteFanoutStore implements FanoutStore {
   private readonly sql: Sqlite;
   private readonly cipher: Cipher;
   /**
-   * Claims and settlements of all lanes requested in the same tick share one transaction (one
-   * fsync with synchronous=FULL), as the main store does for webhook inserts.
+   * Claims and settlements of all lanes requested in the same tick share one transaction, as the
+   * main store does for webhook inserts (they are not fsynced one by one: a power cut may redo a
+   * delivery, at least once as always).
    */
   private readonly writes: GroupCommit<() => unknown, unknown>;
 
@@ -84,7 +85,8 @@ export class SqliteFanoutStore implements FanoutStore {
 
   async insertSubscription(subscription: Subscription): Promise<void> {
     const params = bindable({ ...subscriptionParams(subscription, this.cipher), ...healthParams(subscription.health) });
-    this.sql.run(
+    // Durable before the answer that shows its secret once.
+    this.sql.durableWrite(() => this.sql.run(
       `INSERT INTO fanout_subscriptions (id, tenant_id, url, description, event_types, filter, version, allow_phi, retry_schedule,
          rate_per_second, max_in_flight, ordered, status, status_reason, secrets, consecutive_failures, failing_since,
          last_success_at, last_failure_at, alerted_at, created_at, updated_at)
@@ -92,7 +94,7 @@ export class SqliteFanoutStore implements FanoutStore {
          @ratePerSecond, @maxInFlight, @ordered, @status, @statusReason, @secrets, @consecutiveFailures, @failingSince,
          @lastSuccessAt, @lastFailureAt, @alertedAt, @createdAt, @updatedAt)`,
       params,
-    );
+    ));
   }
 
   async getSubscription(id: string): Promise<Subscription | null> {
@@ -109,14 +111,15 @@ export class SqliteFanoutStore implements FanoutStore {
   }
 
   async updateSubscription(subscription: Subscription): Promise<void> {
-    this.sql.run(
+    // Durable before the answer (a rotated secret is shown once).
+    this.sql.durableWrite(() => this.sql.run(
       `UPDATE fanout_subscriptions SET url = @url, description = @description, event_types = @eventTypes, filter = @filter,
          version = @version, allow_phi = @allowPhi, retry_schedule = @retrySchedule, rate_per_second = @ratePerSecond,
          max_in_flight = @maxInFlight, ordered = @ordered, status = @status, status_reason = @statusReason,
          secrets = @secrets, updated_at = @updatedAt
        WHERE id = @id`,
       bindable(subscriptionParams(subscription, this.cipher)),
-    );
+    ));
   }
 
   async updateHealth(id: string, health: SubscriptionHealth, now: number): Promise<void> {

@@ -57,7 +57,8 @@ export class SqliteStore implements Store {
     this.cipher = createCipher(options.encryptionKey);
     // Called inside the batch's transaction, better-sqlite3 runs this under a savepoint.
     this.insertUnderSavepoint = this.sql.db.transaction((event: NewInboundEvent) => inbox.insertEvent(this.sql, this.cipher, event));
-    this.inserts = new GroupCommit((events) => this.sql.write(() => events.map((event) => this.insertIsolated(event))));
+    // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per batch.
+    this.inserts = new GroupCommit((events) => this.sql.durableWrite(() => events.map((event) => this.insertIsolated(event))));
   }
 
   /** Group-commit counters: how many transactions carried how many inserts. */
