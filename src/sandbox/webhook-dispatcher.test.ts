@@ -180,6 +180,29 @@ describe('WebhookDispatcher', () => {
     expect(other.attempts).toBe(1); // sent at once
   });
 
+  it('delivers a sustained overflow at the allowed rate, spaced as it came, never more than the limit in any minute', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const target = await receiver();
+    const d = dispatcher(clock, { maxPerMinute: 10 });
+    // 15 events a minute for four minutes: half again the limit.
+    const states = [];
+    for (let i = 0; i < 60; i++) {
+      states.push(d.dispatch({ id: 't', url: target.url }, event(`s${i}`)));
+      await d.settle();
+      await clock.advance(4_000);
+    }
+    const planned = states.map((s) => s.nextAttemptAt ?? 0);
+    const sends = [...d.attempts.map((a) => a.at), ...planned.filter((at) => at >= clock.now())].sort((a, b) => a - b);
+    expect(sends).toHaveLength(60);
+    for (let i = 0; i + 10 < sends.length; i++) expect(sends[i + 10]! - sends[i]!).toBeGreaterThanOrEqual(60_000);
+    // No pile-up: the overflow keeps the 4 s spacing it arrived with (at most two share a moment).
+    const perInstant = new Map<number, number>();
+    for (const at of sends) perInstant.set(at, (perInstant.get(at) ?? 0) + 1);
+    expect(Math.max(...perInstant.values())).toBeLessThanOrEqual(2);
+    // All of it goes out at the limit: 60 events at 10 a minute take about six minutes, not twelve.
+    expect(sends.at(-1)!).toBeLessThan(6 * 60_000);
+  });
+
   it('stop() cancels pending retries; reset() forgets everything and keeps working', async () => {
     const clock = new ControlledClock({ flowing: false });
     let fail = true;

@@ -160,22 +160,33 @@ export class WebhookDispatcher {
 
   /**
    * Earliest time at or after `from` when one more send to the target keeps every 60 s window
-   * within `maxPerMinute`, and reserves it. Reserving when scheduling (not when sending) is what
-   * makes a burst of simultaneous events wait their turn instead of all going out at once.
+   * within `maxPerMinute` (a sliding log: any `max + 1` sends span at least 60 s), and reserves
+   * it. A sustained overflow thus goes out at exactly the allowed rate, spaced as it arrived.
+   * Reserving when scheduling (not when sending) is what makes a burst of simultaneous events
+   * wait their turn instead of all going out at once.
    */
   private reserveSlot(targetId: string, from: number, now: number): number {
     const max = this.options.maxPerMinute;
     if (!max) return from;
-    const times = (this.reserved.get(targetId) ?? []).filter((t) => t > now - 60_000);
+    const times = this.reserved.get(targetId) ?? [];
+    // Sends older than a minute before now constrain nothing any more.
+    const keep = upperBound(times, now - 60_000);
+    if (keep > 0) times.splice(0, keep);
     this.reserved.set(targetId, times);
     let at = from;
     for (;;) {
-      // Any 60 s window holding `at` lies within (at − 60 s, at + 60 s): fewer than `max` sends
-      // there is enough (conservative, and exact for bursts).
-      const lo = upperBound(times, at - 60_000);
-      const hi = lowerBound(times, at + 60_000);
-      if (hi - lo < max) break;
-      at = times[lo]! + 60_000;
+      const p = upperBound(times, at);
+      // With `at` inserted at index p, every run of max + 1 sends holding it must span 60 s.
+      const at_ = (i: number) => (i < p ? times[i]! : i === p ? at : times[i - 1]!);
+      let moveTo: number | null = null;
+      for (let i = Math.max(0, p - max); i <= p && i + max <= times.length; i++) {
+        if (at_(i + max) - at_(i) >= 60_000) continue;
+        // Last of the run: it must wait a minute after the run's first; else step past the next send.
+        moveTo = i + max === p ? at_(i) + 60_000 : times[p]!;
+        break;
+      }
+      if (moveTo === null) break;
+      at = Math.max(moveTo, at + 1);
     }
     times.splice(upperBound(times, at), 0, at);
     return at;
@@ -288,18 +299,6 @@ function upperBound(sorted: number[], value: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid]! <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first element >= value in a sorted array. */
-function lowerBound(sorted: number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
     else hi = mid;
   }
   return lo;
