@@ -231,6 +231,21 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         expect((await store.getEvent(e1.id))!.status).toBe('processed');
       });
 
+      it('does not let a run whose lease lapsed settle the job its own instance claimed again (no event lost)', async () => {
+        // One instance, one worker id: a slow run loses its lease, another slot of the same
+        // instance claims the key again after a new event arrived, and the slow run ends first.
+        await store.insertEvent(patientEvent('t1', 5, 'first'));
+        const slow = await claimOne(store, 'worker-a', T0);
+        const later = await store.insertEvent(patientEvent('t1', 5, 'later', T0 + 1));
+        const again = await claimOne(store, 'worker-a', T0 + 2 * LEASE);
+        expect(again.id).toBe(slow.id);
+        await store.completeJob(slow, 'worker-a', T0 + 2 * LEASE + 1);
+        await store.failJob(slow, { jobId: slow.id, workerId: 'worker-a', now: T0 + 2 * LEASE + 1, retryAt: T0 + 10 * LEASE, error: { code: 'UNEXPECTED', message: 'late' } });
+        expect((await store.getEvent(later.id))!.status).toBe('queued');
+        await store.completeJob(again, 'worker-a', T0 + 2 * LEASE + 2);
+        expect((await store.getEvent(later.id))!.status).toBe('processed');
+      });
+
       it('never hands one key to two claimers at once', async () => {
         for (let p = 0; p < 40; p++) {
           await store.insertEvent(patientEvent('t1', p, `a-${p}`));

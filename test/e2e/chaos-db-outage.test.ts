@@ -39,7 +39,13 @@ async function startOnPostgres(databaseUrl: string): Promise<{ sandbox: Sandbox;
 /** Every Spry event the simulator sent is in the inbox, none waiting, none dead. */
 async function nothingLost(world: { sandbox: Sandbox }, running: SandboxWithService): Promise<void> {
   const store = running.service.store;
-  await advanceUntil(world, async () => (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0, { stepMs: 5_000, what: 'the inbox to drain' });
+  try {
+    await advanceUntil(world, async () => (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0, { stepMs: 5_000, what: 'the inbox to drain' });
+  } catch (error) {
+    // Say what is stuck: the events still queued and the jobs that should run them.
+    const queued = (await store.searchEvents({ status: 'queued', limit: 20 })).map((e) => `${e.id} ${e.source} ${e.type} ${e.jobKey}`);
+    throw new Error(`${(error as Error).message}; queued: ${queued.join(', ')}; queue: ${JSON.stringify(await store.queueStats())}`);
+  }
   const stored = await store.searchEvents({ source: 'spry', limit: 10_000 });
   const sent = new Set(world.sandbox.spry.events(SANDBOX_SPRY_ORG).map((e) => e.event_id));
   expect(new Set(stored.map((e) => e.eventKey))).toEqual(sent);

@@ -127,13 +127,13 @@ export class PostgresStore implements Store {
   }
 
   async completeJob(job: Job, workerId: string, now: number): Promise<void> {
-    await inTransaction(this.pool, (client) => queue.complete(client, job.id, workerId, job.lastEventId, now));
+    await inTransaction(this.pool, (client) => queue.complete(client, job.id, workerId, job.attempts, job.lastEventId, now));
   }
 
   async failJob(job: Job, failure: FailJob): Promise<void> {
     const { retryAt } = failure;
-    if (retryAt !== undefined) await queue.retryLater(this.pool, { ...failure, retryAt });
-    else await inTransaction(this.pool, (client) => queue.bury(client, failure, job.lastEventId));
+    if (retryAt !== undefined) await queue.retryLater(this.pool, { ...failure, retryAt }, job.attempts);
+    else await inTransaction(this.pool, (client) => queue.bury(client, failure, job.lastEventId, job.attempts));
   }
 
   async recordAttempt(attempt: JobAttempt): Promise<void> {

@@ -145,10 +145,12 @@ export async function renewLease(db: Queryable, jobId: number, workerId: string,
  * stays, unlocked and due now with fresh attempts; otherwise it is gone. A worker that lost its
  * lease changes nothing: the new holder will do the work. Runs inside the caller's transaction.
  */
-export async function complete(db: Queryable, jobId: number, workerId: string, lastEventId: number, now: number): Promise<boolean> {
+export async function complete(db: Queryable, jobId: number, workerId: string, attempts: number, lastEventId: number, now: number): Promise<boolean> {
+  // `attempts` fences the claim: the same worker id may have claimed the key again after this
+  // run's lease lapsed, and only that newer claim may settle it.
   const { rows } = await db.query<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(
-    'SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs WHERE id = $1 AND locked_by = $2 FOR UPDATE',
-    [jobId, workerId],
+    'SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs WHERE id = $1 AND locked_by = $2 AND attempts = $3 FOR UPDATE',
+    [jobId, workerId, attempts],
   );
   const held = rows[0];
   if (!held) return false;
@@ -171,23 +173,23 @@ export async function complete(db: Queryable, jobId: number, workerId: string, l
 }
 
 /** A failed run that may succeed later: unlocked, due at `retryAt`. */
-export async function retryLater(db: Queryable, failure: FailJob & { retryAt: number }): Promise<boolean> {
+export async function retryLater(db: Queryable, failure: FailJob & { retryAt: number }, attempts: number): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = $1, last_error = $2, updated_at = $3
-     WHERE id = $4 AND locked_by = $5`,
-    [failure.retryAt, failureReason(failure.error), failure.now, failure.jobId, failure.workerId],
+     WHERE id = $4 AND locked_by = $5 AND attempts = $6`,
+    [failure.retryAt, failureReason(failure.error), failure.now, failure.jobId, failure.workerId, attempts],
   );
   return (rowCount ?? 0) > 0;
 }
 
 /** A failed run that will not succeed by retrying: the job and the events it covered die. */
-export async function bury(db: Queryable, failure: FailJob, lastEventId: number): Promise<boolean> {
+export async function bury(db: Queryable, failure: FailJob, lastEventId: number, attempts: number): Promise<boolean> {
   const reason = failureReason(failure.error);
   const { rows } = await db.query<{ tenant_id: string; key: string }>(
     `UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, last_error = $1, updated_at = $2
-     WHERE id = $3 AND locked_by = $4
+     WHERE id = $3 AND locked_by = $4 AND attempts = $5
      RETURNING tenant_id, key`,
-    [reason, failure.now, failure.jobId, failure.workerId],
+    [reason, failure.now, failure.jobId, failure.workerId, attempts],
   );
   const held = rows[0];
   if (!held) return false;

@@ -103,10 +103,12 @@ export function renewLease(sql: Sqlite, jobId: number, workerId: string, lockedU
  * stays, unlocked and due now with fresh attempts; otherwise it is gone. A worker that lost its
  * lease changes nothing: the new holder will do the work.
  */
-export function complete(sql: Sqlite, jobId: number, workerId: string, lastEventId: number, now: number): boolean {
+export function complete(sql: Sqlite, jobId: number, workerId: string, attempts: number, lastEventId: number, now: number): boolean {
+  // `attempts` fences the claim: the same worker id may have claimed the key again after this
+  // run's lease lapsed, and only that newer claim may settle it.
   const held = sql.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(
-    'SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs WHERE id = ? AND locked_by = ?',
-    [jobId, workerId],
+    'SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs WHERE id = ? AND locked_by = ? AND attempts = ?',
+    [jobId, workerId, attempts],
   );
   if (!held) return false;
   sql.run(
@@ -128,24 +130,24 @@ export function complete(sql: Sqlite, jobId: number, workerId: string, lastEvent
 }
 
 /** A failed run that may succeed later: unlocked, due at `retryAt`. */
-export function retryLater(sql: Sqlite, failure: FailJob & { retryAt: number }): boolean {
+export function retryLater(sql: Sqlite, failure: FailJob & { retryAt: number }, attempts: number): boolean {
   return (
     sql.run(
       `UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ?, last_error = ?, updated_at = ?
-       WHERE id = ? AND locked_by = ?`,
-      [failure.retryAt, failureReason(failure.error), failure.now, failure.jobId, failure.workerId],
+       WHERE id = ? AND locked_by = ? AND attempts = ?`,
+      [failure.retryAt, failureReason(failure.error), failure.now, failure.jobId, failure.workerId, attempts],
     ).changes > 0
   );
 }
 
 /** A failed run that will not succeed by retrying: the job and the events it covered die. */
-export function bury(sql: Sqlite, failure: FailJob, lastEventId: number): boolean {
+export function bury(sql: Sqlite, failure: FailJob, lastEventId: number, attempts: number): boolean {
   const reason = failureReason(failure.error);
   const held = sql.get<{ tenant_id: string; key: string }>(
     `UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, last_error = ?, updated_at = ?
-     WHERE id = ? AND locked_by = ?
+     WHERE id = ? AND locked_by = ? AND attempts = ?
      RETURNING tenant_id, key`,
-    [reason, failure.now, failure.jobId, failure.workerId],
+    [reason, failure.now, failure.jobId, failure.workerId, attempts],
   );
   if (!held) return false;
   sql.run(

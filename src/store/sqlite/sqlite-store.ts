@@ -126,13 +126,13 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(job: Job, workerId: string, now: number): Promise<void> {
-    this.sql.write(() => queue.complete(this.sql, job.id, workerId, job.lastEventId, now));
+    this.sql.write(() => queue.complete(this.sql, job.id, workerId, job.attempts, job.lastEventId, now));
   }
 
   async failJob(job: Job, failure: FailJob): Promise<void> {
     const { retryAt } = failure;
     this.sql.write(() =>
-      retryAt === undefined ? queue.bury(this.sql, failure, job.lastEventId) : queue.retryLater(this.sql, { ...failure, retryAt }),
+      retryAt === undefined ? queue.bury(this.sql, failure, job.lastEventId, job.attempts) : queue.retryLater(this.sql, { ...failure, retryAt }, job.attempts),
     );
   }
 
