@@ -19,15 +19,12 @@ import { tenantContext } from '../src/service.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { runBackfill, type BackfillProgress } from '../src/sync/backfill.ts';
 import type { BackfillSummary } from '../src/sync/backfill-report.ts';
+import { scriptArgs } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const { option, flag, all: args } = scriptArgs();
 const patients = Number(option('--patients') ?? 100_000);
 const sliceSeconds = Number(option('--slice-seconds') ?? 240);
-const write = !args.includes('--no-write');
+const write = !flag('--no-write');
 
 interface SandboxInfo {
   pid: number;

@@ -15,15 +15,12 @@ import { spryExternalId } from '../src/sync/desired-contact.ts';
 import { Cluster } from '../test/chaos/cluster.ts';
 import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
+import { scriptArgs } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const { option, flag } = scriptArgs();
 const patients = Number(option('--patients') ?? 1_000);
 const rounds = Number(option('--rounds') ?? 3);
-const write = !args.includes('--no-write');
+const write = !flag('--no-write');
 
 interface Setup {
   name: string;
