@@ -1,8 +1,7 @@
 // Row ↔ view mapping and filters for the operator queries, shared by both adapters (same
 // columns, different placeholders and drivers).
 import type { ActivityBucket, AuditQuery, AuditRecord, DeadJob, DeadJobQuery, EventSummary, EventSummaryQuery } from './admin-types.ts';
-import { eventFilters, toAudit, type AuditRow } from './rows.ts';
-import type { EventSource, EventStatus } from './types.ts';
+import { eventColumns, eventFilters, toAudit, type AuditRow } from './rows.ts';
 
 export type FilterOp = '=' | '>=' | '<' | '<=' | 'in' | 'starts';
 export type Filter = [column: string, op: FilterOp, value: string | number | string[]];
@@ -40,21 +39,7 @@ export interface EventSummaryRow {
 }
 
 export function toEventSummary(row: EventSummaryRow): EventSummary {
-  return {
-    id: num(row.id),
-    tenantId: row.tenant_id,
-    source: row.source as EventSource,
-    eventKey: row.event_key,
-    type: row.type,
-    occurredAt: num(row.occurred_at),
-    receivedAt: num(row.received_at),
-    subject: json(row.subject),
-    status: row.status as EventStatus,
-    jobKey: row.job_key,
-    reason: row.reason,
-    updatedAt: num(row.updated_at),
-    payloadPruned: num(row.payload_bytes) === 0,
-  };
+  return { ...eventColumns(row), payloadPruned: num(row.payload_bytes) === 0 };
 }
 
 export function summaryFilters(query: EventSummaryQuery): Filter[] {

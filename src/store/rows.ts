@@ -56,6 +56,11 @@ export interface EventRow {
 }
 
 export function toInboundEvent(row: EventRow, cipher: Cipher): InboundEvent {
+  return { ...eventColumns(row), payload: cipher.open(Buffer.from(row.payload), PAYLOAD_CONTEXT) };
+}
+
+/** An event row's columns apart from its payload (the event log's summaries have no payload). */
+export function eventColumns(row: Omit<EventRow, 'payload'>): Omit<InboundEvent, 'payload'> {
   return {
     id: num(row.id),
     tenantId: row.tenant_id,
@@ -64,7 +69,6 @@ export function toInboundEvent(row: EventRow, cipher: Cipher): InboundEvent {
     type: row.type,
     occurredAt: num(row.occurred_at),
     receivedAt: num(row.received_at),
-    payload: cipher.open(Buffer.from(row.payload), PAYLOAD_CONTEXT),
     subject: json(row.subject),
     status: row.status as EventStatus,
     jobKey: row.job_key,
