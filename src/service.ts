@@ -19,7 +19,6 @@ import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
 import { LocalLeadership, type Leadership } from './store/leadership.ts';
 import { openStore } from './store/open-store.ts';
-import { isPostgresUrl } from './store/postgres/db.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
 import type { Store } from './store/types.ts';
 import { backgroundOperations } from './sync/backfill-admin.ts';
@@ -211,17 +210,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
 }
 
 /** The configured store, migrated (safe when several instances start at once). */
-async function openConfiguredStore(database: Config['database']): Promise<Store> {
-  if (!isPostgresUrl(database.url)) {
-    return openStore(database.url, { encryptionKey: database.encryptionKey, synchronous: database.synchronous });
-  }
-  // Built here rather than by openStore, which has no pool size to give it.
-  const store = new PostgresStore(database.url, { encryptionKey: database.encryptionKey, schema: database.schema, max: database.poolSize });
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close().catch(() => {});
-    throw error;
-  }
-  return store;
+function openConfiguredStore(database: Config['database']): Promise<Store> {
+  return openStore(database.url, {
+    encryptionKey: database.encryptionKey,
+    synchronous: database.synchronous,
+    schema: database.schema,
+    poolSize: database.poolSize,
+  });
 }

@@ -1,8 +1,7 @@
 // The fan-out store for the service's database URL: the same file or server as the main store,
 // with tables of its own.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SyncError } from '../errors.ts';
+import { migrated, sqliteFile } from '../store/open-store.ts';
 import { PostgresFanoutStore } from '../store/postgres/fanout-store.ts';
 import { SqliteFanoutStore } from '../store/sqlite/fanout-store.ts';
 import type { FanoutStore } from './types.ts';
@@ -15,22 +14,12 @@ export interface OpenFanoutStoreOptions {
 }
 
 export async function openFanoutStore(url: string, options: OpenFanoutStoreOptions = {}): Promise<FanoutStore> {
-  const store = createFanoutStore(url, options);
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close().catch(() => {});
-    throw error;
-  }
-  return store;
+  return migrated(createFanoutStore(url, options));
 }
 
 function createFanoutStore(url: string, options: OpenFanoutStoreOptions): FanoutStore {
   if (url.startsWith('sqlite:')) {
-    let filename = url.slice('sqlite:'.length);
-    if (filename.startsWith('//')) filename = filename.slice(2);
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
-    return new SqliteFanoutStore(filename, { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
+    return new SqliteFanoutStore(sqliteFile(url), { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return new PostgresFanoutStore(url, { encryptionKey: options.encryptionKey, schema: options.schema });

@@ -14,31 +14,34 @@ export interface OpenStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** PostgreSQL only: keep the tables in this schema (created on migrate). */
   schema?: string;
+  /** PostgreSQL only: pooled connections (default 10). */
+  poolSize?: number;
   /** Create or upgrade the schema before returning; default true. */
   migrate?: boolean;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const store = createStore(url, options);
-  if (options.migrate !== false) {
-    try {
-      await store.migrate();
-    } catch (error) {
-      await store.close().catch(() => {});
-      throw error;
-    }
+  return options.migrate === false ? store : migrated(store);
+}
+
+/** The store with its schema created or upgraded; closed again when that fails. */
+export async function migrated<T extends { migrate(): Promise<void>; close(): Promise<void> }>(store: T): Promise<T> {
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
   }
   return store;
 }
 
 function createStore(url: string, options: OpenStoreOptions): Store {
   if (url.startsWith('sqlite:')) {
-    const filename = sqlitePath(url);
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
-    return new SqliteStore(filename, { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
+    return new SqliteStore(sqliteFile(url), { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return new PostgresStore(url, { encryptionKey: options.encryptionKey, schema: options.schema });
+    return new PostgresStore(url, { encryptionKey: options.encryptionKey, schema: options.schema, max: options.poolSize });
   }
   // Only the scheme: the rest of a URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
@@ -47,12 +50,16 @@ function createStore(url: string, options: OpenStoreOptions): Store {
   });
 }
 
-/** `sqlite:./x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`. */
-function sqlitePath(url: string): string {
+/**
+ * The file of `sqlite:./x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db` or `sqlite::memory:`,
+ * its folder created.
+ */
+export function sqliteFile(url: string): string {
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
   if (path === '') {
     throw new SyncError('CONFIG_INVALID', 'sqlite: URL needs a file path or :memory:', { retryable: false });
   }
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   return path;
 }
