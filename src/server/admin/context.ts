@@ -1,4 +1,5 @@
 // What the operator functions share, whether called by the admin API or the CLI.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../observe/logger.ts';
 import type { Store } from '../../store/types.ts';
@@ -42,4 +43,19 @@ export function parseTime(value: string | number | undefined, name: string): num
 
 export function requireTenant(ctx: AdminContext, tenantId: string): void {
   if (!ctx.tenantIds.includes(tenantId)) throw new AdminError(404, 'unknown_tenant', `no tenant ${tenantId}`);
+}
+
+/**
+ * The admin API's answer to a failed request: refusals with their status and a clear message,
+ * anything else a bare 500 (the log gets the error code only, never the message: it may hold PHI).
+ */
+export function adminErrorHandler(logger: { error: (fields: Record<string, unknown>, message: string) => void } | undefined, what: string) {
+  return (error: FastifyError | AdminError, _request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof AdminError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
+    if ('validation' in error && error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    const status = error.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
+    logger?.error({ code: error.code ?? 'UNEXPECTED' }, `${what} failed`);
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  };
 }

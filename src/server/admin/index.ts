@@ -1,10 +1,10 @@
 // The operator's surface: the admin API under /admin/api (bearer token on every route) and the
 // dashboard's static files under /admin. Registered only when an admin token is configured;
 // without one, both answer 404 like any unknown path.
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { auditRoutes } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
-import { AdminError, type AdminContext } from './context.ts';
+import { adminErrorHandler, type AdminContext } from './context.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { eventRoutes } from './event-routes.ts';
@@ -31,14 +31,7 @@ const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, act
   });
   app.addHook('onRequest', bearerAuth(token));
   strictValidation(app);
-  app.setErrorHandler((error: FastifyError | AdminError, _request, reply) => {
-    if (error instanceof AdminError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
-    if ('validation' in error && error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
-    const status = error.statusCode ?? 500;
-    if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
-    ctx.logger?.error({ code: error.code ?? 'UNEXPECTED' }, 'admin request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
+  app.setErrorHandler(adminErrorHandler(ctx.logger, 'admin request'));
 
   await app.register(tenantRoutes, { ctx });
   await app.register(eventRoutes, { ctx });

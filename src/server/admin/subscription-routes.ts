@@ -3,14 +3,14 @@
 // resume (re-enables a disabled one), rotate the secret, upgrade the payload version, send a
 // test event, list deliveries with their attempts, replay one or every failed one in a window.
 // Registered by app.ts beside the admin plugin, behind the same bearer token.
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { KNOWN_EVENT_TYPES } from '../../fanout/event-types.ts';
 import { LATEST_PAYLOAD_VERSION, PAYLOAD_VERSIONS } from '../../fanout/payload-versions.ts';
 import { parseDuration } from '../../fanout/retry-schedule.ts';
 import type { SubscriptionAdmin, SubscriptionChange, SubscriptionInput } from '../../fanout/subscriptions.ts';
 import type { DeliveryStatus } from '../../fanout/types.ts';
 import { bearerAuth } from './auth.ts';
-import { AdminError, parseTime } from './context.ts';
+import { AdminError, adminErrorHandler, parseTime } from './context.ts';
 import { tenantParams } from './schemas.ts';
 import * as s from './subscription-schemas.ts';
 import { strictValidation } from './validation.ts';
@@ -30,14 +30,7 @@ const viewAnswer = ok(s.subscriptionView);
 export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> = async (app, { token, admin, logger }) => {
   app.addHook('onRequest', bearerAuth(token));
   strictValidation(app);
-  app.setErrorHandler((error: FastifyError | AdminError, _request, reply) => {
-    if (error instanceof AdminError) return reply.code(error.statusCode).send({ error: error.code, message: error.message });
-    if ('validation' in error && error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
-    const status = error.statusCode ?? 500;
-    if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
-    logger?.error({ code: error.code ?? 'UNEXPECTED' }, 'subscription request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error' });
-  });
+  app.setErrorHandler(adminErrorHandler(logger, 'subscription request'));
 
   const base = '/tenants/:tenantId/subscriptions';
   const one = `${base}/:subscriptionId`;
