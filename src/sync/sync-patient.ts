@@ -117,8 +117,9 @@ async function applyPatch(
 ): Promise<PatientSyncResult | null> {
   const catalog = await ctx.catalog.get();
   const { changed, patch } = contactPatch(desired, current, catalog);
+  const written = snapshotOfDesired(desired, catalog, current.tags);
   if (patch) {
-    await recordIntent(ctx, contactId, snapshotOfDesired(desired, catalog, current.tags));
+    await putSnapshot(ctx, 'spruce-intent', contactId, written);
     try {
       await ctx.spruce.updateContact(contactId, patch);
     } catch (error) {
@@ -127,7 +128,7 @@ async function applyPatch(
     }
     await audit(ctx, 'spruce', 'contact', contactId, 'update', eventId, { fields: changed });
   }
-  await recordWrite(ctx, contactId, desired, hash, current.tags);
+  await putSnapshot(ctx, 'spruce', contactId, written, hash);
   return { outcome: patch || outcome === 'linked' ? outcome : 'unchanged', contactId, changed };
 }
 
@@ -154,9 +155,9 @@ async function findOrCreate(
   const catalog = await ctx.catalog.get();
   const written = snapshotOfDesired(desired, catalog);
   // Adding the link is announced as a contact.updated that may beat the link's answer.
-  await recordIntent(ctx, contact.id, written);
+  await putSnapshot(ctx, 'spruce-intent', contact.id, written);
   await ensureIntegrationLink(ctx, contact, desired, eventId);
-  await recordWrite(ctx, contact.id, desired, hash, written.tags);
+  await putSnapshot(ctx, 'spruce', contact.id, written, hash);
   return { outcome: 'created', contactId: contact.id, changed: [] };
 }
 
@@ -275,34 +276,23 @@ async function deleteArchived(ctx: TenantContext, patientId: number, eventId: nu
 }
 
 /**
- * The contact as we are about to write it. Spruce sends contact.updated as soon as it applies a
- * write, often before its answer reaches us and recordWrite runs: the inbound handler checks this
- * too, so that it never takes our own write for a staff edit (and queues no needless sync).
+ * Keeps a snapshot of the contact: `spruce`, what we wrote (the write ledger), or
+ * `spruce-intent`, what we are about to write. Spruce sends contact.updated as soon as it applies
+ * a write, often before its answer reaches us and the ledger is updated: the inbound handler
+ * checks the intent too, so it never takes our own write for a staff edit.
  */
-async function recordIntent(ctx: TenantContext, contactId: string, snapshot: ContactSnapshot): Promise<void> {
+async function putSnapshot(
+  ctx: TenantContext,
+  system: 'spruce' | 'spruce-intent',
+  contactId: string,
+  snapshot: ContactSnapshot,
+  hash = '',
+): Promise<void> {
   await ctx.store.putLedger({
     tenantId: ctx.config.id,
-    system: 'spruce-intent',
+    system,
     recordId: contactId,
     fields: snapshot as unknown as Record<string, unknown>,
-    hash: '',
-    writtenAt: ctx.clock.now(),
-  });
-}
-
-async function recordWrite(
-  ctx: TenantContext,
-  contactId: string,
-  desired: DesiredContact,
-  hash: string,
-  keepTags: ContactSnapshot['tags'],
-): Promise<void> {
-  const catalog = await ctx.catalog.get();
-  await ctx.store.putLedger({
-    tenantId: ctx.config.id,
-    system: 'spruce',
-    recordId: contactId,
-    fields: snapshotOfDesired(desired, catalog, keepTags) as unknown as Record<string, unknown>,
     hash,
     writtenAt: ctx.clock.now(),
   });
