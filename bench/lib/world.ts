@@ -1,26 +1,10 @@
 // A whole world in this process (both simulators + the real service on loopback), for
 // scenarios that count calls on the far side: what the simulators were asked is the truth.
-import { startSandbox, startServiceOnSandbox, type Sandbox, type SandboxOptions, type SandboxServiceOptions, type SandboxWithService } from '../../src/sandbox/environment.ts';
+import { startSandboxWithService, type Sandbox, type SandboxWithService } from '../../src/sandbox/environment.ts';
 
 export type World = SandboxWithService;
 
-export async function startWorld(options: SandboxOptions & { service?: SandboxServiceOptions } = {}): Promise<World> {
-  const { service, ...sandboxOptions } = options;
-  const sandbox = await startSandbox(sandboxOptions);
-  try {
-    const running = await startServiceOnSandbox(sandbox, service);
-    return {
-      ...running,
-      async close() {
-        await running.close();
-        await sandbox.close();
-      },
-    };
-  } catch (error) {
-    await sandbox.close();
-    throw error;
-  }
-}
+export const startWorld = startSandboxWithService;
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

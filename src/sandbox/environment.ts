@@ -210,3 +210,23 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** Both simulators and the service in this process; closing it closes all three. */
+export async function startSandboxWithService(options: SandboxOptions & { service?: SandboxServiceOptions } = {}): Promise<SandboxWithService> {
+  const { service, ...sandboxOptions } = options;
+  const sandbox = await startSandbox(sandboxOptions);
+  try {
+    const running = await startServiceOnSandbox(sandbox, service);
+    return {
+      ...running,
+      async close() {
+        await running.close();
+        await sandbox.close();
+      },
+    };
+  } catch (error) {
+    await sandbox.close();
+    throw error;
+  }
+}
+

@@ -2,8 +2,7 @@
 import type { SpruceContact } from '../../src/spruce/types.ts';
 import {
   SANDBOX_SPRY_ORG,
-  startSandbox,
-  startServiceOnSandbox,
+  startSandboxWithService,
   type Sandbox,
   type SandboxOptions,
   type SandboxServiceOptions,
@@ -17,21 +16,8 @@ export interface World extends SandboxWithService {
   sandbox: Sandbox;
 }
 
-export async function startWorld(options: SandboxOptions & { service?: SandboxServiceOptions } = {}): Promise<World> {
-  const sandbox = await startSandbox({ patients: 20, ...options });
-  try {
-    const running = await startServiceOnSandbox(sandbox, options.service);
-    return {
-      ...running,
-      async close() {
-        await running.close();
-        await sandbox.close();
-      },
-    };
-  } catch (error) {
-    await sandbox.close();
-    throw error;
-  }
+export function startWorld(options: SandboxOptions & { service?: SandboxServiceOptions } = {}): Promise<World> {
+  return startSandboxWithService({ patients: 20, ...options });
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
