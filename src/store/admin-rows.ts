@@ -2,9 +2,8 @@
 // columns, different placeholders and drivers).
 import type { ActivityBucket, AuditQuery, AuditRecord, DeadJob, DeadJobQuery, EventSummary, EventSummaryQuery } from './admin-types.ts';
 import { eventColumns, eventFilters, toAudit, type AuditRow } from './rows.ts';
+import type { Filter } from './sql/sql.ts';
 
-export type FilterOp = '=' | '>=' | '<' | '<=' | 'in' | 'starts';
-export type Filter = [column: string, op: FilterOp, value: string | number | string[]];
 
 function num(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);

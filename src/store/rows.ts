@@ -1,7 +1,7 @@
 // Row ↔ domain mapping shared by both adapters: their tables have the same columns, only the
 // drivers differ (SQLite hands JSON back as text, PostgreSQL as parsed values).
 import type { Cipher } from './cipher.ts';
-import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry } from './types.ts';
+import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry, LedgerSystem } from './types.ts';
 
 /** When an enqueue does not say: enough tries to ride out an upstream outage of a few hours. */
 export const DEFAULT_MAX_ATTEMPTS = 20;
@@ -166,16 +166,17 @@ export interface LedgerRow {
   written_at: number;
 }
 
-export function sealLedgerFields(fields: Record<string, unknown>, cipher: Cipher): Buffer {
+export function sealLedgerFields(fields: LedgerEntry['fields'], cipher: Cipher): Buffer {
   return cipher.seal(Buffer.from(JSON.stringify(fields)), LEDGER_CONTEXT);
 }
 
-export function toLedger(row: LedgerRow, cipher: Cipher): LedgerEntry {
+/** The row was read by its system, and each system's fields are written by putLedger typed for it. */
+export function toLedger<S extends LedgerSystem>(row: LedgerRow, cipher: Cipher): LedgerEntry<S> {
   return {
     tenantId: row.tenant_id,
-    system: row.system as LedgerEntry['system'],
+    system: row.system as S,
     recordId: row.record_id,
-    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as Record<string, unknown>,
+    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as LedgerEntry<S>['fields'],
     hash: row.hash,
     writtenAt: num(row.written_at),
   };

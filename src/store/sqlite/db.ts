@@ -1,6 +1,7 @@
 // Opening the SQLite file and running SQL with prepared statements cached by their text, so
 // the queries can stay inline and readable where they are used.
 import Database from 'better-sqlite3';
+import { render, sqlite, type Db, type Sql } from '../sql/sql.ts';
 
 export type SqlParams = Record<string, unknown> | unknown[];
 
@@ -19,7 +20,7 @@ export interface SqliteOptions {
 export class Sqlite {
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly durable: boolean;
+  readonly durable: boolean;
 
   constructor(filename: string, options: SqliteOptions = {}) {
     this.db = new Database(filename, { timeout: options.busyTimeoutMs ?? 5000 });
@@ -73,5 +74,130 @@ export class Sqlite {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * The Sqlite connection as a Db for the shared statements (sql/). better-sqlite3 runs each
+ * statement synchronously, but a transaction of async steps yields between them: while one is
+ * open, statements from elsewhere wait for it, so they neither join it nor start another.
+ */
+export class SqliteDb implements Db {
+  readonly dialect = sqlite;
+  private open: Promise<void> | null = null;
+
+  constructor(readonly sql: Sqlite) {}
+
+  all<R>(query: Sql): Promise<R[]> {
+    return this.outside(() => this.exec(query, 'all') as R[]);
+  }
+
+  get<R>(query: Sql): Promise<R | undefined> {
+    return this.outside(() => this.exec(query, 'get') as R | undefined);
+  }
+
+  run(query: Sql): Promise<number> {
+    return this.outside(() => (this.exec(query, 'run') as Database.RunResult).changes);
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  }
+
+  /** Runs `fn` on the connection itself, outside any transaction of ours. */
+  direct<T>(fn: (db: Database.Database) => T): Promise<T> {
+    return this.outside(() => fn(this.sql.db));
+  }
+
+  /** Taken IMMEDIATE (the write lock up front), so it cannot fail half-way on SQLITE_BUSY. */
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    await this.idle();
+    let done!: () => void;
+    this.open = new Promise((resolve) => (done = resolve));
+    try {
+      this.sql.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(new SqliteTx(this));
+        this.sql.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.sql.db.inTransaction) this.sql.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.open = null;
+      done();
+    }
+  }
+
+  /** A transaction whose commit is on disk when it resolves (see Sqlite.durableWrite). */
+  async durableTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (!this.sql.durable) return this.transaction(fn);
+    await this.idle();
+    this.sql.db.pragma('synchronous = FULL');
+    try {
+      return await this.transaction(fn);
+    } finally {
+      this.sql.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  exec(query: Sql, mode: 'all' | 'get' | 'run'): unknown {
+    const { text, params } = render(query, sqlite);
+    return this.sql.statement(text)[mode](params);
+  }
+
+  private async idle(): Promise<void> {
+    while (this.open) await this.open;
+  }
+
+  private outside<T>(fn: () => T): Promise<T> {
+    if (this.open) return this.idle().then(fn);
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+/** Statements inside an open transaction: they run at once; nested transactions are savepoints. */
+class SqliteTx implements Db {
+  readonly dialect = sqlite;
+  private depth = 0;
+
+  constructor(private readonly db: SqliteDb) {}
+
+  async all<R>(query: Sql): Promise<R[]> {
+    return this.db.exec(query, 'all') as R[];
+  }
+
+  async get<R>(query: Sql): Promise<R | undefined> {
+    return this.db.exec(query, 'get') as R | undefined;
+  }
+
+  async run(query: Sql): Promise<number> {
+    return (this.db.exec(query, 'run') as Database.RunResult).changes;
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return this.db.isUniqueViolation(error);
+  }
+
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const name = `s${++this.depth}`;
+    const raw = this.db.sql.db;
+    raw.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      raw.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      raw.exec(`ROLLBACK TO ${name}`);
+      raw.exec(`RELEASE ${name}`);
+      throw error;
+    } finally {
+      this.depth--;
+    }
   }
 }
