@@ -28,6 +28,12 @@ export function join(parts: Sql[], separator: string): Sql {
   return new Sql(['', ...parts.slice(1).map(() => separator), ''], parts);
 }
 
+/** Column/value pairs as an insert's `(a, b) VALUES (?, ?)` or an update's `a = ?, b = ?`. */
+export type Columns = Record<string, unknown>;
+export const columnNames = (values: Columns): Sql => raw(Object.keys(values).join(', '));
+export const columnValues = (values: Columns): Sql => join(Object.values(values).map((v) => sql`${v}`), ', ');
+export const assignments = (values: Columns): Sql => join(Object.entries(values).map(([c, v]) => sql`${raw(c)} = ${v}`), ', ');
+
 /** `WHERE a AND b …`, or nothing when there is no condition. */
 export function where(conditions: Sql[]): Sql {
   return conditions.length === 0 ? raw('') : sql`WHERE ${join(conditions, ' AND ')}`;
@@ -89,6 +95,11 @@ export const anyOf =
   (expr: Sql | string, values: readonly (string | number)[], type: 'text' | 'bigint' = 'text'): DialectPart =>
   (d) =>
     d.anyOf(typeof expr === 'string' ? raw(expr) : expr, values, type);
+/** Text only one database needs (a planner hint, a lock clause naming a table). */
+export const only =
+  (name: Dialect['name'], text: string): DialectPart =>
+  (d) =>
+    raw(d.name === name ? text : '');
 export const forUpdate: DialectPart = (d) => raw(d.forUpdate);
 export const skipLocked: DialectPart = (d) => raw(d.skipLocked);
 export const greatest = (a: Sql, b: Sql): DialectPart => (d) => sql`${raw(d.greatest)}(${a}, ${b})`;
