@@ -27,15 +27,15 @@ export function subjectIds(subject: Record<string, string | number>): { patientI
   };
 }
 
-function json<T>(value: unknown): T {
+export function json<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
-function num(value: unknown): number {
+export function num(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-function numOrNull(value: unknown): number | null {
+export function numOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : num(value);
 }
 
@@ -93,20 +93,27 @@ export interface JobRow {
   last_error: string | null;
 }
 
-export function toJob(row: JobRow): Job {
+/** The columns a job and a dead letter (admin-rows.ts) share. */
+export function jobColumns(row: Pick<JobRow, 'id' | 'tenant_id' | 'key' | 'task' | 'params' | 'attempts' | 'max_attempts' | 'last_error'>) {
   return {
     id: num(row.id),
     tenantId: row.tenant_id,
     key: row.key,
     task: row.task,
-    params: json(row.params),
+    params: json<Job['params']>(row.params),
     attempts: num(row.attempts),
     maxAttempts: num(row.max_attempts),
+    lastError: row.last_error,
+  };
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    ...jobColumns(row),
     runAt: num(row.run_at),
     lastEventId: num(row.last_event_id),
     lockedBy: row.locked_by,
     lockedUntil: numOrNull(row.locked_until),
-    lastError: row.last_error,
     state: row.state as Job['state'],
   };
 }

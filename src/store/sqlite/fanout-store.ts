@@ -6,7 +6,7 @@ import type { Message, Settlement } from '../../fanout/types.ts';
 import { createCipher } from '../cipher.ts';
 import { SqlFanoutStore } from '../sql/fanout.ts';
 import { sql, type Db } from '../sql/sql.ts';
-import { Sqlite, SqliteDb, type SqliteOptions } from './db.ts';
+import { SqliteDb, type SqliteOptions } from './db.ts';
 import { migrateFanout } from './fanout-migrations.ts';
 import { GroupCommit, ItemFailure } from './group-commit.ts';
 
@@ -26,7 +26,7 @@ export class SqliteFanoutStore extends SqlFanoutStore {
   private readonly writes: GroupCommit<Write, unknown>;
 
   constructor(filename: string, options: SqliteFanoutStoreOptions = {}) {
-    const db = new SqliteDb(new Sqlite(filename, options));
+    const db = new SqliteDb(filename, options);
     super(db, createCipher(options.encryptionKey));
     this.sqlite = db;
     this.writes = new GroupCommit((items) =>
@@ -52,7 +52,7 @@ export class SqliteFanoutStore extends SqlFanoutStore {
 
   async close(): Promise<void> {
     await this.writes.settle();
-    this.sqlite.sql.close();
+    this.sqlite.close();
   }
 
   async insertMessages(batch: { message: Message; deliveries: { subscriptionId: string; version: string }[] }[], now: number): Promise<{ inserted: boolean }[]> {

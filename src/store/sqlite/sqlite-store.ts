@@ -7,7 +7,7 @@ import { enqueue } from '../sql/queue.ts';
 import { sql, type Db } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
 import type { NewInboundEvent } from '../types.ts';
-import { Sqlite, SqliteDb, type SqliteOptions } from './db.ts';
+import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 
@@ -23,7 +23,7 @@ export class SqliteStore extends SqlStore {
 
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteStoreOptions = {}) {
-    const db = new SqliteDb(new Sqlite(filename, options));
+    const db = new SqliteDb(filename, options);
     super(db, createCipher(options.encryptionKey));
     this.sqlite = db;
     // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per
@@ -54,7 +54,7 @@ export class SqliteStore extends SqlStore {
 
   async close(): Promise<void> {
     await this.inserts.settle();
-    this.sqlite.sql.close();
+    this.sqlite.close();
   }
 
   insertEvent(event: NewInboundEvent): Promise<Inserted> {
