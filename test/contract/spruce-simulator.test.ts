@@ -507,17 +507,57 @@ describe('webhook deliveries', () => {
     expect(verifySignature(endpoint.secret, delivery!.raw.replace('Ann', 'Bob'), delivery!.headers['x-spruce-signature'])).toBe(false);
     expect(verifySignature('wrong-secret', delivery!.raw, delivery!.headers['x-spruce-signature'])).toBe(false);
     expect(delivery!.headers['content-type']).toBe('application/json');
+    // No event id, eventTime to the second, as Spruce's examples show.
     expect(delivery!.json).toEqual({
       object: 'event',
-      id: expect.stringMatching(/^wev_/),
       type: 'contact.created',
-      eventTime: expect.stringMatching(/^2025-06-02T09:00:00\.\d+Z$/),
+      eventTime: '2025-06-02T09:00:00Z',
       data: { object: expect.objectContaining({ id: contact.body.id, displayName: 'Ann Lee', integrationLinks: [] }) },
     });
     const entries = (await log(t, endpoint.id)).events;
     expect(entries).toEqual([
-      { object: 'event', id: delivery!.json.id, eventTime: delivery!.json.eventTime, data: delivery!.raw, delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: new Date(START).toISOString() } },
+      {
+        object: 'event',
+        id: expect.stringMatching(/^wev_/),
+        eventTime: '2025-06-02T09:00:00Z',
+        data: delivery!.raw,
+        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: new Date(START).toISOString() },
+      },
     ]);
+  });
+
+  it('two edits of one contact in one second give two events with the same type, object id and eventTime', async () => {
+    const { t, receiver, endpoint } = await setup();
+    const contact = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550100' }] });
+    await t.clock.advance(400);
+    await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550101' }] } });
+    await t.clock.advance(400);
+    await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550102' }] } });
+    await t.sim.settle();
+    const updates = receiver.received.filter((r) => r.json.type === 'contact.updated');
+    expect(updates.map((r) => [r.json.id, r.json.eventTime, r.json.data.object.id])).toEqual([
+      [undefined, '2025-06-02T09:00:00Z', contact.id],
+      [undefined, '2025-06-02T09:00:00Z', contact.id],
+    ]);
+    expect(updates[0]!.raw).not.toBe(updates[1]!.raw);
+    const entries = (await log(t, endpoint.id)).events;
+    expect(new Set(entries.map((e) => e.id)).size).toBe(3);
+    expect(entries.map((e) => e.data)).toEqual(receiver.received.map((r) => r.raw));
+  });
+
+  it('kinder payloads only on request: eventIds adds the log id, distinctEventTimes orders within a millisecond', async () => {
+    const { t, receiver, endpoint } = await setup({ events: { eventIds: true, distinctEventTimes: true } });
+    await createContact(t, { givenName: 'Ann' });
+    await createContact(t, { givenName: 'Bob' });
+    await t.sim.settle();
+    const [a, b] = receiver.received.map((r) => r.json);
+    expect(a!.eventTime).toMatch(/^2025-06-02T09:00:00\.\d{9}Z$/);
+    expect(a!.eventTime < b!.eventTime).toBe(true);
+    expect((await log(t, endpoint.id)).events.map((e) => [e.id, e.eventTime])).toEqual([
+      [a!.id, a!.eventTime],
+      [b!.id, b!.eventTime],
+    ]);
+    expect(a!.id).toMatch(/^wev_/);
   });
 
   it('every endpoint of the organization gets every event; other organizations get none', async () => {
@@ -613,7 +653,7 @@ describe('webhook deliveries', () => {
     await t.clock.advance(1);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1001);
-    expect(receiver.received.at(-1)!.json.id).toBe(t.sim.events[1000]!.id);
+    expect(receiver.received.at(-1)!.raw).toBe(t.sim.events[1000]!.body);
   }, 60_000);
 
   it('the delivery log pages 20 at a time, filters by time and keeps 30 days', async () => {

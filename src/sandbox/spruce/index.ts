@@ -13,7 +13,7 @@ import type { SimContext } from './context.ts';
 import { CONTROL_PREFIX, installControlApi } from './control-api.ts';
 import { renderConversation, renderItem } from './conversations.ts';
 import { errorBody } from './errors.ts';
-import { SpruceEvents, type LoggedEvent } from './events.ts';
+import { SpruceEvents, type LoggedEvent, type SpruceEventOptions } from './events.ts';
 import { fakeOrganizationPeople, seedContacts } from './fake-data.ts';
 import { IdempotencyStore } from './idempotency.ts';
 import { IdFactory } from './ids.ts';
@@ -24,7 +24,7 @@ import { OrgState, SpruceState, type OrganizationConfig } from './state.ts';
 import { renderEndpoint } from './webhook-endpoints.ts';
 
 export type { RequestLogEntry, Violation } from './api.ts';
-export type { LoggedEvent } from './events.ts';
+export type { LoggedEvent, SpruceEventOptions } from './events.ts';
 export type { OrganizationConfig } from './state.ts';
 export type { SpruceStaff } from './staff.ts';
 export { signSpruceBody, DELIVERY_RULES } from './events.ts';
@@ -39,6 +39,8 @@ export interface SpruceSimulatorOptions {
   organizations?: OrganizationConfig[];
   /** Also check every response body against the spec, into `responseViolations`. Default false. */
   validateResponses?: boolean;
+  /** Kinder-than-documented webhook payloads (event ids, distinct event times). Default: none. */
+  events?: SpruceEventOptions;
 }
 
 export interface SpruceCredentials {
@@ -114,7 +116,7 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
   const openapi = spruceOpenApi();
   const ids = new IdFactory(clock, seed);
   const faults = new FaultInjector(seed);
-  const events = new SpruceEvents(clock, ids, faults);
+  const events = new SpruceEvents(clock, ids, faults, options.events);
   const state = new SpruceState();
   let baseUrl = '';
   const ctx: SimContext = { clock, ids, state, events, apiBase: () => baseUrl || 'https://api.sprucehealth.com/v1' };
