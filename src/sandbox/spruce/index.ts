@@ -19,6 +19,7 @@ import { IdempotencyStore } from './idempotency.ts';
 import { IdFactory } from './ids.ts';
 import { spruceOpenApi, type OpenApiValidator } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { pendingScheduledMessages, renderScheduledMessage } from './scheduled-messages.ts';
 import { SpruceStaff } from './staff.ts';
 import { OrgState, SpruceState, type OrganizationConfig } from './state.ts';
 import { renderEndpoint } from './webhook-endpoints.ts';
@@ -256,7 +257,10 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
       const found = state.findConversation(conversationId);
       if (!found) return [];
       const { org: o } = found;
-      return (o.itemsByConversation.get(conversationId) ?? []).map((id) => renderItem(ctx, o, o.items.get(id)!));
+      return (o.itemsByConversation.get(conversationId) ?? [])
+        .map((id) => o.items.get(id)!)
+        .filter((item) => item.deletedAt === undefined)
+        .map((item) => renderItem(ctx, o, item));
     },
     webhookEndpoints(organizationId) {
       return [...org(organizationId).endpoints.values()].map((e) => renderEndpoint(e));
@@ -269,7 +273,8 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
         tags: [...o.tags.values()],
         fields: [...o.fields.values()],
         conversations: sim.conversations(o.id),
-        conversationItems: [...o.items.values()].map((item) => renderItem(ctx, o, item)),
+        conversationItems: [...o.items.values()].filter((item) => item.deletedAt === undefined).map((item) => renderItem(ctx, o, item)),
+        scheduledMessages: pendingScheduledMessages(o).map(renderScheduledMessage),
         webhookEndpoints: sim.webhookEndpoints(o.id),
         counts: { contacts: o.contacts.size, conversations: o.conversations.size, items: o.items.size, events: events.emitted.length },
       };
