@@ -98,6 +98,42 @@ describe('idempotency keys', () => {
     expect((await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key })).status).toBe(201);
   });
 
+  it('ambiguous failures: the write commits and its answer is lost (reset, 5xx, hang); the key is used up, a retry gets 422', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 0 }] });
+    const outcome = (call: Promise<{ status: number }>) => call.then((r) => r.status, () => 'no answer');
+    const key = (k: string) => ({ 's-idempotency-key': k });
+
+    expect((await t.control('PUT', '/faults', { routes: [{ match: 'POST /v1/contacts', ambiguousRate: 1 }] })).status).toBe(200);
+    expect(await outcome(t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') }))).toBe('no answer');
+    expect(t.sim.contacts().map((c) => c.givenName)).toEqual(['Ann']);
+    await t.sim.settle(); // the server sees its side of the reset a moment after the client
+    expect(t.sim.requestLog.map((r) => [r.route, r.status])).toEqual([['POST /v1/contacts', 0]]);
+    expect((await t.api('GET', '/contacts')).status).toBe(200); // reads are untouched
+    await t.control('DELETE', '/faults');
+    const retry = await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') });
+    expect([retry.status, retry.body.type]).toEqual([422, 'DUPLICATE_REQUEST']);
+    expect(t.sim.contacts()).toHaveLength(1);
+    const ann = t.sim.contacts()[0]!;
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'PATCH /v1/contacts/*', ambiguousRate: 1, ambiguousMode: 'error' }] });
+    const patched = await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') });
+    expect([patched.status, patched.body.type]).toEqual([502, 'INTERNAL']);
+    expect(t.sim.contacts()[0]!.familyName).toBe('Lee');
+    // A refused write is not a commit: its answer and its key are left alone.
+    const refused = await t.api('PATCH', `/contacts/${ann.id}`, { body: { tagIds: ['tag_unknown'] }, headers: key('edit-2') });
+    expect(refused.status).toBe(400);
+    await t.control('DELETE', '/faults');
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') })).status).toBe(422);
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-2') })).status).toBe(200);
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'DELETE /v1/**', ambiguousRate: 1, ambiguousMode: 'hang', hangMs: 10_000 }] });
+    const deleting = outcome(t.api('DELETE', `/contacts/${ann.id}`));
+    while (t.sim.contacts().length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await t.clock.advance(10_000);
+    expect(await deleting).toBe('no answer');
+    expect((await t.api('GET', `/contacts/${ann.id}`)).status).toBe(404);
+  });
+
   it('a request that failed does not use up its key; keys over 255 chars are refused', async () => {
     const t = await sim();
     const key = { 's-idempotency-key': 'k-1' };
