@@ -500,7 +500,7 @@ describe('conversations and staff actions', () => {
 
     await t.clock.advance(2_000);
     const edited = await t.control<{ text: string; modifiedAt: string; createdAt: string }>('PATCH', `/conversation-items/${first.item.id}`, { text: 'Running late' });
-    expect(edited.body).toMatchObject({ text: 'Running late', createdAt: new Date(START).toISOString(), modifiedAt: new Date(START + 2_000).toISOString() });
+    expect(edited.body).toMatchObject({ text: 'Running late', createdAt: '2025-06-02T09:00:00Z', modifiedAt: '2025-06-02T09:00:02Z' });
     expect((await t.control('DELETE', `/conversation-items/${second.item.id}`)).status).toBe(200);
     expect((await t.api('GET', `/conversationItems/${second.item.id}`)).status).toBe(404);
     expect(await itemIds()).toEqual([first.item.id, call.item.id]);
@@ -552,7 +552,7 @@ describe('conversations and staff actions', () => {
     const ann = await createContact(t, { givenName: 'Ann' });
     const secure = (await t.control<{ conversation: { id: string } }>('POST', '/secure-messages', { contactId: ann.id, text: 'Hi' })).body.conversation;
     type Scheduled = { id: string; text?: string; scheduledToSendAt: string; sentConversationItemId?: string; message: { text: string } };
-    const later = new Date(START + 3600_000).toISOString();
+    const later = '2025-06-02T10:00:00Z';
     const byStaff = await t.control<Scheduled>('POST', '/scheduled-messages', { conversationId: secure.id, text: 'Reminder: visit at 3', sendAt: later });
     expect(byStaff.status).toBe(201);
     expect(byStaff.body).toMatchObject({ id: expect.stringMatching(/^scm_/), scheduledToSendAt: later, message: { text: 'Reminder: visit at 3' } });
@@ -678,7 +678,7 @@ describe('webhook deliveries', () => {
         id: expect.stringMatching(/^wev_/),
         eventTime: '2025-06-02T09:00:00Z',
         data: delivery!.raw,
-        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: new Date(START).toISOString() },
+        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: '2025-06-02T09:00:00Z' },
       },
     ]);
   });
@@ -686,6 +686,7 @@ describe('webhook deliveries', () => {
   it('two edits of one contact in one second give two events with the same type, object id and eventTime', async () => {
     const { t, receiver, endpoint } = await setup();
     const contact = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550100' }] });
+    expect((contact as Contact & { created: string }).created).toBe('2025-06-02T09:00:00Z'); // every timestamp to the second
     await t.clock.advance(400);
     await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550101' }] } });
     await t.clock.advance(400);
@@ -753,7 +754,7 @@ describe('webhook deliveries', () => {
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
     let entry = (await log(t, endpoint.id)).events[0]!;
-    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: new Date(START + 120_000).toISOString() });
+    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:02:00Z' });
     await t.clock.advance(119_000);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
@@ -802,7 +803,7 @@ describe('webhook deliveries', () => {
     } while (token);
     expect([last!.id, last!.delivery]).toEqual([
       t.sim.events[1000]!.id,
-      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: new Date(START + 60_000).toISOString() },
+      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:01:00Z' },
     ]);
     await t.clock.advance(59_999);
     await t.sim.settle();
