@@ -44,6 +44,15 @@ function expectSpecShaped(t: TestSim, type: string, object: Record<string, unkno
   expect(t.sim.openapi.validateSchema(type.split('.')[0]!, nullListsAsEmpty(object)), type).toEqual([]);
 }
 
+/** A simulator (default organization) with a webhook receiver registered as its endpoint. */
+async function simWithReceiver(): Promise<{ t: TestSim; receiver: Receiver }> {
+  const t = await sim();
+  const receiver = await startReceiver();
+  open.push({ receiver });
+  await addEndpoint(t, receiver.url);
+  return { t, receiver };
+}
+
 async function createContact(t: TestSim, body: Record<string, unknown>): Promise<Contact> {
   const response = await t.api<Contact>('POST', '/contacts', { body });
   expect(response.status, response.raw).toBe(201);
@@ -401,10 +410,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('GET conversation is wrapped, items wrapped; a posted message carries our access id and request id', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const sms = (await t.control<{ conversation: { id: string } }>('POST', '/sms', { from: '2065550001', text: 'Hello' })).body;
     const got = await t.api<{ conversation: { id: string; associatedContactIds: string[] } }>('GET', `/conversations/${sms.conversation.id}`);
@@ -432,10 +438,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('merge via the control API: survivor keeps and gains links; contact.merged carries deletedContactIds', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const a = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const b = await createContact(t, { givenName: 'Ann', familyName: 'Lee', emailAddresses: [{ value: 'ann@example.com' }] });
     await t.api('POST', `/contacts/${a.id}/integrationlinks`, { body: { type: 'custom', externalId: 'p-1', url: 'https://spry.example/1' } });
@@ -457,10 +460,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('staff edits, secure messages, notes and calls emit the documented events', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const edited = await t.control<Contact>('PATCH', `/contacts/${ann.id}`, { familyName: 'Lee' });
     expect(edited.body.displayName).toBe('Ann Lee');
@@ -487,10 +487,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('items edited, deleted and restored, a conversation deleted: each emits its event and the API hides what is deleted', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     type Pair = { conversation: { id: string }; item: { id: string } };
     const first = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Runing late' })).body;
     const second = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Here now' })).body;
@@ -545,10 +542,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('scheduled messages: scheduled in the app or through the API, edited, deleted, sent; each emits its event', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann' });
     const secure = (await t.control<{ conversation: { id: string } }>('POST', '/secure-messages', { contactId: ann.id, text: 'Hi' })).body.conversation;
     type Scheduled = { id: string; text?: string; scheduledToSendAt: string; sentConversationItemId?: string; message: { text: string } };
@@ -590,10 +584,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('webhook payloads carry null where Spruce examples do: associatedContactIds when none, buttons', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     await t.control('POST', '/sms', { from: '+13605559999', text: 'Who is this?' });
     await t.sim.settle();
     const [created, item] = receiver.received.map((r) => r.json.data.object);
