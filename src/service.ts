@@ -117,7 +117,7 @@ export function tenantContext(
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const store = await openConfiguredStore(config.database);
   const leadership: Leadership =
     store instanceof PostgresStore

@@ -27,9 +27,10 @@ export function knownKeysAt(schema: z.ZodType, path: Path): string[] {
     else if (d.type === 'pipe') current = d.in;
     else if (i === path.length) return d.shape ? Object.keys(d.shape) : [];
     else if (d.type === 'object') current = d.shape?.[String(path[i++])];
-    else if (d.type === 'array') (current = d.element), i++;
-    else if (d.type === 'record') (current = d.valueType), i++;
-    else return [];
+    else if (d.type === 'array' || d.type === 'record') {
+      current = d.type === 'array' ? d.element : d.valueType;
+      i++;
+    } else return [];
   }
   return [];
 }
