@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { registerConfigCommand } from '../../src/cli/config-check.ts';
 import { registerInitCommand } from '../../src/cli/init.ts';
 import { INITIAL_CONFIG_ENV } from '../../src/config/initial-config.ts';
+import { runCommands } from './cli-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spruce-sync-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,24 +28,7 @@ const credentials: Record<(typeof INITIAL_CONFIG_ENV)[number], string> = {
 };
 
 /** Runs one command in-process and returns what it printed. */
-async function cli(...args: string[]): Promise<{ out: string; err: string; code: number | undefined }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const program = new Command().exitOverride();
-  registerInitCommand(program);
-  registerConfigCommand(program);
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['node', 'spruce-sync', ...args]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: out.join('\n'), err: err.join('\n'), code };
-}
+const cli = (...args: string[]) => runCommands([registerInitCommand, registerConfigCommand], args);
 
 const tokenOf = (text: string) => /token: "([^"]+)"/.exec(text)?.[1];
 

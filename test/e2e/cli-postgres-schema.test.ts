@@ -5,8 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerAuditCommand } from '../../src/cli/audit.ts';
 import { registerDlqCommand } from '../../src/cli/dlq.ts';
@@ -21,6 +20,7 @@ import { parseConfig } from '../../src/config/load-config.ts';
 import { SyncError } from '../../src/errors.ts';
 import { WorkerPool } from '../../src/queue/worker-pool.ts';
 import { adminQuery, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
+import { runCommands } from './cli-support.ts';
 
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('operator CLI on a PostgreSQL schema'));
@@ -84,25 +84,11 @@ async function seed(): Promise<void> {
 }
 
 /** Runs one command in-process and returns what it printed. */
-async function cli(...args: string[]): Promise<{ out: string; err: string; code: number | undefined }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const program = new Command().exitOverride();
-  for (const register of [registerStatusCommand, registerEventsCommand, registerDlqCommand, registerPauseCommands, registerPruneCommand, registerAuditCommand, registerSubscriptionsCommand]) {
-    register(program);
-  }
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['node', 'spruce-sync', ...args, '--config', configFile]);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: out.join('\n'), err: err.join('\n'), code };
-}
+const cli = (...args: string[]) =>
+  runCommands(
+    [registerStatusCommand, registerEventsCommand, registerDlqCommand, registerPauseCommands, registerPruneCommand, registerAuditCommand, registerSubscriptionsCommand],
+    [...args, '--config', configFile],
+  );
 
 const tablesIn = async (name: string) =>
   (await adminQuery<{ table_name: string }>(databaseUrl, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, [name])).map((r) => r.table_name);
