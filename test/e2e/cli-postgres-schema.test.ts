@@ -1,5 +1,6 @@
 // The operator commands on PostgreSQL with `database.schema`: each reads and writes that schema
-// (what the service wrote there) and leaves `public` untouched. Runs in a database of its own,
+// (what the service wrote there) and leaves `public` untouched; so do the tenant commands
+// (backfill, reconcile) against the sandbox. Runs in a database of its own,
 // so "public is untouched" means exactly "has no tables". Skipped, with one line, when no
 // PostgreSQL is reachable.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,10 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerAuditCommand } from '../../src/cli/audit.ts';
+import { registerBackfillCommand } from '../../src/cli/backfill.ts';
 import { registerDlqCommand } from '../../src/cli/dlq.ts';
 import { registerEventsCommand } from '../../src/cli/events.ts';
 import { registerPauseCommands } from '../../src/cli/pause.ts';
 import { registerPruneCommand } from '../../src/cli/prune.ts';
+import { registerReconcileCommand } from '../../src/cli/reconcile.ts';
 import { registerStatusCommand } from '../../src/cli/status.ts';
 import { registerSubscriptionsCommand } from '../../src/cli/subscriptions.ts';
 import { systemClock } from '../../src/clock.ts';
@@ -19,7 +22,8 @@ import { openConfiguredStore } from '../../src/config/database.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { SyncError } from '../../src/errors.ts';
 import { WorkerPool } from '../../src/queue/worker-pool.ts';
-import { adminQuery, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
+import { SANDBOX_TENANT_ID, sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
+import { adminQuery, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { runCommands } from './cli-support.ts';
 
 const pgUrl = await findPostgres();
@@ -31,16 +35,22 @@ const dir = mkdtempSync(join(tmpdir(), 'spruce-sync-cli-pg-'));
 const configFile = join(dir, 'config.yaml');
 let databaseUrl = '';
 
-const rawConfig = () => ({
-  database: { url: databaseUrl, schema, poolSize: 2 },
-  tenants: [
-    {
-      id: 'acme-pt',
-      spry: { baseUrl: 'http://127.0.0.1:9/spry', clientId: 'c', clientSecret: 's', organisationId: 74, webhookSecrets: ['w'], chartUrl: 'https://spry.example/patients/{patientId}' },
-      spruce: { baseUrl: 'http://127.0.0.1:9/spruce', accessId: 'a', secretKey: 'k', webhookSecrets: ['w'] },
-    },
-  ],
-});
+let sandbox: Sandbox | undefined;
+
+const rawConfig = () => {
+  const sandboxTenant = (sandboxConfig(sandbox!, { port: 0, databaseUrl, secrets: { spryWebhook: 'w', spruceWebhook: 'w' } }) as { tenants: Record<string, Record<string, unknown>>[] }).tenants[0]!;
+  return {
+    database: { url: databaseUrl, schema, poolSize: 2 },
+    tenants: [
+      {
+        id: 'acme-pt',
+        spry: { baseUrl: 'http://127.0.0.1:9/spry', clientId: 'c', clientSecret: 's', organisationId: 74, webhookSecrets: ['w'], chartUrl: 'https://spry.example/patients/{patientId}' },
+        spruce: { baseUrl: 'http://127.0.0.1:9/spruce', accessId: 'a', secretKey: 'k', webhookSecrets: ['w'] },
+      },
+      { ...sandboxTenant, spry: { ...sandboxTenant.spry, requestsPerSecond: 1_000 } },
+    ],
+  };
+};
 
 /** What the service leaves behind: one processed event, one dead letter, one audit record. */
 async function seed(): Promise<void> {
@@ -86,7 +96,17 @@ async function seed(): Promise<void> {
 /** Runs one command in-process and returns what it printed. */
 const cli = (...args: string[]) =>
   runCommands(
-    [registerStatusCommand, registerEventsCommand, registerDlqCommand, registerPauseCommands, registerPruneCommand, registerAuditCommand, registerSubscriptionsCommand],
+    [
+      registerStatusCommand,
+      registerEventsCommand,
+      registerDlqCommand,
+      registerPauseCommands,
+      registerPruneCommand,
+      registerAuditCommand,
+      registerSubscriptionsCommand,
+      registerBackfillCommand,
+      registerReconcileCommand,
+    ],
     [...args, '--config', configFile],
   );
 
@@ -99,11 +119,13 @@ beforeAll(async () => {
   const url = new URL(pgUrl);
   url.pathname = `/${database}`;
   databaseUrl = url.toString();
+  sandbox = await startSandbox({ patients: 3, spruceRateLimitPerMinute: 0 });
   writeFileSync(configFile, stringify(rawConfig()));
   await seed();
 });
 
 afterAll(async () => {
+  await sandbox?.close();
   rmSync(dir, { recursive: true, force: true });
   if (pgUrl) await adminQuery(pgUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 });
@@ -135,6 +157,18 @@ describe.skipIf(!pgUrl)('operator commands on a PostgreSQL schema', () => {
     expect(added.code).toBeUndefined();
     const listed = await cli('subscriptions', 'list', 'acme-pt', '--json');
     expect(listed.out).toContain('https://93.184.216.34/hook');
+  });
+
+  it('tenant commands too: backfill links the patients, reconcile keeps its summary, in the schema', async () => {
+    const backfill = await cli('backfill', '--tenant', SANDBOX_TENANT_ID, '--json');
+    expect(backfill.code).toBe(0);
+    const links = await schemaQuery<{ count: number }>(databaseUrl, schema, 'SELECT count(*)::int AS count FROM links WHERE tenant_id = $1', [SANDBOX_TENANT_ID]);
+    expect(links[0]!.count).toBe(3);
+
+    const reconcile = await cli('reconcile', '--tenant', SANDBOX_TENANT_ID, '--all', '--json');
+    expect(reconcile.code).toBe(0);
+    const kept = await schemaQuery(databaseUrl, schema, `SELECT key FROM state WHERE tenant_id = $1 AND key = 'reconcile.last'`, [SANDBOX_TENANT_ID]);
+    expect(kept).toHaveLength(1);
   });
 
   it('leave public untouched', async () => {
