@@ -23,8 +23,9 @@ export async function withAdmin(configFile: string, fn: (ctx: CliContext) => Pro
 
 /**
  * Loads the config, opens a store from it, runs `fn`, closes. A wrong config prints every
- * problem; a store that cannot be opened prints one line with a code (no driver stack); an
- * AdminError prints its message; each sets exit code 1.
+ * problem; an AdminError prints its message; any other failure (a store that cannot be opened
+ * or fails midway) prints one line with a code, never a driver's stack or message; each sets
+ * exit code 1.
  */
 export async function withConfiguredStore<S extends { close(): Promise<void> }>(
   configFile: string,
@@ -51,8 +52,7 @@ export async function withConfiguredStore<S extends { close(): Promise<void> }>(
   try {
     await fn(store, config);
   } catch (error) {
-    if (!(error instanceof AdminError)) throw error;
-    console.error(error.message);
+    console.error(error instanceof AdminError ? error.message : failureLine(error));
     process.exitCode = 1;
   } finally {
     await store.close();

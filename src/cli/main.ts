@@ -16,6 +16,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerStartCommand } from './start.ts';
 import { packageVersion } from './version.ts';
+import { failureLine } from './failure.ts';
 
 const program = new Command()
   .name('spruce-sync')
@@ -41,4 +42,10 @@ registerReconcileCommand(program);
 registerSetupCommand(program);
 registerSubscriptionsCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // A failure no command handled: one line with a code, never a stack (it may quote data).
+  console.error(failureLine(error));
+  process.exitCode = 1;
+}

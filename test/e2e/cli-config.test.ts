@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { registerConfigCommand } from '../../src/cli/config-check.ts';
 import { registerInitCommand } from '../../src/cli/init.ts';
+import { registerStatusCommand } from '../../src/cli/status.ts';
 import { INITIAL_CONFIG_ENV } from '../../src/config/initial-config.ts';
 import { runCommands } from './cli-support.ts';
 
@@ -79,6 +80,16 @@ describe('spruce-sync config check', () => {
     expect(check.err).toContain('server.prot: unknown key (did you mean port?)');
     expect(check.err).toContain('adimn: unknown key (did you mean admin?)');
     expect(check.err).toContain('tenants.0.sync.tagg: unknown key (did you mean tag?)');
+  });
+});
+
+describe('an operator command whose database cannot be opened', () => {
+  it('says so in one line with a code, no driver stack', async () => {
+    const file = join(dir, 'unreachable.yaml');
+    await cli('init', '--out', file, '--database', 'postgres://nobody@127.0.0.1:1/spruce');
+    Object.assign(process.env, credentials);
+    const status = await runCommands([registerStatusCommand], ['status', '--config', file]);
+    expect(status).toEqual({ code: 1, out: '', err: 'cannot open the database: failed: ECONNREFUSED' });
   });
 });
 
