@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAuditCommand } from './audit.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerDlqCommand } from './dlq.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerEventsCommand } from './events.ts';
 import { registerPauseCommands } from './pause.ts';
 import { registerPruneCommand } from './prune.ts';
@@ -31,6 +32,7 @@ registerAuditCommand(program);
 registerBackfillCommand(program);
 registerReconcileCommand(program);
 registerSetupCommand(program);
+registerDoctorCommand(program);
 registerSubscriptionsCommand(program);
 
 await program.parseAsync(process.argv);

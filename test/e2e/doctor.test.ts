@@ -1,0 +1,285 @@
+// `spruce-sync doctor` against the sandbox: healthy, every check is ok and the exit code is 0;
+// then each assumption broken from the outside (config, the simulators' own APIs, a rewriting
+// proxy), and the report names the assumption that broke. Nothing here edits a simulator.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import { registerDoctorCommand } from '../../src/cli/doctor.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { formatReport } from '../../src/doctor/format.ts';
+import { runDoctor } from '../../src/doctor/run-doctor.ts';
+import type { CheckResult, DoctorReport } from '../../src/doctor/types.ts';
+import { freePort, SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { startRewritingProxy, type ProxiedAnswer, type Rewrite, type RewritingProxy } from './doctor-proxy.ts';
+import { SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+
+const run = promisify(execFile);
+const ADMIN_TOKEN = 'doctor-test-admin-token';
+
+describe('spruce-sync doctor', () => {
+  let world: World;
+  let dir: string;
+  const proxies: RewritingProxy[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    world = await startWorld({
+      service: { port, config: { server: { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` }, admin: { token: ADMIN_TOKEN } } },
+    });
+    dir = mkdtempSync(path.join(tmpdir(), 'doctor-'));
+  });
+  afterAll(async () => {
+    await Promise.allSettled(proxies.map((p) => p.close()));
+    await world?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The world's config with the one tenant changed by `change`. */
+  function configWith(change: (tenant: Config['tenants'][number]) => void = () => {}): Config {
+    const config = structuredClone(world.config);
+    change(config.tenants[0]!);
+    return config;
+  }
+
+  function writeConfig(config: Config): string {
+    const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, stringify(config));
+    return file;
+  }
+
+  async function proxy(target: string, rewrite: Rewrite): Promise<string> {
+    const started = await startRewritingProxy(target, rewrite);
+    proxies.push(started);
+    // The proxy passes paths on unchanged, so a base URL keeps its own path (Spruce's /v1).
+    return `${started.url}${new URL(target).pathname.replace(/\/+$/, '')}`;
+  }
+
+  const checks = (report: DoctorReport): CheckResult[] => report.tenants[0]!.checks;
+  const find = (report: DoctorReport, id: string) => checks(report).find((c) => c.check === id);
+  const failed = (report: DoctorReport) => checks(report).filter((c) => c.status === 'fail').map((c) => [c.check, c.assumption]);
+
+  /** Names, birth dates, phones and emails of the sandbox's patients: none may appear in a report. */
+  function phiOf(): string[] {
+    const values: string[] = [];
+    for (let id = 1; id <= 20; id++) {
+      const patient = world.sandbox.spry.patient(SANDBOX_SPRY_ORG, SANDBOX_SPRY_ORG * 1_000_000 + id);
+      if (!patient) continue;
+      values.push(patient.first_name, patient.last_name, patient.date_of_birth, patient.mobile ?? '', patient.email_address ?? '');
+    }
+    return values.filter((v) => v.length >= 4);
+  }
+
+  function expectNoPhi(text: string): void {
+    const phi = phiOf();
+    expect(phi.length).toBeGreaterThan(20);
+    for (const value of phi) expect(text).not.toContain(value);
+  }
+
+  /** Runs the command in this process; what it printed and the exit code it set. */
+  async function cli(...args: string[]): Promise<{ out: string; err: string; code: number }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    const program = new Command().exitOverride();
+    registerDoctorCommand(program);
+    process.exitCode = undefined;
+    try {
+      await program.parseAsync(['node', 'spruce-sync', 'doctor', ...args]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const code = (process.exitCode as number | undefined) ?? 0;
+    process.exitCode = undefined;
+    return { out: out.join('\n'), err: err.join('\n'), code };
+  }
+
+  it('passes on a healthy sandbox: every check ok, exit code 0, and no PHI in the output', async () => {
+    const file = writeConfig(world.config);
+    const { stdout } = await run(process.execPath, ['bin/spruce-sync.js', 'doctor', '--config', file, '--tenant', SANDBOX_TENANT_ID], { cwd: process.cwd() });
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^tenant ${SANDBOX_TENANT_ID}: nothing failed \\(\\d+ ok\\)$`));
+    const checkLines = lines.slice(1);
+    expect(checkLines.length).toBeGreaterThanOrEqual(14);
+    for (const line of checkLines) expect(line).toMatch(/^ {2}ok {4}\S/);
+    for (const id of ['spry.token', 'spry.patients.page', 'spry.patient', 'spry.cases', 'spry.appointments', 'spry.subscription', 'spruce.credentials', 'spruce.fields', 'spruce.tag', 'spruce.endpoint', 'spruce.deliveries', 'clock.spry', 'clock.spruce', 'budget.backfill']) {
+      expect(stdout).toMatch(new RegExp(`^ {2}ok {4}${id.replace('.', '\\.')} `, 'm'));
+    }
+    expect(stdout).toMatch(/20 patients in 4 pages/);
+    // The sandbox allows 100 Spruce calls a minute: 80 for backfill, 2 per new patient.
+    expect(stdout).toMatch(/Spruce allows 100\/min \(~40 new patients\/min for backfill\)/);
+    expectNoPhi(stdout);
+
+    const json = await cli('--config', file, '--json');
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.out) as DoctorReport;
+    expect(report.ok).toBe(true);
+    expect(checks(report).every((c) => c.status === 'ok')).toBe(true);
+  }, 30_000);
+
+  it('names the Spry base URL when it has a wrong path prefix, and exits 1', async () => {
+    const file = writeConfig(configWith((t) => (t.spry.baseUrl = `${world.sandbox.spryUrl}/emr`)));
+    const result = await cli('--config', file);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/^tenant sandbox-pt: FAILED/);
+    expect(result.out).toMatch(/^ {2}fail {2}spry\.token +POST \/apis\/v2\/oauth\/token answered HTTP 404.*\[spry\.base-url\] → check tenants\[\]\.spry\.baseUrl/m);
+    expect(result.out).toMatch(/^ {2}skip {2}spry\.patients\.page +needs a Spry token/m);
+    // Spruce is judged on its own.
+    expect(result.out).toMatch(/^ {2}ok {4}spruce\.endpoint /m);
+  });
+
+  it('names the path when one read the sync makes answers like a gateway, not like Spry', async () => {
+    const spryUrl = await proxy(world.sandbox.spryUrl, (req) =>
+      /^\/apis\/v1\/patient\/\d+\/cases/.test(req.path) ? { status: 404, headers: { 'content-type': 'text/html' }, body: '<html><body>Not Found</body></html>' } : undefined,
+    );
+    const report = await runDoctor(configWith((t) => (t.spry.baseUrl = spryUrl)));
+    expect(report.ok).toBe(false);
+    expect(failed(report)).toEqual([['spry.cases', 'spry.path.cases']]);
+    expect(find(report, 'spry.cases')!.message).toMatch(/GET \/apis\/v1\/patient\/\{patient_id\}\/cases answered HTTP 404 \(text\/html, not JSON\)/);
+    expect(find(report, 'spry.patient')!.status).toBe('ok');
+  });
+
+  it('names the credentials when Spry or Spruce refuses them', async () => {
+    const report = await runDoctor(
+      configWith((t) => {
+        t.spry.clientSecret = 'not-the-secret';
+        t.spruce.secretKey = 'sk_not_the_key';
+      }),
+    );
+    expect(failed(report)).toEqual([
+      ['spry.token', 'spry.oauth'],
+      ['spruce.credentials', 'spruce.auth'],
+    ]);
+    expect(find(report, 'spry.token')!.message).toMatch(/Spry refused the client credentials \(HTTP (400|401)/);
+    expect(find(report, 'spruce.credentials')!.message).toMatch(/Spruce refused the credentials \(HTTP (401|403)/);
+    expect(find(report, 'spruce.endpoint')!.status).toBe('skip');
+  });
+
+  it("names Spry's envelope when an answer comes without it", async () => {
+    const spryUrl = await proxy(world.sandbox.spryUrl, (req, answer) => {
+      if (req.method !== 'GET' || !/^\/apis\/v1\/patient\?/.test(req.path)) return undefined;
+      const { data } = JSON.parse(answer.body) as { data: unknown };
+      return { ...answer, body: JSON.stringify({ status: 'SUCCESS', result: data }) };
+    });
+    const report = await runDoctor(configWith((t) => (t.spry.baseUrl = spryUrl)));
+    expect(failed(report)).toEqual([['spry.patients.page', 'spry.envelope']]);
+    expect(find(report, 'spry.patients.page')!.message).toMatch(/without Spry's \{code, data\} envelope \(keys status, result\)/);
+    expectNoPhi(formatReport(report));
+  });
+
+  it('names the record shape when a field we read is renamed, without printing its values', async () => {
+    const spryUrl = await proxy(world.sandbox.spryUrl, (req, answer) => {
+      if (req.method !== 'GET' || !/^\/apis\/v1\/patient\/\d+$/.test(req.path)) return undefined;
+      const envelope = JSON.parse(answer.body) as { data: Record<string, unknown> };
+      const { mobile, ...rest } = envelope.data;
+      return { ...answer, body: JSON.stringify({ ...envelope, data: { ...rest, mobile_phone: mobile } }) };
+    });
+    const report = await runDoctor(configWith((t) => (t.spry.baseUrl = spryUrl)));
+    expect(failed(report)).toEqual([['spry.patient', 'spry.shape.patient']]);
+    expect(find(report, 'spry.patient')!.message).toMatch(/mobile: missing/);
+    expectNoPhi(JSON.stringify(report));
+  });
+
+  it("names the clock when ours and the vendors' Date headers disagree", async () => {
+    const shifted = (seconds: number) => (_req: unknown, answer: ProxiedAnswer) => ({
+      ...answer,
+      headers: { ...answer.headers, date: new Date(Date.now() + seconds * 1000).toUTCString() },
+    });
+    const spryUrl = await proxy(world.sandbox.spryUrl, shifted(-600));
+    const spruceUrl = await proxy(world.sandbox.spruceUrl, shifted(45));
+    const report = await runDoctor(
+      configWith((t) => {
+        t.spry.baseUrl = spryUrl;
+        t.spruce.baseUrl = spruceUrl;
+      }),
+    );
+    expect(failed(report)).toEqual([['clock.spry', 'clock.skew']]);
+    expect(find(report, 'clock.spry')!.message).toMatch(/our clock is (599|600|601) s ahead of Spry's/);
+    expect(find(report, 'clock.spruce')).toMatchObject({ status: 'warn', assumption: 'clock.skew' });
+    expect(find(report, 'clock.spruce')!.message).toMatch(/our clock is (44|45|46) s behind Spruce's/);
+  });
+
+  it('names the Spry subscription when it stops sending an event type we need', async () => {
+    const token = await spryToken();
+    const [subscription] = (await spryApi(token, 'GET', '/api/v2/subscriptions')) as { id: string; event_types: string[] }[];
+    const eventTypes = subscription!.event_types;
+    await spryApi(token, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes.filter((t) => t !== 'case.updated') });
+    try {
+      const report = await runDoctor(world.config);
+      expect(failed(report)).toEqual([['spry.subscription', 'setup.spry-subscription-events']]);
+      expect(find(report, 'spry.subscription')!.message).toMatch(/does not send case\.updated$/);
+    } finally {
+      await spryApi(token, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes });
+    }
+    expect((await runDoctor(world.config)).ok).toBe(true);
+  });
+
+  it('answers on the admin API, declared in its OpenAPI', async () => {
+    const base = `http://127.0.0.1:${world.config.server.port}/admin/api`;
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const response = await fetch(`${base}/tenants/${SANDBOX_TENANT_ID}/doctor`, { method: 'POST', headers });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { tenantId: string; ok: boolean; checks: CheckResult[] };
+    expect(report.tenantId).toBe(SANDBOX_TENANT_ID);
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.check)).toContain('spruce.endpoint');
+    expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+
+    expect((await fetch(`${base}/tenants/nobody/doctor`, { method: 'POST', headers })).status).toBe(404);
+    expect((await fetch(`${base}/tenants/${SANDBOX_TENANT_ID}/doctor`, { method: 'POST' })).status).toBe(401);
+    const openapi = (await (await fetch(`${base}/openapi.json`, { headers })).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(openapi.paths)).toContain('/admin/api/tenants/{tenantId}/doctor');
+    expect(openapi.paths['/admin/api/tenants/{tenantId}/doctor']).toHaveProperty('post');
+  });
+
+  it('names our Spruce endpoint when it is paused, then when it is gone', async () => {
+    const [endpoint] = ((await spruceApi('GET', '/webhooks/endpoints')) as { endpoints: { id: string }[] }).endpoints;
+    await spruceApi('POST', `/webhooks/endpoints/${endpoint!.id}/paused?paused=true`);
+    const paused = await runDoctor(world.config);
+    expect(failed(paused)).toEqual([['spruce.endpoint', 'setup.spruce-endpoint-active']]);
+    expect(find(paused, 'spruce.endpoint')!.message).toBe(`endpoint ${endpoint!.id} is paused: Spruce delivers nothing to us`);
+
+    await spruceApi('DELETE', `/webhooks/endpoints/${endpoint!.id}`);
+    const gone = await runDoctor(world.config);
+    expect(failed(gone)).toEqual([['spruce.endpoint', 'setup.spruce-endpoint']]);
+    expect(find(gone, 'spruce.endpoint')!.message).toMatch(/^no Spruce webhook endpoint delivers to http:\/\/127\.0\.0\.1:\d+\/webhooks\/spruce\/sandbox-pt \(0 endpoints/);
+    expect(find(gone, 'spruce.deliveries')!.status).toBe('skip');
+  });
+
+  async function spryToken(): Promise<string> {
+    const { clientId, clientSecret } = world.config.tenants[0]!.spry;
+    const response = await fetch(`${world.sandbox.spryUrl}/apis/v2/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'read write' }).toString(),
+    });
+    const body = (await response.json()) as { access_token?: string; data?: { access_token: string } };
+    return body.access_token ?? body.data!.access_token;
+  }
+
+  async function spryApi(token: string, method: string, route: string, json?: unknown): Promise<unknown> {
+    const response = await fetch(`${world.sandbox.spryUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+      body: json ? JSON.stringify(json) : undefined,
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { code?: number; data?: unknown };
+    return typeof body.code === 'number' ? body.data : body;
+  }
+
+  async function spruceApi(method: string, route: string): Promise<unknown> {
+    const { accessId, secretKey } = world.config.tenants[0]!.spruce;
+    const response = await fetch(`${world.sandbox.spruceUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${Buffer.from(`${accessId}:${secretKey}`).toString('base64')}` },
+    });
+    expect(response.status).toBe(200);
+    return response.json().catch(() => null);
+  }
+});
