@@ -14,12 +14,12 @@ import type { Config } from '../../src/config/schema.ts';
 import { formatReport } from '../../src/doctor/format.ts';
 import { runDoctor } from '../../src/doctor/run-doctor.ts';
 import type { CheckResult, DoctorReport } from '../../src/doctor/types.ts';
-import { freePort, SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { DOCTOR_ADMIN_TOKEN, ourSpruceEndpointId, spruceApi, spryApi, startDoctorWorld } from './doctor-support.ts';
 import { startRewritingProxy, type ProxiedAnswer, type Rewrite, type RewritingProxy } from './doctor-proxy.ts';
-import { SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+import { SANDBOX_SPRY_ORG, type World } from './support.ts';
 
 const run = promisify(execFile);
-const ADMIN_TOKEN = 'doctor-test-admin-token';
 
 describe('spruce-sync doctor', () => {
   let world: World;
@@ -27,10 +27,7 @@ describe('spruce-sync doctor', () => {
   const proxies: RewritingProxy[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
-    world = await startWorld({
-      service: { port, config: { server: { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` }, admin: { token: ADMIN_TOKEN } } },
-    });
+    world = await startDoctorWorld();
     dir = mkdtempSync(path.join(tmpdir(), 'doctor-'));
   });
   afterAll(async () => {
@@ -205,23 +202,22 @@ describe('spruce-sync doctor', () => {
   });
 
   it('names the Spry subscription when it stops sending an event type we need', async () => {
-    const token = await spryToken();
-    const [subscription] = (await spryApi(token, 'GET', '/api/v2/subscriptions')) as { id: string; event_types: string[] }[];
+    const [subscription] = (await spryApi(world, 'GET', '/api/v2/subscriptions')) as { id: string; event_types: string[] }[];
     const eventTypes = subscription!.event_types;
-    await spryApi(token, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes.filter((t) => t !== 'case.updated') });
+    await spryApi(world, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes.filter((t) => t !== 'case.updated') });
     try {
       const report = await runDoctor(world.config);
       expect(failed(report)).toEqual([['spry.subscription', 'setup.spry-subscription-events']]);
       expect(find(report, 'spry.subscription')!.message).toMatch(/does not send case\.updated$/);
     } finally {
-      await spryApi(token, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes });
+      await spryApi(world, 'PATCH', `/api/v2/subscriptions/${subscription!.id}`, { event_types: eventTypes });
     }
     expect((await runDoctor(world.config)).ok).toBe(true);
   });
 
   it('answers on the admin API, declared in its OpenAPI', async () => {
     const base = `http://127.0.0.1:${world.config.server.port}/admin/api`;
-    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const headers = { authorization: `Bearer ${DOCTOR_ADMIN_TOKEN}` };
     const response = await fetch(`${base}/tenants/${SANDBOX_TENANT_ID}/doctor`, { method: 'POST', headers });
     expect(response.status).toBe(200);
     const report = (await response.json()) as { tenantId: string; ok: boolean; checks: CheckResult[] };
@@ -238,48 +234,16 @@ describe('spruce-sync doctor', () => {
   });
 
   it('names our Spruce endpoint when it is paused, then when it is gone', async () => {
-    const [endpoint] = ((await spruceApi('GET', '/webhooks/endpoints')) as { endpoints: { id: string }[] }).endpoints;
-    await spruceApi('POST', `/webhooks/endpoints/${endpoint!.id}/paused?paused=true`);
+    const endpoint = await ourSpruceEndpointId(world);
+    await spruceApi(world, 'POST', `/webhooks/endpoints/${endpoint}/paused?paused=true`);
     const paused = await runDoctor(world.config);
     expect(failed(paused)).toEqual([['spruce.endpoint', 'setup.spruce-endpoint-active']]);
-    expect(find(paused, 'spruce.endpoint')!.message).toBe(`endpoint ${endpoint!.id} is paused: Spruce delivers nothing to us`);
+    expect(find(paused, 'spruce.endpoint')!.message).toBe(`endpoint ${endpoint} is paused: Spruce delivers nothing to us`);
 
-    await spruceApi('DELETE', `/webhooks/endpoints/${endpoint!.id}`);
+    await spruceApi(world, 'DELETE', `/webhooks/endpoints/${endpoint}`);
     const gone = await runDoctor(world.config);
     expect(failed(gone)).toEqual([['spruce.endpoint', 'setup.spruce-endpoint']]);
     expect(find(gone, 'spruce.endpoint')!.message).toMatch(/^no Spruce webhook endpoint delivers to http:\/\/127\.0\.0\.1:\d+\/webhooks\/spruce\/sandbox-pt \(0 endpoints/);
     expect(find(gone, 'spruce.deliveries')!.status).toBe('skip');
   });
-
-  async function spryToken(): Promise<string> {
-    const { clientId, clientSecret } = world.config.tenants[0]!.spry;
-    const response = await fetch(`${world.sandbox.spryUrl}/apis/v2/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'read write' }).toString(),
-    });
-    const body = (await response.json()) as { access_token?: string; data?: { access_token: string } };
-    return body.access_token ?? body.data!.access_token;
-  }
-
-  async function spryApi(token: string, method: string, route: string, json?: unknown): Promise<unknown> {
-    const response = await fetch(`${world.sandbox.spryUrl}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) },
-      body: json ? JSON.stringify(json) : undefined,
-    });
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { code?: number; data?: unknown };
-    return typeof body.code === 'number' ? body.data : body;
-  }
-
-  async function spruceApi(method: string, route: string): Promise<unknown> {
-    const { accessId, secretKey } = world.config.tenants[0]!.spruce;
-    const response = await fetch(`${world.sandbox.spruceUrl}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${Buffer.from(`${accessId}:${secretKey}`).toString('base64')}` },
-    });
-    expect(response.status).toBe(200);
-    return response.json().catch(() => null);
-  }
 });
