@@ -195,17 +195,35 @@ async function caseChecks(probe: Probe, patientId: number): Promise<CheckResult[
   const results = [ok(check, `${items.length} case${items.length === 1 ? '' : 's'} of patient ${patientId}`)];
   const caseId = (items[0] as { spry_case_id?: string } | undefined)?.spry_case_id;
   if (caseId) {
-    const oneRoute = 'GET /apis/soap-enrichment/v1/patientCase/{spry_case_id}';
-    const one = await observe(probe.spryTap, () => probe.spry.getCase(caseId));
-    const oneJudged = judge('spry.case', oneRoute, one, 'spry.path.case');
-    if (!('data' in oneJudged)) results.push(oneJudged);
-    else if (oneJudged.data === null || oneJudged.data === undefined) results.push(fail('spry.case', `${oneRoute} found no case ${caseId}, which the list returned`, { assumption: 'spry.path.case' }));
-    else {
-      const problems = shapeProblems(oneJudged.data, SPRY_CASE);
-      results.push(problems.length > 0 ? shapeFailure('spry.case', oneRoute, 'the case', problems, 'spry.shape.case') : ok('spry.case', `case ${caseId} read`));
-    }
+    results.push(
+      await readOne(probe, () => probe.spry.getCase(caseId), {
+        check: 'spry.case',
+        route: 'GET /apis/soap-enrichment/v1/patientCase/{spry_case_id}',
+        record: `case ${caseId}`,
+        shape: SPRY_CASE,
+        pathAssumption: 'spry.path.case',
+        shapeAssumption: 'spry.shape.case',
+      }),
+    );
   }
   return results;
+}
+
+/** Reads one record a list just returned, by its id: it must be there, in the shape we read. */
+async function readOne(
+  probe: Probe,
+  call: () => Promise<unknown>,
+  what: { check: string; route: string; record: string; shape: Shape; pathAssumption: string; shapeAssumption: string },
+): Promise<CheckResult> {
+  const observed = await observe(probe.spryTap, call);
+  const judged = judge(what.check, what.route, observed, what.pathAssumption);
+  if (!('data' in judged)) return judged;
+  if (judged.data === null || judged.data === undefined) {
+    return fail(what.check, `${what.route} found no ${what.record}, which the list returned`, { assumption: what.pathAssumption });
+  }
+  const problems = shapeProblems(judged.data, what.shape);
+  if (problems.length > 0) return shapeFailure(what.check, what.route, what.record, problems, what.shapeAssumption);
+  return ok(what.check, `${what.record} read`);
 }
 
 async function appointmentChecks(probe: Probe, patientId: number, now: number): Promise<CheckResult[]> {
@@ -224,15 +242,16 @@ async function appointmentChecks(probe: Probe, patientId: number, now: number): 
   const results = [ok(check, `${data.total} appointment${data.total === 1 ? '' : 's'} of patient ${patientId} from a year back on`)];
   const appointmentId = (data.content[0] as { appointment_id?: number } | undefined)?.appointment_id;
   if (appointmentId !== undefined) {
-    const oneRoute = 'GET /apis/v1/appointment/{appointment_id}';
-    const one = await observe(probe.spryTap, () => probe.spry.getAppointment(appointmentId));
-    const oneJudged = judge('spry.appointment', oneRoute, one, 'spry.path.appointment');
-    if (!('data' in oneJudged)) results.push(oneJudged);
-    else if (oneJudged.data === null || oneJudged.data === undefined) results.push(fail('spry.appointment', `${oneRoute} found no appointment ${appointmentId}, which the list returned`, { assumption: 'spry.path.appointment' }));
-    else {
-      const problems = shapeProblems(oneJudged.data, SPRY_APPOINTMENT);
-      results.push(problems.length > 0 ? shapeFailure('spry.appointment', oneRoute, 'the appointment', problems, 'spry.shape.appointment') : ok('spry.appointment', `appointment ${appointmentId} read`));
-    }
+    results.push(
+      await readOne(probe, () => probe.spry.getAppointment(appointmentId), {
+        check: 'spry.appointment',
+        route: 'GET /apis/v1/appointment/{appointment_id}',
+        record: `appointment ${appointmentId}`,
+        shape: SPRY_APPOINTMENT,
+        pathAssumption: 'spry.path.appointment',
+        shapeAssumption: 'spry.shape.appointment',
+      }),
+    );
   }
   return results;
 }
