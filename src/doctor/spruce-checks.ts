@@ -203,7 +203,7 @@ async function deliveriesCheck(probe: Probe, endpoint: SpruceWebhookEndpoint, no
   const failed = count('failed');
   const retrying = events.filter((e) => e.delivery?.status === 'pending' && e.delivery.attempts > 0).length;
   const held = count('paused');
-  const scope = `${events.length}${events.length >= LOG_PAGES * 20 ? '+' : ''} events in the last 24 h`;
+  const scope = `${events.length}${events.length >= LOG_PAGES * 20 ? '+' : ''} event${events.length === 1 ? '' : 's'} in the last 24 h`;
   if (failed + retrying + held > 0) {
     return warn(check, `${scope}: ${failed} failed, ${retrying} being retried, ${held} held while paused`, {
       action: 'check that Spruce can reach server.publicUrl (HTTPS, answered within 5 s); catch-up reads missed events from the log',

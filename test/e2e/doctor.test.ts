@@ -201,6 +201,31 @@ describe('spruce-sync doctor', () => {
     expect(find(report, 'clock.spruce')!.message).toMatch(/our clock is (44|45|46) s behind Spruce's/);
   });
 
+  it("names Spruce's delivery log and endpoint list when their shapes change", async () => {
+    // One event in the log: a contact made by staff, delivered to the service.
+    world.sandbox.spruce.staff.createContact({ givenName: 'Probe', familyName: 'Contact' });
+    await world.sandbox.spruce.settle();
+    expect(find(await runDoctor(world.config), 'spruce.deliveries')).toMatchObject({ status: 'ok', message: '1 event in the last 24 h, none failed' });
+
+    const parsedLog = await proxy(world.sandbox.spruceUrl, (req, answer) => {
+      if (!/\/webhooks\/endpoints\/[^/]+\/events/.test(req.path)) return undefined;
+      const body = JSON.parse(answer.body) as { events: { data: string }[] };
+      return { ...answer, body: JSON.stringify({ ...body, events: body.events.map((e) => ({ ...e, data: JSON.parse(e.data) as unknown })) }) };
+    });
+    const log = await runDoctor(configWith((t) => (t.spruce.baseUrl = parsedLog)));
+    expect(failed(log)).toEqual([['spruce.deliveries', 'spruce.delivery-log']]);
+    expect(find(log, 'spruce.deliveries')!.message).toMatch(/\[0\]\.data: expected text, got an object/);
+
+    const renamedList = await proxy(world.sandbox.spruceUrl, (req, answer) => {
+      if (!/\/webhooks\/endpoints(\?|$)/.test(req.path)) return undefined;
+      const { endpoints } = JSON.parse(answer.body) as { endpoints: unknown[] };
+      return { ...answer, body: JSON.stringify({ data: endpoints }) };
+    });
+    const list = await runDoctor(configWith((t) => (t.spruce.baseUrl = renamedList)));
+    expect(failed(list)).toEqual([['spruce.endpoint', 'spruce.path.endpoints']]);
+    expect(find(list, 'spruce.endpoint')!.message).toMatch(/our client refused the answer \(.*without endpoints; keys data\)/);
+  });
+
   it('names the Spry subscription when it stops sending an event type we need', async () => {
     const [subscription] = (await spryApi(world, 'GET', '/api/v2/subscriptions')) as { id: string; event_types: string[] }[];
     const eventTypes = subscription!.event_types;
