@@ -3,12 +3,13 @@
 // every assumption and the check that covers it). Nothing is written to either system.
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
+import { errorCode } from '../errors.ts';
 import { budgetCheck } from './budget-checks.ts';
 import { clockCheck } from './clock-checks.ts';
 import { openProbe } from './probe.ts';
 import { spruceChecks } from './spruce-checks.ts';
 import { spryChecks } from './spry-checks.ts';
-import { skip, tenantReport, type DoctorReport, type TenantDoctorReport } from './types.ts';
+import { fail, skip, tenantReport, type DoctorReport, type TenantDoctorReport } from './types.ts';
 
 export interface DoctorOptions {
   clock?: Clock;
@@ -36,6 +37,9 @@ export async function runTenantDoctor(tenant: TenantConfig, options: DoctorOptio
       spruceAnswers.length > 0 ? clockCheck('spruce', spruceAnswers) : skip('clock.spruce', 'no answer from Spruce'),
       budgetCheck(tenant, spryAnswers, spruceAnswers, spry.patientCount),
     ]);
+  } catch (error) {
+    // Every vendor answer is judged inside the checks; reaching here is a fault of the doctor itself.
+    return tenantReport(tenant.id, startedAt, [fail('doctor', `the checks stopped early (${errorCode(error)})`, { action: 'tell us; the other tenants were checked' })]);
   } finally {
     await probe.close();
   }
