@@ -2,12 +2,13 @@
 // systems of each tenant, one line per check; exit code 1 when any check fails. It opens no
 // database and writes to neither system; its output holds ids, counts and status codes only.
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config/load-config.ts';
+import { ConfigError } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
 import { formatReport } from '../doctor/format.ts';
 import { runDoctor } from '../doctor/run-doctor.ts';
 import { CliProblem, runCli } from './backfill.ts';
 import { printJson } from './admin-context.ts';
+import { loadForSetup } from './setup.ts';
 
 interface DoctorCliOptions {
   config: string;
@@ -28,7 +29,8 @@ export function registerDoctorCommand(program: Command): void {
       runCli(async () => {
         let config: Config;
         try {
-          config = await loadConfig(options.config);
+          // Like setup, it runs before the webhook secrets exist, and needs none of them.
+          config = await loadForSetup(options.config, { names: new Map() });
         } catch (error) {
           if (error instanceof ConfigError) throw new CliProblem(error.message);
           throw error;

@@ -112,7 +112,14 @@ describe('spruce-sync doctor', () => {
     expect(stdout).toMatch(/Spruce allows 100\/min \(~40 new patients\/min for backfill\)/);
     expectNoPhi(stdout);
 
-    const json = await cli('--config', file, '--json');
+    // Before `setup` the webhook secrets do not exist yet; the doctor needs none of them.
+    const beforeSetup = writeConfig(
+      configWith((t) => {
+        t.spry.webhookSecrets = ['${DOCTOR_TEST_UNSET_SPRY_SECRET}'];
+        t.spruce.webhookSecrets = ['${DOCTOR_TEST_UNSET_SPRUCE_SECRET}'];
+      }),
+    );
+    const json = await cli('--config', beforeSetup, '--json');
     expect(json.code).toBe(0);
     const report = JSON.parse(json.out) as DoctorReport;
     expect(report.ok).toBe(true);
