@@ -223,6 +223,20 @@ describe('spruce-sync doctor', () => {
     expect(failed(log)).toEqual([['spruce.deliveries', 'spruce.delivery-log']]);
     expect(find(log, 'spruce.deliveries')!.message).toMatch(/\[0\]\.data: expected text, got an object/);
 
+    // Spruce gave up on the delivery (the documented 10 attempts): a warning, not a failure, since catch-up reads it from the log.
+    const gaveUp = await proxy(world.sandbox.spruceUrl, (req, answer) => {
+      if (!/\/webhooks\/endpoints\/[^/]+\/events/.test(req.path)) return undefined;
+      const body = JSON.parse(answer.body) as { events: object[] };
+      return { ...answer, body: JSON.stringify({ ...body, events: body.events.map((e) => ({ ...e, delivery: { status: 'failed', attempts: 10, attemptLimit: 10 } })) }) };
+    });
+    const failedDeliveries = await runDoctor(configWith((t) => (t.spruce.baseUrl = gaveUp)));
+    expect(failedDeliveries.ok).toBe(true);
+    expect(find(failedDeliveries, 'spruce.deliveries')).toMatchObject({
+      status: 'warn',
+      message: '1 event in the last 24 h: 1 failed, 0 being retried, 0 held while paused',
+      assumption: 'spruce.delivery',
+    });
+
     const renamedList = await proxy(world.sandbox.spruceUrl, (req, answer) => {
       if (!/\/webhooks\/endpoints(\?|$)/.test(req.path)) return undefined;
       const { endpoints } = JSON.parse(answer.body) as { endpoints: unknown[] };
