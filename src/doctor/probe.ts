@@ -1,8 +1,10 @@
 // The doctor's own Spry and Spruce clients for one tenant: the ordinary clients, built as the
-// service builds them, but with no retries (the first answer is the one to judge) and their
-// traffic carried through a WireTap so every answer can be inspected as it came.
+// service builds them (a transient 5xx, 429 or network failure is retried the same way, so the
+// answer judged is the last one), with their traffic carried through a WireTap so every answer
+// can be inspected as it came.
 import type { Clock } from '../clock.ts';
 import type { TenantConfig } from '../config/schema.ts';
+import type { RetryPolicy } from '../http/http-client.ts';
 import { RatePacer } from '../http/rate-pacer.ts';
 import { TokenBucket } from '../http/token-bucket.ts';
 import { SpruceClient } from '../spruce/client.ts';
@@ -19,10 +21,9 @@ export interface Probe {
 
 const TIMEOUT_MS = 10_000;
 
-export function openProbe(tenant: TenantConfig, clock: Clock): Probe {
+export function openProbe(tenant: TenantConfig, clock: Clock, retry?: Partial<RetryPolicy>): Probe {
   const spryTap = new WireTap({ now: () => clock.now(), timeoutMs: TIMEOUT_MS });
   const spruceTap = new WireTap({ now: () => clock.now(), timeoutMs: TIMEOUT_MS });
-  const retry = { attempts: 1 };
   const spry = new SpryClient({
     baseUrl: tenant.spry.baseUrl,
     clientId: tenant.spry.clientId,

@@ -4,6 +4,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
 import { errorCode } from '../errors.ts';
+import type { RetryPolicy } from '../http/http-client.ts';
 import { budgetCheck } from './budget-checks.ts';
 import { clockCheck } from './clock-checks.ts';
 import { openProbe } from './probe.ts';
@@ -15,13 +16,15 @@ export interface DoctorOptions {
   clock?: Clock;
   /** Where our webhooks should point (`server.publicUrl`). */
   publicUrl?: string;
+  /** Default: the service's (transient failures retried with backoff). */
+  retry?: Partial<RetryPolicy>;
 }
 
 export async function runTenantDoctor(tenant: TenantConfig, options: DoctorOptions = {}): Promise<TenantDoctorReport> {
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
   const target = { tenantId: tenant.id, publicUrl: options.publicUrl, now: startedAt };
-  const probe = openProbe(tenant, clock);
+  const probe = openProbe(tenant, clock, options.retry);
   try {
     // Different systems, different budgets: both sides at once.
     const [spry, spruce] = await Promise.all([

@@ -9,6 +9,8 @@ export const DOCTOR_ADMIN_TOKEN = 'doctor-test-admin-token';
 export async function startDoctorWorld(): Promise<World> {
   const port = await freePort();
   return startWorld({
+    // Each doctor run spends ~8 Spruce calls; the tests make many runs within a minute.
+    spruceRateLimitPerMinute: 600,
     service: { port, config: { server: { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` }, admin: { token: DOCTOR_ADMIN_TOKEN } } },
   });
 }
