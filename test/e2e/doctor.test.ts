@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerDoctorCommand } from '../../src/cli/doctor.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -15,6 +14,7 @@ import { formatReport } from '../../src/doctor/format.ts';
 import { runDoctor as runDoctorWithRetries } from '../../src/doctor/run-doctor.ts';
 import type { CheckResult, DoctorReport } from '../../src/doctor/types.ts';
 import { SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { runCommands } from './cli-support.ts';
 import { DOCTOR_ADMIN_TOKEN, ourSpruceEndpointId, spruceApi, spryApi, startDoctorWorld } from './doctor-support.ts';
 import { startRewritingProxy, type ProxiedAnswer, type Rewrite, type RewritingProxy } from './doctor-proxy.ts';
 import { SANDBOX_SPRY_ORG, type World } from './support.ts';
@@ -82,21 +82,8 @@ describe('spruce-sync doctor', () => {
 
   /** Runs the command in this process; what it printed and the exit code it set. */
   async function cli(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    const program = new Command().exitOverride();
-    registerDoctorCommand(program);
-    process.exitCode = undefined;
-    try {
-      await program.parseAsync(['node', 'spruce-sync', 'doctor', ...args]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const code = (process.exitCode as number | undefined) ?? 0;
-    process.exitCode = undefined;
-    return { out: out.join('\n'), err: err.join('\n'), code };
+    const result = await runCommands([registerDoctorCommand], ['doctor', ...args]);
+    return { ...result, code: result.code ?? 0 };
   }
 
   it('passes on a healthy sandbox: every check ok, exit code 0, and no PHI in the output', async () => {
