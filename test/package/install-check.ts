@@ -4,7 +4,8 @@
 //   3. there, the installed `spruce-sync sandbox --service-url …` starts the simulators from the
 //      package and writes a config, and the installed `spruce-sync start` runs on it;
 //   4. /healthz answers, the dashboard takes the written admin token, one patient registered in
-//      Spry arrives in Spruce as one linked contact; SIGTERM stops both cleanly.
+//      Spry arrives in Spruce as one linked contact; SIGTERM stops both cleanly;
+//   5. the installed `spruce-sync demo --once` runs to a clean outcome.
 // The install compiles better-sqlite3 (~2 min of CPU), so this is not part of `npm test`:
 // `npm run test:package` runs it, and CI (.ci/run) runs it after the tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -69,6 +70,17 @@ async function main(): Promise<void> {
     const codes = await Promise.all([stop(service.child), stop(sandbox.child)]);
     check(codes[0] === 0, `the service exits 0 on SIGTERM (got ${codes[0]})`);
     console.log('ok: the installed service stopped cleanly on SIGTERM');
+
+    // The demo from the package: simulators, service and its far-side checks, all from dist/.
+    const demo = spawnSync(bin, ['demo', '--once', '--port', '0', '--spry-port', '0', '--spruce-port', '0', '--patients', '20'], {
+      cwd: app,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      encoding: 'utf8',
+      timeout: 5 * 60_000,
+    });
+    if (demo.status !== 0) console.error(demo.stdout, demo.stderr);
+    check(demo.status === 0 && !demo.stdout.includes('✗'), `the installed demo runs to a clean outcome (exit ${demo.status})`);
+    console.log('ok: the installed demo ran every step and its checks passed');
     console.log(`\nPackage check passed: ${path.basename(tarball)}`);
   } catch (error) {
     for (const name of ['sandbox', 'service']) {
