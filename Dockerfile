@@ -38,8 +38,9 @@ EXPOSE 8080
 # container (server: { host: 0.0.0.0, port: 8080 }), or set SPRUCE_SYNC_HEALTH_URL to match.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.SPRUCE_SYNC_HEALTH_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM: stop taking webhooks and jobs, finish the running ones, close the store, exit 0.
-# Give it time: `docker stop -t 60` / compose `stop_grace_period`.
+# SIGTERM: stop taking webhooks and jobs, finish the running ones, close the store, exit 0
+# (exit 1 past server.shutdownTimeoutMs). Wait longer than that before SIGKILL:
+# `docker stop -t 60` / compose `stop_grace_period`.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "/app/node_modules/spruce-sync/bin/spruce-sync.js"]
 CMD ["start", "--config", "/etc/spruce-sync/config.yaml"]

@@ -31,6 +31,10 @@ async function main(): Promise<void> {
     check(!existsSync(path.join(installed, 'src')), 'the package ships no TypeScript sources');
     check(!existsSync(path.join(app, 'node_modules', 'tsx')), 'tsx is not installed with --omit=dev');
     const bin = path.join(app, 'node_modules', '.bin', 'spruce-sync');
+    const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    const reported = spawnSync(bin, ['--version'], { cwd: app, encoding: 'utf8' }).stdout.trim();
+    check(reported === version, `spruce-sync --version says ${version} (got "${reported}")`);
+    console.log(`ok: the installed spruce-sync --version says ${reported}`);
 
     const [servicePort, spryPort, sprucePort] = [await freePort(), await freePort(), await freePort()];
     const serviceUrl = `http://127.0.0.1:${servicePort}`;
