@@ -27,6 +27,8 @@ import { OrgCatalogCache } from './sync/org-catalog.ts';
 import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
 import { tenantTasks } from './sync/scheduler-tasks.ts';
 import type { TenantContext } from './sync/tenant-context.ts';
+import { TenantRegistry } from './tenants/registry.ts';
+import { TenantAdmin } from './tenants/tenant-admin.ts';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -46,7 +48,10 @@ export interface RunningService {
   app: FastifyInstance;
   store: Store;
   pool: WorkerPool;
+  /** The running tenants' contexts: changes as tenants are added, changed and removed. */
   contexts: ReadonlyMap<string, TenantContext>;
+  /** The tenants as data (src/tenants/): seeded from the config, kept in step with the database. */
+  tenants: TenantRegistry;
   /** Metrics, pause control, alerts, retention. */
   operator: OperatorSurface;
   /** Catch-up and reconciliation per tenant (`schedules` in the config). */
@@ -56,6 +61,22 @@ export interface RunningService {
   /** Event subscriptions and their deliveries (docs/fanout.md). */
   fanout: Fanout;
   close(): Promise<void>;
+}
+
+/** How often each instance reads the tenant directory's version for changes made elsewhere. */
+const TENANT_POLL_MS = 1_000;
+
+/** A removed tenant's PHI goes after the retention period (on the leader, with the pruning). */
+function purgeRemovedTenantsTask(store: Store, clock: Clock, logger: Logger, retention: Config['retention']) {
+  return {
+    name: 'tenants:purge-removed',
+    everyMs: (retention.pruneEveryMinutes || 60) * 60_000,
+    runOnStart: true,
+    async run() {
+      const purged = await store.purgeRemovedTenants(clock.now() - retention.payloadDays * 86_400_000, clock.now());
+      for (const tenantId of purged) logger.info({ tenantId }, 'removed tenant: PHI purged after the retention period; audit trail kept');
+    },
+  };
 }
 
 /** Names this process among the instances sharing a budget; a restarted process is a new one. */
@@ -124,20 +145,46 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
       : new LocalLeadership();
 
-  const operator = createOperatorSurface({ config, store, clock, logger });
-  await operator.prepare();
+  // Tenants are data: the config file's are seeded, the rest come from the admin API or the CLI,
+  // and every instance follows the directory. Contexts and schedules start and stop with them.
+  const contexts = new Map<string, TenantContext>();
+  // Made below; tenants start (seeded) before they exist, and reach them once they do.
+  let scheduler: Scheduler | undefined;
+  let operatorOrNone: OperatorSurface | undefined;
+  let poolOrNone: WorkerPool | undefined;
   const onApiCall = (tenantId: string, call: CallReport) => {
-    operator.onApiCall(tenantId, call);
+    operatorOrNone?.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
+  const scheduleTenant = (tenant: TenantConfig) => {
+    const tasks = tenantTasks({ ...config, tenants: [tenant] }, contexts, { onQueued: () => poolOrNone?.notify() });
+    // A disabled tenant sends nothing out: its schedules skip their runs until it is enabled.
+    for (const task of tasks) scheduler!.add({ ...task, run: (signal) => (registry.claimable(tenant.id) ? task.run(signal) : Promise.resolve()) });
+  };
+  const registry: TenantRegistry = new TenantRegistry({
+    directory: store,
+    clock,
+    logger,
+    pollIntervalMs: TENANT_POLL_MS,
+    onStart(tenant) {
+      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => operatorOrNone?.onRateLimitWait(system, ms) }));
+      if (scheduler) scheduleTenant(tenant);
+      poolOrNone?.notify();
+    },
+    onStop(tenantId) {
+      contexts.delete(tenantId);
+      for (const name of scheduler?.taskNames ?? []) if (name.endsWith(`:${tenantId}`)) scheduler!.remove(name);
+    },
+  });
+  await registry.seed(config.tenants);
+  // What reads the tenant list (alerts, fan-out, pause control) reads the registry's live one.
+  const live: Config = { ...config, tenants: registry.list };
+
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids });
+  operatorOrNone = operator;
+  await operator.prepare();
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
-  const contexts = new Map(
-    config.tenants.map((tenant) => [
-      tenant.id,
-      tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait }),
-    ]),
-  );
+  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
@@ -149,7 +196,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     pollIntervalMs: config.workers.pollIntervalMs,
     handlers: syncHandlers(contexts, { onNotice: fanout.onSyncNotice }),
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
-    tenantFilter: operator.tenantFilter,
+    // Disabled and removed tenants' jobs are not claimed either.
+    tenantFilter: () => registry.claimFilter(operator.tenantFilter()),
     taskFilter: operator.taskFilter,
     onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
@@ -161,8 +209,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
 
+  poolOrNone = pool;
+  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
   const app = await buildApp({
-    config,
+    config: live,
+    tenants: registry.tenants,
+    tenantIds: registry.ids,
+    tenantAdmin,
     store,
     clock,
     logger,
@@ -181,10 +234,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   pool.start();
   operator.start();
   // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
-  const scheduler = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
-  for (const task of tenantTasks(config, contexts, { onQueued: () => pool.notify() })) scheduler.add(task);
-  scheduler.start();
-  logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');
+  const schedules = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
+  scheduler = schedules;
+  for (const tenant of registry.list) scheduleTenant(tenant);
+  schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));
+  schedules.start();
+  registry.start();
+  logger.info({ url, tenants: registry.ids }, 'spruce-sync started');
 
   return {
     url,
@@ -194,12 +250,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     contexts,
     operator,
     leadership,
-    scheduler,
+    scheduler: schedules,
     fanout,
+    tenants: registry,
     async close() {
+      registry.stop();
       await app.close();
       await operations.stop();
-      await scheduler.stop();
+      await schedules.stop();
       await pool.stop();
       await fanout.close();
       await operator.stop();

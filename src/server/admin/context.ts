@@ -3,13 +3,16 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../observe/logger.ts';
 import type { Store } from '../../store/types.ts';
+import type { TenantAdmin } from '../../tenants/tenant-admin.ts';
 import type { PauseControl } from './pause.ts';
 
 export interface AdminContext {
   store: Store;
   clock: Clock;
-  /** The configured tenants. */
+  /** The running tenants (enabled or disabled), kept current by the tenant registry in the service. */
   tenantIds: readonly string[];
+  /** The tenant directory's operations (the service's; absent in CLI contexts that do not need it). */
+  tenantAdmin?: TenantAdmin;
   pauses: PauseControl;
   /** Wakes the workers after a replay or a resume (in the service; a no-op in the CLI). */
   onQueued?: (tenantId: string) => void;

@@ -39,9 +39,16 @@ export interface OperatorSurface {
   stop(): Promise<void>;
 }
 
-export function createOperatorSurface(deps: { config: Config; store: Store; clock: Clock; logger: Logger }): OperatorSurface {
+export function createOperatorSurface(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** The running tenants' ids, kept up to date by the tenant registry; default: the config's. */
+  tenantIds?: readonly string[];
+}): OperatorSurface {
   const { config, store, clock, logger } = deps;
-  const tenantIds = config.tenants.map((t) => t.id);
+  const tenantIds = deps.tenantIds ?? config.tenants.map((t) => t.id);
   const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
 
   const pauses = new PauseControl({

@@ -4,7 +4,7 @@
 // keeping the planner's statistics.
 import type { Cipher } from '../cipher.ts';
 import { byRunAtThenId, toJob } from '../rows.ts';
-import type { Store } from '../ports.ts';
+import type { NewStoredTenant, Store, StoredTenant } from '../ports.ts';
 import type * as views from '../admin-types.ts';
 import type {
   AuditEntry,
@@ -27,6 +27,7 @@ import * as links from './links.ts';
 import * as queue from './queue.ts';
 import type { Db } from './sql.ts';
 import * as state from './sync-state.ts';
+import * as tenants from './tenants.ts';
 import * as operator from './views.ts';
 
 export abstract class SqlStore implements Store {
@@ -109,4 +110,15 @@ export abstract class SqlStore implements Store {
   listDeadJobs = (query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query);
   searchAuditRecords = (query: views.AuditQuery) => operator.searchAuditRecords(this.db, query);
   prunePayloads = (options: views.PruneOptions) => operator.prunePayloads(this.db, options);
+
+  // Tenant directory -----------------------------------------------------------------------------
+  listTenants = () => tenants.listTenants(this.db, this.cipher);
+  getTenant = (id: string) => tenants.getTenant(this.db, this.cipher, id);
+  insertTenant = (tenant: NewStoredTenant, now: number) => tenants.insertTenant(this.db, this.cipher, tenant, now);
+  updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number) =>
+    tenants.updateTenant(this.db, this.cipher, id, change, now);
+  seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number) => tenants.seedConfigTenants(this.db, this.cipher, list, now);
+  removeTenant = (id: string, now: number) => tenants.removeTenant(this.db, id, now);
+  tenantsVersion = () => tenants.tenantsVersion(this.db);
+  purgeRemovedTenants = (removedBefore: number, now: number) => tenants.purgeRemovedTenants(this.db, removedBefore, now);
 }
