@@ -34,6 +34,10 @@ export interface TenantsWorld {
   spryUrl: string;
   spruceUrl: string;
   instances: RunningService[];
+  /** The database the instances share. */
+  databaseUrl: string;
+  /** A folder of this world's, removed on close. */
+  dir: string;
   /** The definition of B (as `tenants add` takes it), its webhooks registered at `instances[deliverTo]`. */
   clinicB: Record<string, unknown> & { spry: { webhookSecrets: string[] } };
   close(): Promise<void>;
@@ -77,10 +81,11 @@ export async function startTenantsWorld(options: { instances?: number; databaseU
     };
     const clinicA = await definition(A, ports[0]!);
     const clinicB = await definition(B, ports.at(-1)!);
+    const databaseUrl = options.databaseUrl ?? `sqlite:${path.join(dir, 'sync.db')}`;
     for (const [i, port] of ports.entries()) {
       const config = parseConfig({
         server: { host: '127.0.0.1', port },
-        database: { url: options.databaseUrl ?? `sqlite:${path.join(dir, 'sync.db')}`, ...(options.schema ? { schema: options.schema } : {}) },
+        database: { url: databaseUrl, ...(options.schema ? { schema: options.schema } : {}) },
         workers: { workerId: `instance-${i + 1}` },
         admin: { token: ADMIN_TOKEN },
         log: { level: 'silent' },
@@ -88,7 +93,7 @@ export async function startTenantsWorld(options: { instances?: number; databaseU
       });
       instances.push(await startService(config, { clock }));
     }
-    return { clock, spry, spruce, spryUrl, spruceUrl, instances, clinicB, close };
+    return { clock, spry, spruce, spryUrl, spruceUrl, instances, databaseUrl, dir, clinicB, close };
   } catch (error) {
     await close();
     throw error;

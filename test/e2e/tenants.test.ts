@@ -1,7 +1,12 @@
 // Tenants as data (issue 15): a clinic added through the admin API of a running service syncs its
 // first patient with no restart (SQLite; PostgreSQL with two instances, added through one, the
 // webhook delivered to the other); disable / enable / remove; bad input refused whole.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { registerTenantsCommand } from '../../src/cli/tenants.ts';
+import { runCommands } from './cli-support.ts';
 import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { A, admin, B, registerPatient, startTenantsWorld, step, stepUntil, synced, type TenantsWorld } from './tenants-support.ts';
 
@@ -114,6 +119,43 @@ describe('tenants as data on SQLite', () => {
     await w.clock.advance(11 * 60_000);
     await stepUntil(w, () => service!.tenants.tenants.get(B.tenantId)!.spry.webhookSecrets.length === 1, 'the overlap to end');
     expect(service!.tenants.tenants.get(B.tenantId)!.spry.webhookSecrets).toEqual(['a-brand-new-secret']);
+  });
+});
+
+describe('spruce-sync tenants (CLI)', () => {
+  it('adds a clinic from a YAML file to a running service, which syncs its first patient; list, disable, show', { timeout: 60_000 }, async () => {
+    world = await startTenantsWorld();
+    const w = world;
+    const [service] = w.instances;
+    const configFile = path.join(w.dir, 'cli.yaml');
+    await writeFile(configFile, stringify({ database: { url: w.databaseUrl }, log: { level: 'silent' } }));
+    const { id, ...rest } = w.clinicB;
+    const tenantFile = path.join(w.dir, 'clinic-b.yaml');
+    await writeFile(tenantFile, stringify(rest));
+    const cli = (...args: string[]) => runCommands([registerTenantsCommand], ['tenants', ...args, '-c', configFile]);
+
+    const added = await cli('add', '--file', tenantFile, '--id', String(id), '--json');
+    expect(added.code, added.err).toBeUndefined();
+    expect(JSON.parse(added.out)).toMatchObject({ tenant: { id: B.tenantId, source: 'api', status: 'enabled' } });
+    expect(added.out).not.toContain(w.clinicB.spry.webhookSecrets[0]!);
+    // The service follows the directory: no restart.
+    await stepUntil(w, () => service!.tenants.tenants.has(B.tenantId), 'the service to run clinic B', 10_000);
+    const patient = registerPatient(w, B, 1);
+    await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
+
+    const listed = await cli('list');
+    expect(listed.out).toMatch(/clinic-a\s+config\s+enabled/);
+    expect(listed.out).toMatch(/clinic-b\s+api\s+enabled/);
+    expect((await cli('disable', B.tenantId)).code).toBeUndefined();
+    await stepUntil(w, () => !service!.tenants.claimable(B.tenantId), 'the service to hold clinic B back', 10_000);
+    expect(JSON.parse((await cli('show', B.tenantId, '--json')).out)).toMatchObject({ tenant: { status: 'disabled' } });
+
+    const refused = await cli('update', A.tenantId, '--spry-chart-url', 'https://x.example/{patientId}');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('config file');
+    const bad = await cli('add', '--file', tenantFile, '--id', 'Not_Valid');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('id');
   });
 });
 
