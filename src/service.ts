@@ -148,32 +148,33 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // Tenants are data: the config file's are seeded, the rest come from the admin API or the CLI,
   // and every instance follows the directory. Contexts and schedules start and stop with them.
   const contexts = new Map<string, TenantContext>();
-  // Made below; tenants start (seeded) before they exist, and reach them once they do.
-  let scheduler: Scheduler | undefined;
-  let operatorOrNone: OperatorSurface | undefined;
-  let poolOrNone: WorkerPool | undefined;
+  // Made below: the seeded tenants start before these exist, and reach them once they do.
+  const late: { scheduler?: Scheduler; operator?: OperatorSurface; pool?: WorkerPool } = {};
   const onApiCall = (tenantId: string, call: CallReport) => {
-    operatorOrNone?.onApiCall(tenantId, call);
+    late.operator?.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
   const scheduleTenant = (tenant: TenantConfig) => {
-    const tasks = tenantTasks({ ...config, tenants: [tenant] }, contexts, { onQueued: () => poolOrNone?.notify() });
+    const tasks = tenantTasks({ ...config, tenants: [tenant] }, contexts, { onQueued: () => late.pool?.notify() });
     // A disabled tenant sends nothing out: its schedules skip their runs until it is enabled.
-    for (const task of tasks) scheduler!.add({ ...task, run: (signal) => (registry.claimable(tenant.id) ? task.run(signal) : Promise.resolve()) });
+    for (const task of tasks) late.scheduler!.add({ ...task, run: (signal) => (registry.claimable(tenant.id) ? task.run(signal) : Promise.resolve()) });
+    scheduled.set(tenant.id, tasks.map((task) => task.name));
   };
+  const scheduled = new Map<string, string[]>();
   const registry: TenantRegistry = new TenantRegistry({
     directory: store,
     clock,
     logger,
     pollIntervalMs: TENANT_POLL_MS,
     onStart(tenant) {
-      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => operatorOrNone?.onRateLimitWait(system, ms) }));
-      if (scheduler) scheduleTenant(tenant);
-      poolOrNone?.notify();
+      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms) }));
+      if (late.scheduler) scheduleTenant(tenant);
+      late.pool?.notify();
     },
     onStop(tenantId) {
       contexts.delete(tenantId);
-      for (const name of scheduler?.taskNames ?? []) if (name.endsWith(`:${tenantId}`)) scheduler!.remove(name);
+      for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
+      scheduled.delete(tenantId);
     },
   });
   await registry.seed(config.tenants);
@@ -181,7 +182,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const live: Config = { ...config, tenants: registry.list };
 
   const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids });
-  operatorOrNone = operator;
+  late.operator = operator;
   await operator.prepare();
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
   const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
@@ -208,8 +209,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       }
     },
   });
-
-  poolOrNone = pool;
+  late.pool = pool;
   const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
   const app = await buildApp({
     config: live,
@@ -235,7 +235,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   operator.start();
   // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
   const schedules = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
-  scheduler = schedules;
+  late.scheduler = schedules;
   for (const tenant of registry.list) scheduleTenant(tenant);
   schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));
   schedules.start();
