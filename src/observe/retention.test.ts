@@ -27,7 +27,7 @@ describe('retention', () => {
     await store.insertEvent(event('old', 100 * DAY - 40 * DAY));
     await store.insertEvent(event('young', 100 * DAY - 10 * DAY));
     const reports: unknown[] = [];
-    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, attemptDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
     scheduler.start();
     await clock.advance(59_000);
     expect(reports).toHaveLength(0);
@@ -47,7 +47,7 @@ describe('retention', () => {
     const store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 0, flowing: false });
     const reports: unknown[] = [];
-    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 1, everyMinutes: 0, onReport: (r) => reports.push(r) });
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 1, attemptDays: 1, everyMinutes: 0, onReport: (r) => reports.push(r) });
     scheduler.start();
     await clock.advance(10 * DAY);
     expect(reports).toEqual([]);

@@ -27,6 +27,7 @@ import type {
   SubscriptionStatus,
 } from '../../fanout/types.ts';
 import type { Cipher } from '../cipher.ts';
+import { pruneFanoutAttempts } from './retention.ts';
 import { anyOf, assignments, columnNames, columnValues, only, sql, where, type Columns, type Db } from './sql.ts';
 
 /** A subscription's settings (not its health), by column. */
@@ -234,5 +235,9 @@ export abstract class SqlFanoutStore implements FanoutStore {
         WHERE created_at < ${olderThan} AND NOT EXISTS (SELECT 1 FROM fanout_deliveries d WHERE d.message_id = fanout_messages.id)`);
       return { deliveries, messages };
     });
+  }
+
+  pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number> {
+    return pruneFanoutAttempts(this.db, options);
   }
 }
