@@ -1,10 +1,10 @@
 // `spruce-sync audit export`: the audit trail as JSON lines, oldest first, read a page at a time
 // (never the whole table) and written as it is read, to stdout or a new 0600 file.
-import { open } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { auditLine, auditRecords } from '../observe/audit-archive.ts';
+import { auditLine, auditRecords, syncPath } from '../observe/audit-archive.ts';
 import { AdminError } from '../server/admin/context.ts';
 import { cliTime, withAdmin } from './admin-context.ts';
 
@@ -38,15 +38,12 @@ export function registerAuditExportCommand(audit: Command): void {
           return;
         }
         // 'wx': never overwrite an earlier export.
-        const file = await open(options.out, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
-          throw new AdminError(400, 'bad_request', error.code === 'EEXIST' ? `out: ${options.out} exists already` : `out: cannot create ${options.out} (${error.code})`);
+        const out = createWriteStream(options.out, { flags: 'wx', mode: 0o600 });
+        await pipeline(lines, out).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') throw new AdminError(400, 'bad_request', `out: ${options.out} exists already`);
+          throw error;
         });
-        try {
-          await pipeline(lines, file.createWriteStream({ autoClose: false }));
-          await file.sync();
-        } finally {
-          await file.close();
-        }
+        await syncPath(options.out);
       });
     });
 }

@@ -2,6 +2,7 @@
 // archive run, which writes rows older than retention.auditArchiveAfterDays to a gzip file and
 // deletes them only once the file is on disk. Audit details hold ids, codes and field names,
 // never PHI values (see src/sync/audit.ts callers), so both write the rows as stored.
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -92,31 +93,28 @@ export async function archiveAudit(store: ArchiveStore, options: ArchiveOptions)
       yield auditLine(record);
     }
   };
-  const handle = await open(partial, 'wx', 0o600);
   try {
-    await pipeline(Readable.from(lines()), createGzip(), handle.createWriteStream({ autoClose: false }));
-    await handle.sync();
+    await pipeline(Readable.from(lines()), createGzip(), createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
+    await syncPath(partial);
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
-  } finally {
-    await handle.close();
   }
   const file = `audit-before-${new Date(beforeAt).toISOString().slice(0, 10)}-ids-${firstId}-${lastId}.jsonl.gz`;
   await rename(partial, join(options.dir, file));
-  await syncFolder(options.dir);
+  await syncPath(options.dir);
 
   await store.recordAuditArchive({ file, firstId, lastId, beforeAt, rows: archived, archivedAt: now });
   deleted += await store.deleteArchivedAudit(now, options.batchSize);
   return { file, archived, deleted, beforeAt };
 }
 
-/** A rename is durable once the folder's entry is synced. */
-async function syncFolder(dir: string): Promise<void> {
-  const folder = await open(dir, 'r');
+/** Flushes a file's data (or a folder's entries: a rename is durable once its folder is synced) to disk. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
-    await folder.sync();
+    await handle.sync();
   } finally {
-    await folder.close();
+    await handle.close();
   }
 }
