@@ -72,7 +72,7 @@ describe('audit archive', () => {
     const crashing: Store = Object.create(store) as Store;
     crashing.recordAuditArchive = async (archive) => {
       seenAtRecord = { fileExists: existsSync(join(archiveDir(), archive.file)), rows: await remaining() };
-      await store.recordAuditArchive(archive);
+      return store.recordAuditArchive(archive);
     };
     crashing.deleteArchivedAudit = async (now, batchSize) => {
       if (seenAtRecord) throw new Error('crash between record and delete');
@@ -86,6 +86,24 @@ describe('audit archive', () => {
     expect(next).toMatchObject({ file: null, archived: 0, deleted: 2 });
     expect(await remaining()).toEqual([]);
     expect(readdirSync(archiveDir())).toHaveLength(1);
+  });
+
+  it('records one archive per cutoff: a run that loses the race to another instance deletes nothing itself', async () => {
+    await append(40, '1');
+    await append(39, '2');
+    let other: Awaited<ReturnType<typeof archiveAudit>> | null = null;
+    const racing: Store = Object.create(store) as Store;
+    // Another instance runs its whole archive just before this one records.
+    racing.recordAuditArchive = async (archive) => {
+      other = await archiveAudit(store, options());
+      return store.recordAuditArchive(archive);
+    };
+    expect(await archiveAudit(racing, options())).toMatchObject({ file: null, archived: 0, deleted: 0 });
+    expect(other).toMatchObject({ archived: 2, deleted: 2 });
+    // The same rows under the same name: one file, each row once.
+    expect(readdirSync(archiveDir())).toEqual([other!.file]);
+    expect(archivedLines(other!.file!).map((l) => l.recordId)).toEqual(['1', '2']);
+    expect(await remaining()).toEqual([]);
   });
 
   it('leaves every row when the file cannot be written', async () => {

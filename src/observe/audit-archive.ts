@@ -104,7 +104,13 @@ export async function archiveAudit(store: ArchiveStore, options: ArchiveOptions)
   await rename(partial, join(options.dir, file));
   await syncPath(options.dir);
 
-  await store.recordAuditArchive({ file, firstId, lastId, beforeAt, rows: archived, archivedAt: now });
+  if (!(await store.recordAuditArchive({ file, firstId, lastId, beforeAt, rows: archived, archivedAt: now }))) {
+    // Another instance archived this cutoff meanwhile: its file is the record, ours a copy (or,
+    // with the same id range, the very same name and rows: then it stays).
+    const recorded = (await store.listAuditArchives()).find((a) => a.beforeAt === beforeAt);
+    if (recorded?.file !== file) await rm(join(options.dir, file), { force: true });
+    return { file: null, archived: 0, deleted, beforeAt };
+  }
   deleted += await store.deleteArchivedAudit(now, options.batchSize);
   return { file, archived, deleted, beforeAt };
 }

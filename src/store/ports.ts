@@ -139,8 +139,11 @@ export interface StorageRetention {
   pruneJobAttempts(options: views.RowPruneOptions): Promise<number>;
   /** Audit entries oldest id first (keyset paged by id). */
   listAuditPage(query: views.AuditPageQuery): Promise<views.AuditRecord[]>;
-  /** Records a written, synced archive file: the rows it covers may be deleted from then on. */
-  recordAuditArchive(archive: views.AuditArchive): Promise<void>;
+  /**
+   * Records a written, synced archive file: the rows it covers may be deleted from then on.
+   * False when another instance recorded one for the same cutoff first.
+   */
+  recordAuditArchive(archive: views.AuditArchive): Promise<boolean>;
   listAuditArchives(): Promise<views.AuditArchive[]>;
   /** Deletes the rows of every unfinished archive record, in short batches; returns how many. */
   deleteArchivedAudit(now: number, batchSize?: number): Promise<number>;

@@ -113,7 +113,9 @@ function retentionContract(name: string, factory: () => Promise<Harness>): void 
       expect(await store.deleteArchivedAudit(T0)).toBe(0);
 
       // Rows c0..c4 by id, but only those before T0 + 30: c0, c1, c2.
-      await store.recordAuditArchive({ file: 'a.jsonl.gz', firstId: all[0]!.id, lastId: all[4]!.id, beforeAt: T0 + 30, rows: 3, archivedAt: T0 });
+      expect(await store.recordAuditArchive({ file: 'a.jsonl.gz', firstId: all[0]!.id, lastId: all[4]!.id, beforeAt: T0 + 30, rows: 3, archivedAt: T0 })).toBe(true);
+      // One archive per cutoff: another instance's record of the same cutoff is refused.
+      expect(await store.recordAuditArchive({ file: 'b.jsonl.gz', firstId: all[0]!.id, lastId: all[5]!.id, beforeAt: T0 + 30, rows: 3, archivedAt: T0 })).toBe(false);
       expect(await store.deleteArchivedAudit(T0 + 1, 2)).toBe(3);
       expect((await store.listAuditPage({ afterId: 0, limit: 10 })).map((r) => r.recordId)).toEqual(['c3', 'c4', 'c5']);
       // Still refused outside the record, and updates always.

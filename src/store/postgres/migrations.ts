@@ -177,7 +177,7 @@ CREATE TABLE audit_archives (
   file        text   NOT NULL,
   first_id    bigint NOT NULL,
   last_id     bigint NOT NULL,
-  before_at   bigint NOT NULL,
+  before_at   bigint NOT NULL UNIQUE,           -- one archive per cutoff: two instances never both record one
   row_count   bigint NOT NULL,
   archived_at bigint NOT NULL,
   done_at     bigint

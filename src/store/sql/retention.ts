@@ -66,11 +66,16 @@ export async function listAuditPage(db: Db, query: views.AuditPageQuery): Promis
   return rows.map(toAuditRecord);
 }
 
-/** Records that a range of audit rows is safely in a file: from then on (only) those rows may be deleted. */
-export async function recordAuditArchive(db: Db, archive: views.AuditArchive): Promise<void> {
-  await db.run(sql`
+/**
+ * Records that a range of audit rows is safely in a file: from then on (only) those rows may be
+ * deleted. False when another run already recorded an archive for this cutoff.
+ */
+export async function recordAuditArchive(db: Db, archive: views.AuditArchive): Promise<boolean> {
+  const inserted = await db.run(sql`
     INSERT INTO audit_archives (file, first_id, last_id, before_at, row_count, archived_at)
-    VALUES (${archive.file}, ${archive.firstId}, ${archive.lastId}, ${archive.beforeAt}, ${archive.rows}, ${archive.archivedAt})`);
+    VALUES (${archive.file}, ${archive.firstId}, ${archive.lastId}, ${archive.beforeAt}, ${archive.rows}, ${archive.archivedAt})
+    ON CONFLICT (before_at) DO NOTHING`);
+  return inserted > 0;
 }
 
 export async function listAuditArchives(db: Db): Promise<views.AuditArchive[]> {

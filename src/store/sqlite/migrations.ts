@@ -146,7 +146,7 @@ CREATE TABLE audit_archives (
   file        TEXT    NOT NULL,
   first_id    INTEGER NOT NULL,
   last_id     INTEGER NOT NULL,
-  before_at   INTEGER NOT NULL,
+  before_at   INTEGER NOT NULL UNIQUE,          -- one archive per cutoff: two instances never both record one
   row_count   INTEGER NOT NULL,
   archived_at INTEGER NOT NULL,
   done_at     INTEGER
