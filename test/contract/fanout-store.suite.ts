@@ -114,7 +114,7 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       await store.migrate();
       await store.migrate();
       const rows = await h.raw('SELECT version, name FROM fanout_migrations ORDER BY version');
-      expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
     });
 
     it('keeps subscriptions with their secrets sealed at rest; settings, health and status change separately', async () => {

@@ -8,14 +8,20 @@ import { anyOf, join, raw, sql, type Db, type Sql } from './sql.ts';
 
 const DEFAULT_BATCH = 2_000;
 
-/** Deletes the rows `select` picks (ids, at most `batchSize`), one transaction per batch, until none are left. */
-async function deleteInBatches(db: Db, table: string, select: (limit: number) => Sql, batchSize = DEFAULT_BATCH): Promise<number> {
+/** Deletes the rows `select` picks (ids, at most `limit`), one transaction per batch, until none are left. */
+async function deleteInBatches(
+  db: Db,
+  table: string,
+  select: (limit: number) => Sql,
+  batchSize = DEFAULT_BATCH,
+  idType: 'bigint' | 'text' = 'bigint',
+): Promise<number> {
   let deleted = 0;
   for (;;) {
     const n = await db.transaction(async (tx) => {
-      const ids = (await tx.all<{ id: number }>(select(batchSize))).map((row) => Number(row.id));
+      const ids = (await tx.all<{ id: number | string }>(select(batchSize))).map((row) => (idType === 'bigint' ? Number(row.id) : String(row.id)));
       if (ids.length === 0) return 0;
-      await tx.run(sql`DELETE FROM ${raw(table)} WHERE ${anyOf('id', ids, 'bigint')}`);
+      await tx.run(sql`DELETE FROM ${raw(table)} WHERE ${anyOf('id', ids, idType)}`);
       return ids.length;
     });
     deleted += n;
@@ -114,4 +120,35 @@ export async function deleteArchivedAudit(db: Db, now: number, batchSize?: numbe
     await db.run(sql`UPDATE audit_archives SET done_at = ${now} WHERE id = ${archive.id}`);
   }
   return deleted;
+}
+
+/**
+ * Settled fan-out deliveries (and their attempts) settled before `olderThan`, then messages no
+ * delivery needs any more, each batch in its own short transaction.
+ */
+export async function pruneSettledDeliveries(db: Db, olderThan: number, batchSize = DEFAULT_BATCH): Promise<{ deliveries: number; messages: number }> {
+  let deliveries = 0;
+  for (;;) {
+    const n = await db.transaction(async (tx) => {
+      const ids = (
+        await tx.all<{ id: number }>(sql`SELECT id FROM fanout_deliveries WHERE status <> 'pending' AND updated_at < ${olderThan} LIMIT ${batchSize}`)
+      ).map((row) => Number(row.id));
+      if (ids.length === 0) return 0;
+      await tx.run(sql`DELETE FROM fanout_attempts WHERE ${anyOf('delivery_id', ids, 'bigint')}`);
+      return tx.run(sql`DELETE FROM fanout_deliveries WHERE ${anyOf('id', ids, 'bigint')}`);
+    });
+    deliveries += n;
+    if (n === 0) break;
+  }
+  const messages = await deleteInBatches(
+    db,
+    'fanout_messages',
+    (limit) => sql`
+      SELECT id FROM fanout_messages m
+      WHERE m.created_at < ${olderThan} AND NOT EXISTS (SELECT 1 FROM fanout_deliveries d WHERE d.message_id = m.id)
+      LIMIT ${limit}`,
+    batchSize,
+    'text',
+  );
+  return { deliveries, messages };
 }
