@@ -29,11 +29,11 @@ async function deleteInBatches(
   }
 }
 
-/** Tenants present in job_attempts, found by skipping through its index (one probe per tenant). */
-async function attemptTenants(db: Db): Promise<string[]> {
+/** Tenants present in a table whose index leads with tenant_id, found by skipping through it (one probe per tenant). */
+export async function tenantsIn(db: Db, table: 'events' | 'job_attempts'): Promise<string[]> {
   const tenants: string[] = [];
   for (let last = ''; ; ) {
-    const row = await db.get<{ t: string | null }>(sql`SELECT min(tenant_id) AS t FROM job_attempts WHERE tenant_id > ${last}`);
+    const row = await db.get<{ t: string | null }>(sql`SELECT min(tenant_id) AS t FROM ${raw(table)} WHERE tenant_id > ${last}`);
     if (!row?.t) return tenants;
     tenants.push((last = row.t));
   }
@@ -42,7 +42,7 @@ async function attemptTenants(db: Db): Promise<string[]> {
 /** Job attempts finished before `olderThan` (per tenant, through job_attempts_by_time). */
 export async function pruneJobAttempts(db: Db, options: views.RowPruneOptions): Promise<number> {
   let deleted = 0;
-  for (const tenantId of await attemptTenants(db)) {
+  for (const tenantId of await tenantsIn(db, 'job_attempts')) {
     deleted += await deleteInBatches(
       db,
       'job_attempts',
