@@ -43,6 +43,24 @@ describe('retention', () => {
     await store.close();
   });
 
+  it('deletes job and fan-out attempts past attemptDays in the same run', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 100 * DAY, flowing: false });
+    const attempt = (finishedAt: number) =>
+      store.recordAttempt({ jobId: 1, tenantId: 't1', jobKey: 'k', startedAt: finishedAt, finishedAt, outcome: 'succeeded', errorCode: null, requestId: null });
+    await attempt(100 * DAY - 8 * DAY);
+    await attempt(100 * DAY - 6 * DAY);
+    const fanoutCutoffs: number[] = [];
+    const fanout = { pruneAttempts: async (o: { olderThan: number }) => (fanoutCutoffs.push(o.olderThan), 3) };
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, attemptDays: 7, everyMinutes: 0, fanout });
+    const report = await scheduler.runOnce();
+    expect(report).toMatchObject({ attempts: 1, fanoutAttempts: 3, attemptsOlderThan: 93 * DAY });
+    expect(report.audit).toBeUndefined();
+    expect(fanoutCutoffs).toEqual([93 * DAY]);
+    expect((await store.listAttempts('k', 't1')).map((a) => a.finishedAt)).toEqual([94 * DAY]);
+    await store.close();
+  });
+
   it('does not run on a timer when everyMinutes is 0', async () => {
     const store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 0, flowing: false });
