@@ -181,11 +181,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // What reads the tenant list (alerts, fan-out, pause control) reads the registry's live one.
   const live: Config = { ...config, tenants: registry.list };
 
-  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids });
-  late.operator = operator;
-  await operator.prepare();
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
   const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, fanoutStore: fanout.store });
+  late.operator = operator;
+  await operator.prepare();
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
