@@ -3,6 +3,7 @@
 // into the TenantConfig the service runs. Rotating a webhook secret keeps the old one valid for
 // an overlap, so deliveries signed before the sender switched still verify.
 import { tenantSchema, type TenantConfig } from '../config/schema.ts';
+import type { TenantDirectory } from '../store/ports.ts';
 
 type System = 'spry' | 'spruce';
 
@@ -102,4 +103,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function asSecrets(value: Record<string, unknown>): TenantSecrets {
   const secrets = value as unknown as TenantSecrets;
   return { ...secrets, retired: secrets.retired ?? [] };
+}
+
+/** A tenant of the directory (not removed) as the service would run it now; null when there is none. */
+export async function directoryTenant(directory: Pick<TenantDirectory, 'getTenant'>, id: string, now: number): Promise<TenantConfig | null> {
+  const row = await directory.getTenant(id);
+  return row && row.removedAt === null ? runtimeTenant(row.settings, asSecrets(row.secrets), now) : null;
 }

@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { registerBackfillCommand } from '../../src/cli/backfill.ts';
 import { registerTenantsCommand } from '../../src/cli/tenants.ts';
 import { runCommands } from './cli-support.ts';
 import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
@@ -142,6 +143,11 @@ describe('spruce-sync tenants (CLI)', () => {
     await stepUntil(w, () => service!.tenants.tenants.has(B.tenantId), 'the service to run clinic B', 10_000);
     const patient = registerPatient(w, B, 1);
     await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
+
+    // Onboarding goes on from the CLI: a backfill dry run finds the tenant in the directory.
+    const dryRun = await runCommands([registerBackfillCommand], ['backfill', '-c', configFile, '--tenant', B.tenantId, '--dry-run', '--json']);
+    expect(dryRun.code ?? 0, dryRun.err).toBe(0);
+    expect(dryRun.out).toContain('"dryRun": true');
 
     const listed = await cli('list');
     expect(listed.out).toMatch(/clinic-a\s+config\s+enabled/);
