@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerBackfillCommand } from '../../src/cli/backfill.ts';
+import { registerSetupCommand } from '../../src/cli/setup.ts';
 import { registerTenantsCommand } from '../../src/cli/tenants.ts';
 import { runCommands } from './cli-support.ts';
 import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
@@ -148,6 +149,12 @@ describe('spruce-sync tenants (CLI)', () => {
     const dryRun = await runCommands([registerBackfillCommand], ['backfill', '-c', configFile, '--tenant', B.tenantId, '--dry-run', '--json']);
     expect(dryRun.code ?? 0, dryRun.err).toBe(0);
     expect(dryRun.out).toContain('"dryRun": true');
+
+    // setup finds it too, and says how the service gets the secrets it registers.
+    const setup = await runCommands([registerSetupCommand], ['setup', '-c', configFile, '--tenant', B.tenantId, '--public-url', service!.url]);
+    expect(setup.code ?? 0, setup.err).toBe(0);
+    expect(setup.out).toContain(`already registered`);
+    expect(setup.out).toContain(`spruce-sync tenants update ${B.tenantId}`);
 
     const listed = await cli('list');
     expect(listed.out).toMatch(/clinic-a\s+config\s+enabled/);
