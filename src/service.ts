@@ -172,7 +172,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       late.pool?.notify();
     },
     onStop(tenantId) {
+      const stopped = contexts.get(tenantId);
       contexts.delete(tenantId);
+      // Their connection pools close once the requests in flight (a job still running) are done.
+      for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
       for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
       scheduled.delete(tenantId);
     },

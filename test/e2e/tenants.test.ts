@@ -190,6 +190,10 @@ describe.skipIf(!pgUrl)('tenants as data on PostgreSQL, two instances', () => {
       await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
       const events = await second!.store.searchEvents({ tenantId: B.tenantId, limit: 5 });
       expect(events.length).toBeGreaterThan(0);
+      // And back: removed through instance 2, instance 1 refuses B's webhooks within a poll.
+      expect((await admin(second!, 'DELETE', `/tenants/${B.tenantId}`)).status).toBe(200);
+      await stepUntil(w, () => !first!.tenants.tenants.has(B.tenantId), 'instance 1 to stop clinic B', 10_000);
+      expect((await fetch(`${first!.url}/webhooks/spry/${B.tenantId}`, { method: 'POST', body: '{}' })).status).toBe(404);
     } finally {
       await world?.close();
       world = undefined;
