@@ -10,7 +10,7 @@ import { chmodSync, existsSync, linkSync, readFileSync, statSync, unlinkSync, wr
 import { SyncError } from '../errors.ts';
 import { openFanoutStore } from '../fanout/open-store.ts';
 import type { FanoutStore } from '../fanout/types.ts';
-import type { EncryptionOptions } from '../store/cipher.ts';
+import { parseEncryptionKey, type EncryptionOptions } from '../store/cipher.ts';
 import { openStore, sqliteFile, type OpenStoreOptions } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import type { Config } from './schema.ts';
@@ -85,7 +85,7 @@ export function databaseEncryption(database: DatabaseConfig, notices: Notices = 
 function keyFileKey(keyFile: string, databaseFile: string, notices: Notices): string {
   if (existsSync(keyFile)) {
     if ((statSync(keyFile).mode & 0o077) !== 0) chmodSync(keyFile, 0o600);
-    return readFileSync(keyFile, 'utf8').trim();
+    return readKeyFile(keyFile);
   }
   const hadRows = existsSync(databaseFile) && statSync(databaseFile).size > 0;
   // Written whole under another name, then linked into place: a second process starting at the
@@ -96,7 +96,7 @@ function keyFileKey(keyFile: string, databaseFile: string, notices: Notices): st
     linkSync(draft, keyFile);
   } catch (error) {
     if ((error as { code?: string }).code !== 'EEXIST') throw error;
-    return readFileSync(keyFile, 'utf8').trim();
+    return readKeyFile(keyFile);
   } finally {
     unlinkSync(draft);
   }
@@ -111,7 +111,18 @@ function keyFileKey(keyFile: string, databaseFile: string, notices: Notices): st
       `the database held rows before its key: run \`spruce-sync rekey -c <config> --new-key ${keyFile}\` to seal them`,
     );
   }
-  return readFileSync(keyFile, 'utf8').trim();
+  return readKeyFile(keyFile);
+}
+
+function readKeyFile(keyFile: string): string {
+  const key = readFileSync(keyFile, 'utf8').trim();
+  try {
+    parseEncryptionKey(key);
+  } catch {
+    // Never what it holds.
+    throw configError(`${keyFile} does not hold a 32-byte key (base64 or hex)`);
+  }
+  return key;
 }
 
 function configError(message: string): SyncError {
