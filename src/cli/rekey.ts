@@ -4,12 +4,10 @@
 // removes the old one from the config (docs/configuration.md, "Encryption at rest").
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { databaseEncryption } from '../config/database.ts';
+import { databaseEncryption, openConfiguredFanoutStore, openConfiguredStore } from '../config/database.ts';
 import type { Config } from '../config/schema.ts';
 import { SyncError } from '../errors.ts';
-import { openFanoutStore } from '../fanout/open-store.ts';
 import { keyId, parseEncryptionKey, type EncryptionOptions } from '../store/cipher.ts';
-import { openStore } from '../store/open-store.ts';
 import type { ResealCounts, ResealReport } from '../store/sql/reseal.ts';
 import { SECRET_STATE_KEYS } from '../sync/setup.ts';
 import { cliInt, printJson, printTable, withConfiguredStore } from './admin-context.ts';
@@ -100,10 +98,9 @@ async function openForRekey(config: Config, newKey: string, offline: boolean) {
     );
   }
   const keys: EncryptionOptions = { encryptionKey: newKey, decryptionKeys: known, acceptUnsealed: true };
-  const { url, schema, synchronous } = config.database;
-  const main = await openStore(url, { ...keys, schema, synchronous, poolSize: 2 });
+  const main = await openConfiguredStore(config.database, undefined, keys);
   try {
-    const fanout = await openFanoutStore(url, { ...keys, schema, synchronous });
+    const fanout = await openConfiguredFanoutStore(config.database, undefined, keys);
     return {
       main,
       fanout,

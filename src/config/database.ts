@@ -11,7 +11,7 @@ import { SyncError } from '../errors.ts';
 import { openFanoutStore } from '../fanout/open-store.ts';
 import type { FanoutStore } from '../fanout/types.ts';
 import { parseEncryptionKey, type EncryptionOptions } from '../store/cipher.ts';
-import { openStore, sqliteFile, type OpenStoreOptions } from '../store/open-store.ts';
+import { encryption, openStore, sqliteFile, type OpenStoreOptions } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import type { Config } from './schema.ts';
 
@@ -38,15 +38,18 @@ export function storeOptions(database: DatabaseConfig, notices: Notices = stderr
   };
 }
 
-/** The configured main store, migrated (safe when several instances start at once). */
-export function openConfiguredStore(database: DatabaseConfig, notices?: Notices): Promise<Store> {
-  return openStore(database.url, storeOptions(database, notices));
+/**
+ * The configured main store, migrated (safe when several instances start at once). `keys`
+ * replaces the configured ones (rekey: the new key to seal, the configured ones to open).
+ */
+export function openConfiguredStore(database: DatabaseConfig, notices?: Notices, keys?: EncryptionOptions): Promise<Store> {
+  return openStore(database.url, { ...storeOptions(database, notices), ...keys });
 }
 
 /** The configured fan-out store: same file or server (and schema) as the main store, tables of its own. */
-export function openConfiguredFanoutStore(database: DatabaseConfig, notices?: Notices): Promise<FanoutStore> {
-  const { encryptionKey, decryptionKeys, synchronous, schema } = storeOptions(database, notices);
-  return openFanoutStore(database.url, { encryptionKey, decryptionKeys, synchronous, schema });
+export function openConfiguredFanoutStore(database: DatabaseConfig, notices?: Notices, keys?: EncryptionOptions): Promise<FanoutStore> {
+  const { synchronous, schema, ...configured } = storeOptions(database, notices);
+  return openFanoutStore(database.url, { ...encryption({ ...configured, ...keys }), synchronous, schema });
 }
 
 /** URLs already warned about in this process (the main and fan-out stores open the same one). */
