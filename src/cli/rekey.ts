@@ -50,8 +50,8 @@ export function registerRekeyCommand(program: Command): void {
           if (changed > 0) console.log(`${changed} rows changed while being re-sealed: run rekey again until none do`);
           else {
             console.log(
-              'every value is sealed with the new key: keep it as database.encryptionKey, remove the old key ' +
-                '(database.decryptionKeys, or the old key file) and restart',
+              'every value is sealed with the new key: make it database.encryptionKey (or the content of the SQLite key file), ' +
+                'remove the old key (from database.decryptionKeys, or the old key file) and restart',
             );
           }
         },

@@ -64,6 +64,7 @@ export function sqliteFile(url: string): string {
   if (path === '') {
     throw new SyncError('CONFIG_INVALID', 'sqlite: URL needs a file path or :memory:', { retryable: false });
   }
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // A folder we make is its owner's only: it will hold patient data and, on SQLite, its key.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   return path;
 }
