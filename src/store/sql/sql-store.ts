@@ -26,6 +26,7 @@ import * as inbox from './inbox.ts';
 import * as links from './links.ts';
 import * as queue from './queue.ts';
 import { resealColumns, type ResealOptions } from './reseal.ts';
+import * as retention from './retention.ts';
 import { anyOf, sql, type Db } from './sql.ts';
 import * as state from './sync-state.ts';
 import * as operator from './views.ts';
@@ -116,6 +117,13 @@ export abstract class SqlStore implements Store {
   listDeadJobs = (query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query);
   searchAuditRecords = (query: views.AuditQuery) => operator.searchAuditRecords(this.db, query);
   prunePayloads = (options: views.PruneOptions) => operator.prunePayloads(this.db, options);
+
+  // Storage retention ----------------------------------------------------------------------------
+  pruneJobAttempts = (options: views.RowPruneOptions) => retention.pruneJobAttempts(this.db, options);
+  listAuditPage = (query: views.AuditPageQuery) => retention.listAuditPage(this.db, query);
+  recordAuditArchive = (archive: views.AuditArchive) => retention.recordAuditArchive(this.db, archive);
+  listAuditArchives = () => retention.listAuditArchives(this.db);
+  deleteArchivedAudit = (now: number, batchSize?: number) => retention.deleteArchivedAudit(this.db, now, batchSize);
 
   // Key rotation ---------------------------------------------------------------------------------
   resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }) {
