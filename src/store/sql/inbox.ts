@@ -1,6 +1,6 @@
 // The inbox: storing, deduping and finding inbound events.
 import type { Cipher } from '../cipher.ts';
-import { eventFilters, PAYLOAD_CONTEXT, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
+import { eventFilters, payloadContext, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
 import type { EventQuery, EventSource, InboundEvent, NewInboundEvent } from '../types.ts';
 import { filterConditions, sql, where, type Db, type Sql } from './sql.ts';
 
@@ -8,7 +8,7 @@ import { filterConditions, sql, where, type Db, type Sql } from './sql.ts';
 export function eventValues(event: NewInboundEvent, cipher: Cipher) {
   return {
     ...event,
-    payload: cipher.seal(event.payload, PAYLOAD_CONTEXT),
+    payload: cipher.seal(event.payload, payloadContext(event)),
     subject: JSON.stringify(event.subject),
     ...subjectIds(event.subject),
   };
