@@ -23,7 +23,7 @@ export async function insertEvent(pool: pg.Pool, cipher: Cipher, event: NewInbou
         if (error instanceof Duplicate) return null;
         throw error;
       })
-    : await insertWithoutJob(pool, event.tenantId, values);
+    : await insertWithoutJob(pool, event.tenantId, values, event.reason ?? null);
   return id === null ? { id: (await findId(pool, event))!, inserted: false } : { id, inserted: true };
 }
 
@@ -52,14 +52,14 @@ async function findId(db: Queryable, event: NewInboundEvent): Promise<number | n
   return rows[0]?.id ?? null;
 }
 
-async function insertWithoutJob(db: Queryable, tenantId: string, e: EventValues): Promise<number | null> {
+async function insertWithoutJob(db: Queryable, tenantId: string, e: EventValues, reason: string | null): Promise<number | null> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
-                         patient_id, contact_id, status, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $6)
+                         patient_id, contact_id, status, reason, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $6)
      ON CONFLICT (tenant_id, source, event_key) DO NOTHING
      RETURNING id`,
-    [tenantId, e.source, e.eventKey, e.type, e.occurredAt, e.receivedAt, e.payload, e.subject, e.patientId, e.contactId, e.status],
+    [tenantId, e.source, e.eventKey, e.type, e.occurredAt, e.receivedAt, e.payload, e.subject, e.patientId, e.contactId, e.status, reason],
   );
   return rows[0]?.id ?? null;
 }

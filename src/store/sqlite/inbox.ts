@@ -10,9 +10,9 @@ export function insertEvent(sql: Sqlite, cipher: Cipher, event: NewInboundEvent)
   const { patientId, contactId } = subjectIds(event.subject);
   const row = sql.get<{ id: number }>(
     `INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
-                         patient_id, contact_id, status, job_key, updated_at)
+                         patient_id, contact_id, status, reason, job_key, updated_at)
      VALUES (@tenantId, @source, @eventKey, @type, @occurredAt, @receivedAt, @payload, @subject,
-             @patientId, @contactId, @status, @jobKey, @receivedAt)
+             @patientId, @contactId, @status, @reason, @jobKey, @receivedAt)
      ON CONFLICT (tenant_id, source, event_key) DO NOTHING
      RETURNING id`,
     {
@@ -27,6 +27,7 @@ export function insertEvent(sql: Sqlite, cipher: Cipher, event: NewInboundEvent)
       patientId,
       contactId,
       status: event.status,
+      reason: event.reason ?? null,
       jobKey: event.job?.key ?? null,
     },
   );
