@@ -11,6 +11,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { contactHandlers } from './routes-contacts.ts';
 import { conversationHandlers } from './routes-conversations.ts';
 import { organizationHandlers } from './routes-organization.ts';
+import { scheduledMessageHandlers } from './routes-scheduled-messages.ts';
 import { webhookHandlers } from './routes-webhooks.ts';
 
 export interface RequestLogEntry {
@@ -55,7 +56,13 @@ interface RequestInfo {
   coerced?: { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
 }
 
-const handlers: Record<string, Handler> = { ...contactHandlers, ...conversationHandlers, ...webhookHandlers, ...organizationHandlers };
+const handlers: Record<string, Handler> = {
+  ...contactHandlers,
+  ...conversationHandlers,
+  ...scheduledMessageHandlers,
+  ...webhookHandlers,
+  ...organizationHandlers,
+};
 
 /** The operations the sandbox simulates; every other operation of the spec answers 501. */
 export const SIMULATED_OPERATIONS = Object.keys(handlers).sort();

@@ -15,7 +15,11 @@ export type EventType =
   | 'conversationItem.created'
   | 'conversationItem.updated'
   | 'conversationItem.deleted'
-  | 'conversationItem.restored';
+  | 'conversationItem.restored'
+  | 'scheduledMessage.created'
+  | 'scheduledMessage.updated'
+  | 'scheduledMessage.deleted'
+  | 'scheduledMessage.sent';
 
 export interface EventSink {
   /** Records and (to unpaused endpoints) delivers one event with `data.object = object`. */

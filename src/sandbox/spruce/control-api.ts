@@ -111,6 +111,26 @@ export function installControlApi(app: FastifyInstance, sim: SpruceSimulator): v
       control.post('/secure-messages', async (request) => sim.staff.receiveSecureMessage(body(request) as never));
       control.post('/notes', async (request) => sim.staff.postInternalNote(body(request) as never));
       control.post('/calls', async (request) => sim.staff.phoneCall(body(request) as never));
+      const id = (request: { params: unknown }, name: string) => (request.params as Record<string, string>)[name]!;
+      control.patch('/conversation-items/:itemId', async (request) => sim.staff.editConversationItem(id(request, 'itemId'), body(request) as never));
+      control.delete('/conversation-items/:itemId', async (request) => {
+        sim.staff.deleteConversationItem(id(request, 'itemId'));
+        return { ok: true };
+      });
+      control.post('/conversation-items/:itemId/restore', async (request) => sim.staff.restoreConversationItem(id(request, 'itemId')));
+      control.delete('/conversations/:conversationId', async (request) => {
+        sim.staff.deleteConversation(id(request, 'conversationId'));
+        return { ok: true };
+      });
+      control.post('/scheduled-messages', async (request, reply) => reply.code(201).send(sim.staff.scheduleMessage(body(request) as never)));
+      control.patch('/scheduled-messages/:messageId', async (request) =>
+        sim.staff.editScheduledMessage(id(request, 'messageId'), body(request) as never),
+      );
+      control.delete('/scheduled-messages/:messageId', async (request) => {
+        sim.staff.deleteScheduledMessage(id(request, 'messageId'));
+        return { ok: true };
+      });
+      control.post('/scheduled-messages/:messageId/send', async (request) => sim.staff.sendScheduledMessage(id(request, 'messageId')));
       control.post('/credentials/:accessId/disabled', async (request) => {
         const { disabled } = parse(z.strictObject({ disabled: z.boolean() }), request.body);
         sim.staff.setCredentialDisabled((request.params as { accessId: string }).accessId, disabled);
