@@ -1,8 +1,12 @@
 // Spruce → Spry: edits staff make in Spruce, conversation activity on the chart, and no echo
 // of our own writes in either direction.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ControlledClock } from '../../src/clock.ts';
+import { autoAdvance } from '../../src/http/test-support.ts';
+import { spruceEventKey } from '../../src/ingest/spruce-envelope.ts';
+import { signSpruceBody } from '../../src/sandbox/spruce/index.ts';
 import { catchUp } from '../../src/sync/catch-up.ts';
-import { contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+import { advanceUntil, contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
 
 let world: World;
 
@@ -80,7 +84,7 @@ describe('Spruce → Spry', () => {
     await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers?.[0]?.value === '+12065550102');
     await quiesce(world);
     spruce().faults.setDeliveryFaults({});
-    const late = spruce().events.slice(-2).map((e) => e.id);
+    const late = spruce().events.slice(-2).map((e) => spruceEventKey(JSON.parse(e.body) as Record<string, unknown>));
     const patchesBefore = spryPatches();
     const spruceWritesBefore = spruceWrites();
 
@@ -230,5 +234,111 @@ describe('matching hand-made contacts (opt-in)', () => {
     expect(audit).toContainEqual(expect.objectContaining({ action: 'unmatched_contact', detail: expect.objectContaining({ outcome: 'ambiguous', candidates: 2 }) }));
     expect(spruce().contacts().find((c) => c.id === twin.id)?.integrationLinks ?? []).toEqual([]);
     expect(spruce().violations).toEqual([]);
+  });
+});
+
+describe('two edits of one contact within one second (Spruce sends no event id, eventTime to the second)', () => {
+  /**
+   * A world on a clock that moves only when told: ticking fast while things are set up, then
+   * held and stepped 5 ms at a time, so "the same second" is certain on a loaded machine.
+   */
+  let stopTicking: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    await world.close();
+    const clock = new ControlledClock({ flowing: false });
+    stopTicking = autoAdvance(clock, 5);
+    world = await startWorld({ patients: 3, clock });
+  });
+  afterEach(async () => {
+    // Closing the service waits on timers: let time move again.
+    await stopTicking?.();
+    stopTicking = autoAdvance(world.sandbox.clock, 5);
+    await world.close();
+    await stopTicking();
+    stopTicking = undefined;
+  });
+  const inSteps = { stepMs: 5, maxSimulatedMs: 900 };
+  const second = () => Math.floor(world.sandbox.clock.now() / 1000);
+
+  /** A contact synced from Spry; then the clock held at the very start of a second. */
+  async function linkedAtSecondStart(patientId: number): Promise<string> {
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'synced' });
+    const [contact] = await eventually(() => (contactsOfPatient(world, patientId).length === 1 ? contactsOfPatient(world, patientId) : undefined));
+    await quiesce(world);
+    await stopTicking!();
+    stopTicking = undefined;
+    await world.sandbox.clock.advanceTo((second() + 1) * 1000 + 1);
+    return contact!.id;
+  }
+
+  /** Brings the clock back to life, waits for quiet, then holds it again. */
+  async function settleAll(): Promise<void> {
+    stopTicking = autoAdvance(world.sandbox.clock, 5);
+    await quiesce(world);
+  }
+
+  it('both reach Spry and the later value wins, on the strict sandbox', async () => {
+    const patientId = patientIds()[0]!;
+    const contactId = await linkedAtSecondStart(patientId);
+    const startSecond = second();
+    const emittedBefore = spruce().events.length;
+
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550141' }] });
+    // The first edit is written back before the second happens: the second's event is all that
+    // can bring its value, so an inbox that took it for a repeat of the first would lose it.
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550141', inSteps);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550142' }] });
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550142', inSteps);
+    expect(second()).toBe(startSecond);
+
+    // What the old key (type, contact id, eventTime) merged: the two events agree on all three.
+    const edits = spruce()
+      .events.slice(emittedBefore)
+      .map((e) => JSON.parse(e.body) as { id?: string; type: string; eventTime: string; data: { object: { id: string } } })
+      .filter((e) => e.type === 'contact.updated' && e.data.object.id === contactId);
+    expect(edits).toHaveLength(2);
+    expect(edits.map((e) => e.id)).toEqual([undefined, undefined]);
+    expect(edits[0]!.eventTime).toMatch(/T\d\d:\d\d:\d\dZ$/);
+    expect(edits[1]!.eventTime).toBe(edits[0]!.eventTime);
+    await settleAll();
+    const inbox = await world.service.store.searchEvents({ source: 'spruce', contactId, type: 'contact.updated', limit: 50 });
+    const keys = new Set(edits.map((e) => spruceEventKey(e as unknown as Record<string, unknown>)));
+    expect(keys.size).toBe(2);
+    expect(inbox.filter((e) => keys.has(e.eventKey)).map((e) => e.status)).toEqual(['processed', 'processed']);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550142');
+  });
+
+  it('both reach Spry from an independent sender posting Spruce’s documented envelope; a re-serialised redelivery is a repeat', async () => {
+    const patientId = patientIds()[1]!;
+    const contactId = await linkedAtSecondStart(patientId);
+    // The sandbox's own deliveries are off: only what this test posts arrives.
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const eventTime = `${new Date(world.sandbox.clock.now()).toISOString().slice(0, 19)}Z`;
+    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
+    const send = async (body: string) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) },
+        body,
+      });
+      expect(res.status).toBe(200);
+    };
+    /** Spruce's example envelope (webhooks overview: no id), with the contact as the API shows it now. */
+    const current = () => spruce().contacts().find((c) => c.id === contactId)!;
+    const envelope = () => JSON.stringify({ eventTime, object: 'event', type: 'contact.updated', data: { object: current() } });
+
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550151' }] });
+    await send(envelope());
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550151', inSteps);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550152' }] });
+    await send(envelope());
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550152', inSteps);
+    // The same event again, its keys in another order and spaced out: a repeat, not a third event.
+    const reordered = `{ "data": { "object": ${JSON.stringify(Object.fromEntries(Object.entries(current()).reverse()))} },\n  "type": "contact.updated", "object": "event", "eventTime": "${eventTime}" }`;
+    await send(reordered);
+    await settleAll();
+    const inbox = await world.service.store.searchEvents({ source: 'spruce', contactId, type: 'contact.updated', limit: 50 });
+    expect(inbox.filter((e) => e.occurredAt === Date.parse(eventTime)).map((e) => e.status)).toEqual(['processed', 'processed']);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550152');
   });
 });
