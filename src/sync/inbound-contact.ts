@@ -5,7 +5,7 @@
 import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
-import type { InboundEvent } from '../store/types.ts';
+import type { InboundEvent, LedgerEntry } from '../store/types.ts';
 import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
@@ -91,7 +91,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
   const ourTags = [ctx.config.sync.tag];
   const ledger = await ctx.store.getLedger(tenantId, 'spruce', contact.id);
   if (!ledger) {
-    if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id)) return;
+    if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id, null)) return;
     // We cannot tell an edit from our own write: let the patient's sync compare with the live contact.
     await queuePatientSync(ctx, patientId);
     return;
@@ -116,7 +116,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, { of: 'earlier_write' });
     return;
   }
-  if (await isOurWriteInFlight(ctx, contact.id, live, event.id)) return;
+  if (await isOurWriteInFlight(ctx, contact.id, live, event.id, ledger)) return;
   const policy = ctx.config.inbound;
   const writable = new Set<string>(policy.writeBack ? policy.writeBackFields : []);
   const writeBack = changed.filter((key) => writable.has(key));
@@ -159,12 +159,27 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
 /**
  * Whether the contact shows the write a patient sync is making right now: Spruce announces a
  * write as soon as it applies it, often before its answer reaches us and the write is recorded.
+ * An intent the ledger has caught up with is a finished write: a staff edit that happens to put
+ * those values back is an edit, not our echo.
  */
-async function isOurWriteInFlight(ctx: TenantContext, contactId: string, live: ContactSnapshot, eventId: number): Promise<boolean> {
+async function isOurWriteInFlight(
+  ctx: TenantContext,
+  contactId: string,
+  live: ContactSnapshot,
+  eventId: number,
+  ledger: LedgerEntry | null,
+): Promise<boolean> {
   const intent = await ctx.store.getLedger(ctx.config.id, 'spruce-intent', contactId);
   if (!intent || differences(intent.fields as unknown as ContactSnapshot, live, [ctx.config.sync.tag]).length > 0) return false;
+  if (ledger && !isNewer(intent, ledger, ctx.config.sync.tag)) return false;
   await audit(ctx, 'spruce', 'contact', contactId, 'echo', eventId, { of: 'write_in_flight' });
   return true;
+}
+
+/** Written after the ledger entry, or at the same moment without being what it records. */
+function isNewer(intent: LedgerEntry, ledger: LedgerEntry, tag: string): boolean {
+  if (intent.writtenAt !== ledger.writtenAt) return intent.writtenAt > ledger.writtenAt;
+  return differences(ledger.fields as unknown as ContactSnapshot, intent.fields as unknown as ContactSnapshot, [tag]).length > 0;
 }
 
 /** The Spry fields for the Spruce contact's phones and email, as staff left them. */

@@ -104,6 +104,25 @@ describe('Spruce → Spry', () => {
     expect(spruce().violations).toEqual([]);
   });
 
+  it('writes back a Spruce edit that puts a number back to what our last finished write held (found by the property test)', async () => {
+    const patientId = patientIds()[5]!;
+    const contactId = await linkedContact(patientId);
+    const original = spry().patient(SANDBOX_SPRY_ORG, patientId)!.mobile!;
+    // A field Spry owns edited in Spruce: the sync writes the contact back (and records its intent).
+    const lastName = spry().patient(SANDBOX_SPRY_ORG, patientId)!.last_name;
+    spruce().staff.editContact(contactId, { familyName: 'NotSprys' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.familyName === lastName);
+    await quiesce(world);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550161' }] });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550161');
+    await quiesce(world);
+    // Back to the number of that finished write: an edit, not the echo of a write in flight.
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: original }] });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === original);
+    await quiesce(world);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe(original);
+  });
+
   it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
     const patientId = patientIds()[2]!;
     const contactId = await linkedContact(patientId);
