@@ -28,7 +28,7 @@ interface ItemEnvelope {
 /** What the chart says about an item: shown with this content, or deleted. */
 export type ChartChange = 'created' | 'updated' | 'deleted' | 'restored';
 
-/** Per item, a digest of what the chart last said about it (tenant state; no PHI). */
+/** Per item, what the chart last said about it and on which charts (tenant state; digests and ids only). */
 export const chartedStateKey = (itemId: string) => `chart-item:${itemId}`;
 const DELETED = 'deleted';
 
@@ -48,28 +48,42 @@ async function recordActivity(ctx: TenantContext, envelope: ItemEnvelope, event:
   if (item.isInternalNote && !policy.internalNotes) return skip('internal_note');
   if (item.author?.deviceInformation?.accessID === ctx.config.spruce.accessId) return skip('own_write');
 
+  const stateKey = chartedStateKey(item.id);
+  const charted = parseCharted(await ctx.store.getState(ctx.config.id, stateKey));
   const conversation = item.conversation ?? (await ctx.spruce.getConversation(item.conversationId));
   if (!conversation) return skip('conversation_not_found');
-  const patients = await patientsOf(ctx, conversation);
+  // A change is told on the charts the message went to, even when its contact has since been
+  // deleted or merged away and the conversation no longer leads to the patient.
+  const patients = charted?.patients.length ? charted.patients : await patientsOf(ctx, conversation);
   if (patients.length === 0) {
     await audit(ctx, 'spruce', 'conversationItem', item.id, 'unmatched', event.id, { conversationId: conversation.id });
     return;
   }
-  const stateKey = chartedStateKey(item.id);
-  const charted = await ctx.store.getState(ctx.config.id, stateKey);
   if (envelope.type === 'conversationItem.created') {
     await chart(ctx, patients, communicationFor(item, conversation, 'created', item.createdAt), event);
     // A later change charted first already said what the item is now.
-    if (charted === null) await ctx.store.setState(ctx.config.id, stateKey, shownDigest(item));
+    await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify({ said: charted?.said ?? shownDigest(item), patients }));
     return;
   }
   const live = await ctx.spruce.getConversationItem(item.id);
   const now = live ? shownDigest(live) : DELETED;
-  if (now === charted) return skip('chart_agrees');
-  const change: ChartChange = !live ? 'deleted' : charted === DELETED ? 'restored' : 'updated';
-  const entry = communicationFor(live ?? item, conversation, change, envelope.eventTime, annotationDigest(charted, now));
+  if (now === charted?.said) return skip('chart_agrees');
+  const change: ChartChange = !live ? 'deleted' : charted?.said === DELETED ? 'restored' : 'updated';
+  const entry = communicationFor(live ?? item, conversation, change, envelope.eventTime, annotationDigest(charted?.said ?? null, now));
   await chart(ctx, patients, entry, event);
-  await ctx.store.setState(ctx.config.id, stateKey, now);
+  await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify({ said: now, patients }));
+}
+
+/** What the chart last said about an item (a digest, or `deleted`) and whose charts it is on. */
+interface Charted {
+  said: string;
+  patients: number[];
+}
+
+function parseCharted(text: string | null): Charted | null {
+  if (text === null) return null;
+  const value = JSON.parse(text) as Partial<Charted>;
+  return typeof value.said === 'string' && Array.isArray(value.patients) ? { said: value.said, patients: value.patients } : null;
 }
 
 async function chart(ctx: TenantContext, patients: number[], entry: SpryCommunicationInput, event: InboundEvent): Promise<void> {
