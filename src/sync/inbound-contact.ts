@@ -41,7 +41,7 @@ export async function handleContactEvents(ctx: TenantContext, events: InboundEve
         await onContactDeleted(ctx, contact.id, event.id);
         break;
       case 'contact.merged':
-        await onContactMerged(ctx, contact, envelope.data.deletedContactIds ?? [], event.id);
+        await onContactMerged(ctx, contact, envelope.data.deletedContactIds ?? [], event);
         break;
       default:
         await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'unhandled_type', type: event.type });
@@ -223,15 +223,18 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
  * The survivor takes over the merged-away contact's link. If both were linked to different
  * patients, the survivor keeps its own and the other patient gets a contact of its own again.
  */
-async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], eventId: number): Promise<void> {
+async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
+  const eventId = event.id;
   let survivorPatient = await patientOfContact(ctx, survivor);
+  let inheritedFrom: string | undefined;
   for (const deletedId of deletedIds) {
     const link = await ctx.store.getLinkByContact(tenantId, deletedId);
     if (!link) continue;
     await ctx.store.deleteLinkByContact(tenantId, deletedId);
     if (survivorPatient === null || survivorPatient === link.patientId) {
       survivorPatient = link.patientId;
+      inheritedFrom = deletedId;
       await ctx.store.upsertLink(tenantId, link.patientId, survivor.id, ctx.clock.now());
       await audit(ctx, 'spruce', 'link', survivor.id, 'link', eventId, { patientId: link.patientId, reason: 'merge', from: deletedId });
       continue;
@@ -249,16 +252,21 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   if (!(await ctx.store.getLinkByContact(tenantId, survivor.id))) {
     await ctx.store.upsertLink(tenantId, survivorPatient, survivor.id, ctx.clock.now());
   }
-  // What the survivor holds now is what we know; the sync corrects anything Spry owns.
-  const ledger = await ctx.store.getLedger(tenantId, 'spruce', survivor.id);
-  await ctx.store.putLedger({
-    tenantId,
-    system: 'spruce',
-    recordId: survivor.id,
-    fields: snapshotOfContact(survivor) as unknown as Record<string, unknown>,
-    hash: '',
-    writtenAt: ledger?.writtenAt ?? ctx.clock.now(),
-  });
+  if (!(await ctx.store.getLedger(tenantId, 'spruce', survivor.id))) {
+    // New to us: what we know Spruce held for the patient is the merged-away contact's ledger.
+    const inherited = inheritedFrom ? await ctx.store.getLedger(tenantId, 'spruce', inheritedFrom) : null;
+    await ctx.store.putLedger({
+      tenantId,
+      system: 'spruce',
+      recordId: survivor.id,
+      fields: inherited?.fields ?? (snapshotOfContact(survivor) as unknown as Record<string, unknown>),
+      hash: '',
+      writtenAt: ctx.clock.now(),
+    });
+  }
+  // What the survivor holds beyond what we know is a staff edit like any other (one made just
+  // before the merge may not have been handled yet): taking it as known would lose it.
+  await onContactChanged(ctx, survivor, event);
   await queuePatientSync(ctx, survivorPatient);
 }
 

@@ -123,6 +123,32 @@ describe('Spruce → Spry', () => {
     expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe(original);
   });
 
+  it('keeps a Spruce edit made just before a merge, when the merge is handled first (found by the property test)', async () => {
+    const patientId = patientIds()[5]!;
+    const contactId = await linkedContact(patientId);
+    const original = spry().patient(SANDBOX_SPRY_ORG, patientId)!.mobile;
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const emittedBefore = spruce().events.length;
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550171' }] });
+    const current = spruce().contacts().find((c) => c.id === contactId)!;
+    const duplicate = spruce().staff.createContact({ givenName: current.givenName, familyName: current.familyName, phoneNumbers: [{ label: 'Mobile', value: '+12065550171' }] });
+    spruce().staff.mergeContacts(contactId, duplicate.id);
+    spruce().faults.setDeliveryFaults({});
+    const emitted = spruce().events.slice(emittedBefore);
+    const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === contactId)!.body;
+    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
+    const send = (body: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) }, body });
+    // The merge arrives and is handled before the edit that came just before it.
+    expect((await send(bodyOf('contact.merged'))).status).toBe(200);
+    await quiesce(world);
+    expect((await send(bodyOf('contact.updated'))).status).toBe(200);
+    await quiesce(world);
+    expect(original).not.toBe('+12065550171');
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550171');
+    expect(spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers[0]?.value).toBe('+12065550171');
+  });
+
   it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
     const patientId = patientIds()[2]!;
     const contactId = await linkedContact(patientId);
