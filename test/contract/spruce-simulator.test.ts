@@ -44,6 +44,15 @@ function expectSpecShaped(t: TestSim, type: string, object: Record<string, unkno
   expect(t.sim.openapi.validateSchema(type.split('.')[0]!, nullListsAsEmpty(object)), type).toEqual([]);
 }
 
+/** A simulator (default organization) with a webhook receiver registered as its endpoint. */
+async function simWithReceiver(): Promise<{ t: TestSim; receiver: Receiver }> {
+  const t = await sim();
+  const receiver = await startReceiver();
+  open.push({ receiver });
+  await addEndpoint(t, receiver.url);
+  return { t, receiver };
+}
+
 async function createContact(t: TestSim, body: Record<string, unknown>): Promise<Contact> {
   const response = await t.api<Contact>('POST', '/contacts', { body });
   expect(response.status, response.raw).toBe(201);
@@ -96,6 +105,42 @@ describe('idempotency keys', () => {
     expect((await t.api('PATCH', `/contacts/${first.body.id}`, { body: { familyName: 'Lee' }, headers: key })).status).toBe(200);
     await t.clock.advance(24 * 3600_000);
     expect((await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key })).status).toBe(201);
+  });
+
+  it('ambiguous failures: the write commits and its answer is lost (reset, 5xx, hang); the key is used up, a retry gets 422', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 0 }] });
+    const outcome = (call: Promise<{ status: number }>) => call.then((r) => r.status, () => 'no answer');
+    const key = (k: string) => ({ 's-idempotency-key': k });
+
+    expect((await t.control('PUT', '/faults', { routes: [{ match: 'POST /v1/contacts', ambiguousRate: 1 }] })).status).toBe(200);
+    expect(await outcome(t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') }))).toBe('no answer');
+    expect(t.sim.contacts().map((c) => c.givenName)).toEqual(['Ann']);
+    await t.sim.settle(); // the server sees its side of the reset a moment after the client
+    expect(t.sim.requestLog.map((r) => [r.route, r.status])).toEqual([['POST /v1/contacts', 0]]);
+    expect((await t.api('GET', '/contacts')).status).toBe(200); // reads are untouched
+    await t.control('DELETE', '/faults');
+    const retry = await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') });
+    expect([retry.status, retry.body.type]).toEqual([422, 'DUPLICATE_REQUEST']);
+    expect(t.sim.contacts()).toHaveLength(1);
+    const ann = t.sim.contacts()[0]!;
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'PATCH /v1/contacts/*', ambiguousRate: 1, ambiguousMode: 'error' }] });
+    const patched = await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') });
+    expect([patched.status, patched.body.type]).toEqual([502, 'INTERNAL']);
+    expect(t.sim.contacts()[0]!.familyName).toBe('Lee');
+    // A refused write is not a commit: its answer and its key are left alone.
+    const refused = await t.api('PATCH', `/contacts/${ann.id}`, { body: { tagIds: ['tag_unknown'] }, headers: key('edit-2') });
+    expect(refused.status).toBe(400);
+    await t.control('DELETE', '/faults');
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') })).status).toBe(422);
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-2') })).status).toBe(200);
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'DELETE /v1/**', ambiguousRate: 1, ambiguousMode: 'hang', hangMs: 10_000 }] });
+    const deleting = outcome(t.api('DELETE', `/contacts/${ann.id}`));
+    while (t.sim.contacts().length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await t.clock.advance(10_000);
+    expect(await deleting).toBe('no answer');
+    expect((await t.api('GET', `/contacts/${ann.id}`)).status).toBe(404);
   });
 
   it('a request that failed does not use up its key; keys over 255 chars are refused', async () => {
@@ -365,10 +410,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('GET conversation is wrapped, items wrapped; a posted message carries our access id and request id', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const sms = (await t.control<{ conversation: { id: string } }>('POST', '/sms', { from: '2065550001', text: 'Hello' })).body;
     const got = await t.api<{ conversation: { id: string; associatedContactIds: string[] } }>('GET', `/conversations/${sms.conversation.id}`);
@@ -396,10 +438,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('merge via the control API: survivor keeps and gains links; contact.merged carries deletedContactIds', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const a = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const b = await createContact(t, { givenName: 'Ann', familyName: 'Lee', emailAddresses: [{ value: 'ann@example.com' }] });
     await t.api('POST', `/contacts/${a.id}/integrationlinks`, { body: { type: 'custom', externalId: 'p-1', url: 'https://spry.example/1' } });
@@ -421,10 +460,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('staff edits, secure messages, notes and calls emit the documented events', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const edited = await t.control<Contact>('PATCH', `/contacts/${ann.id}`, { familyName: 'Lee' });
     expect(edited.body.displayName).toBe('Ann Lee');
@@ -451,10 +487,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('items edited, deleted and restored, a conversation deleted: each emits its event and the API hides what is deleted', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     type Pair = { conversation: { id: string }; item: { id: string } };
     const first = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Runing late' })).body;
     const second = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Here now' })).body;
@@ -464,7 +497,7 @@ describe('conversations and staff actions', () => {
 
     await t.clock.advance(2_000);
     const edited = await t.control<{ text: string; modifiedAt: string; createdAt: string }>('PATCH', `/conversation-items/${first.item.id}`, { text: 'Running late' });
-    expect(edited.body).toMatchObject({ text: 'Running late', createdAt: new Date(START).toISOString(), modifiedAt: new Date(START + 2_000).toISOString() });
+    expect(edited.body).toMatchObject({ text: 'Running late', createdAt: '2025-06-02T09:00:00Z', modifiedAt: '2025-06-02T09:00:02Z' });
     expect((await t.control('DELETE', `/conversation-items/${second.item.id}`)).status).toBe(200);
     expect((await t.api('GET', `/conversationItems/${second.item.id}`)).status).toBe(404);
     expect(await itemIds()).toEqual([first.item.id, call.item.id]);
@@ -509,14 +542,11 @@ describe('conversations and staff actions', () => {
   });
 
   it('scheduled messages: scheduled in the app or through the API, edited, deleted, sent; each emits its event', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann' });
     const secure = (await t.control<{ conversation: { id: string } }>('POST', '/secure-messages', { contactId: ann.id, text: 'Hi' })).body.conversation;
     type Scheduled = { id: string; text?: string; scheduledToSendAt: string; sentConversationItemId?: string; message: { text: string } };
-    const later = new Date(START + 3600_000).toISOString();
+    const later = '2025-06-02T10:00:00Z';
     const byStaff = await t.control<Scheduled>('POST', '/scheduled-messages', { conversationId: secure.id, text: 'Reminder: visit at 3', sendAt: later });
     expect(byStaff.status).toBe(201);
     expect(byStaff.body).toMatchObject({ id: expect.stringMatching(/^scm_/), scheduledToSendAt: later, message: { text: 'Reminder: visit at 3' } });
@@ -554,10 +584,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('webhook payloads carry null where Spruce examples do: associatedContactIds when none, buttons', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     await t.control('POST', '/sms', { from: '+13605559999', text: 'Who is this?' });
     await t.sim.settle();
     const [created, item] = receiver.received.map((r) => r.json.data.object);
@@ -642,7 +669,7 @@ describe('webhook deliveries', () => {
         id: expect.stringMatching(/^wev_/),
         eventTime: '2025-06-02T09:00:00Z',
         data: delivery!.raw,
-        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: new Date(START).toISOString() },
+        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: '2025-06-02T09:00:00Z' },
       },
     ]);
   });
@@ -650,6 +677,7 @@ describe('webhook deliveries', () => {
   it('two edits of one contact in one second give two events with the same type, object id and eventTime', async () => {
     const { t, receiver, endpoint } = await setup();
     const contact = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550100' }] });
+    expect((contact as Contact & { created: string }).created).toBe('2025-06-02T09:00:00Z'); // every timestamp to the second
     await t.clock.advance(400);
     await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550101' }] } });
     await t.clock.advance(400);
@@ -717,7 +745,7 @@ describe('webhook deliveries', () => {
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
     let entry = (await log(t, endpoint.id)).events[0]!;
-    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: new Date(START + 120_000).toISOString() });
+    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:02:00Z' });
     await t.clock.advance(119_000);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
@@ -766,7 +794,7 @@ describe('webhook deliveries', () => {
     } while (token);
     expect([last!.id, last!.delivery]).toEqual([
       t.sim.events[1000]!.id,
-      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: new Date(START + 60_000).toISOString() },
+      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:01:00Z' },
     ]);
     await t.clock.advance(59_999);
     await t.sim.settle();

@@ -4,31 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ControlledClock } from '../../clock.ts';
+import { faultsSchema } from '../fault-schema.ts';
 import { ApiError, badParameter, errorBody } from './errors.ts';
 import type { SpruceSimulator } from './index.ts';
 
 export const CONTROL_PREFIX = '/_sandbox';
-
-const routeFault = z.strictObject({
-  match: z.string().optional(),
-  latencyMs: z.number().min(0).optional(),
-  errorRate: z.number().min(0).max(1).optional(),
-  errorStatus: z.number().int().min(400).max(599).optional(),
-  timeoutRate: z.number().min(0).max(1).optional(),
-  hangMs: z.number().min(0).optional(),
-  rateLimitBurst: z.number().int().min(0).optional(),
-  retryAfterSeconds: z.number().min(0).optional(),
-});
-const faultsInput = z.strictObject({
-  routes: z.array(routeFault).optional(),
-  deliveries: z
-    .strictObject({
-      duplicateRate: z.number().min(0).max(1).optional(),
-      dropRate: z.number().min(0).max(1).optional(),
-      reorderWindowMs: z.number().min(0).optional(),
-    })
-    .optional(),
-});
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input ?? {});
@@ -69,7 +49,7 @@ export function installControlApi(app: FastifyInstance, sim: SpruceSimulator): v
       // Faults, reset, clock
       control.get('/faults', async () => sim.faults.describe());
       control.put('/faults', async (request) => {
-        const input = parse(faultsInput, request.body);
+        const input = parse(faultsSchema, request.body);
         sim.faults.setRouteFaults(input.routes ?? []);
         sim.faults.setDeliveryFaults(input.deliveries ?? {});
         return sim.faults.describe();

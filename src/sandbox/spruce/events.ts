@@ -118,13 +118,13 @@ export class SpruceEvents implements EventSink {
    * milliseconds and a counter the rest, so events in one millisecond get distinct, ordered times.
    */
   private eventTime(now: number): string {
-    if (!this.options.distinctEventTimes) return `${iso(now).slice(0, 19)}Z`;
+    if (!this.options.distinctEventTimes) return iso(now);
     if (now === this.lastMs) this.sameMs = Math.min(this.sameMs + 1, 999_999);
     else {
       this.lastMs = now;
       this.sameMs = 0;
     }
-    return `${iso(now).slice(0, 23)}${String(this.sameMs).padStart(6, '0')}Z`;
+    return `${new Date(now).toISOString().slice(0, 23)}${String(this.sameMs).padStart(6, '0')}Z`;
   }
 
   emit(org: OrgState, type: EventType, object: object, extraData: Record<string, unknown> = {}): void {

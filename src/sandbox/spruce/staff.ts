@@ -223,22 +223,24 @@ export class SpruceStaff {
     return this.pair(org, conversation, item);
   }
 
-  private item(itemId: unknown): { org: OrgState; item: StoredItem } {
-    if (typeof itemId !== 'string' || !itemId) throw badParameter('conversationItemId is required');
+  /** The organization holding `id` in one of its record maps, or a 400 naming what is unknown. */
+  private find<T>(id: unknown, what: string, records: (org: OrgState) => Map<string, T>): { org: OrgState; record: T } {
+    if (typeof id !== 'string' || !id) throw badParameter(`a ${what} id is required`);
     for (const org of this.ctx.state.orgs.values()) {
-      const item = org.items.get(itemId);
-      if (item) return { org, item };
+      const record = records(org).get(id);
+      if (record) return { org, record };
     }
-    throw badParameter(`unknown conversation item ${itemId}`);
+    throw badParameter(`unknown ${what} ${id}`);
+  }
+
+  private item(itemId: unknown): { org: OrgState; item: StoredItem } {
+    const { org, record } = this.find(itemId, 'conversation item', (o) => o.items);
+    return { org, item: record };
   }
 
   private scheduled(messageId: unknown): { org: OrgState; message: StoredScheduledMessage } {
-    if (typeof messageId !== 'string' || !messageId) throw badParameter('scheduledMessageId is required');
-    for (const org of this.ctx.state.orgs.values()) {
-      const message = org.scheduledMessages.get(messageId);
-      if (message) return { org, message };
-    }
-    throw badParameter(`unknown scheduled message ${messageId}`);
+    const { org, record } = this.find(messageId, 'scheduled message', (o) => o.scheduledMessages);
+    return { org, message: record };
   }
 
   /** A teammate edits an item's text in the app (emits conversationItem.updated). */
