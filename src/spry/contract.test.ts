@@ -86,4 +86,20 @@ describe('Spry answers that are not Spry answers', () => {
     await mismatch(client.recordCommunication(1, { channel: 'SPRUCE', direction: 'INBOUND', kind: 'MESSAGE', occurred_at: '2026-01-01T00:00:00Z', summary: 'x', external_id: 'ti_1' }));
     await mismatch(client.listPatientCases(1));
   });
+
+  it('a base URL where Spry is not (no token endpoint, or a token answer without a token) is a mismatch, not refused credentials', async () => {
+    const nothing = Fastify();
+    nothing.register(formbody);
+    nothing.post('/elsewhere/apis/v2/oauth/token', async () => ok({ token_type: 'Bearer' }));
+    const base = await listen(nothing);
+    const options = { clientId: 'cid', clientSecret: 'secret', organisationId: 9, clock: new ControlledClock(), requestsPerSecond: 1_000, retry: { attempts: 3 } };
+    const missing = new SpryClient({ ...options, baseUrl: base });
+    const tokenless = new SpryClient({ ...options, baseUrl: `${base}/elsewhere` });
+    try {
+      expect((await mismatch(missing.getPatient(1))).message).toContain('token endpoint');
+      expect((await mismatch(tokenless.getPatient(1))).message).toContain('access_token');
+    } finally {
+      await Promise.all([missing.close(), tokenless.close(), nothing.close()]);
+    }
+  });
 });
