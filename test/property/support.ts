@@ -34,6 +34,9 @@ export interface Faults {
   duplicateRate: number;
   reorderWindowMs: number;
   dropRate: number;
+  /** Writes to either API that commit and then lose their answer (reset, or a 5xx). */
+  ambiguousRate: number;
+  ambiguousMode: 'reset' | 'error';
 }
 
 const spruceOp: fc.Arbitrary<Op> = fc.oneof(
@@ -59,7 +62,24 @@ export const deliveryFaults: fc.Arbitrary<Faults> = fc.record({
   duplicateRate: fc.constantFrom(0, 0.3, 1),
   reorderWindowMs: fc.constantFrom(0, 400, 1_500),
   dropRate: fc.constantFrom(0, 0, 0.2),
+  ambiguousRate: fc.constantFrom(0, 0.15, 0.3),
+  ambiguousMode: fc.constantFrom('reset' as const, 'error' as const),
 });
+
+/** Sets (or with undefined clears) the faults on both simulators. */
+export function injectFaults(sandbox: Sandbox, faults: Faults | undefined): void {
+  if (!faults) {
+    sandbox.spruce.faults.clear();
+    sandbox.spry.faults.clear();
+    return;
+  }
+  const { ambiguousRate, ambiguousMode, ...deliveries } = faults;
+  sandbox.spruce.faults.setDeliveryFaults(deliveries);
+  // Every write route of both APIs ('hang' is left out: undici's timeouts run on real time).
+  const writes = ambiguousRate > 0 ? [{ ambiguousRate, ambiguousMode }] : [];
+  sandbox.spruce.faults.setRouteFaults(writes);
+  sandbox.spry.faults.setRouteFaults(writes);
+}
 
 /** What the serial history says the world holds at the end. */
 export interface Model {
