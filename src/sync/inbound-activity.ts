@@ -4,8 +4,8 @@
 // annotation entry saying what the message is now. The annotation follows the item as Spruce holds
 // it when we look, not the event's picture of it, so events that arrive late, out of order or
 // merged within one second leave the chart's last word equal to Spruce's. Its external_id is
-// derived from what the chart said before and what it says now, so a retry or a redelivery lands
-// on the same entry and a change back and forth still adds a new one.
+// derived from the annotations before it and what the chart said and says now, so a retry or a
+// redelivery lands on the same entry and a change back and forth still adds a new one.
 import { createHash } from 'node:crypto';
 import type { SpruceContact, SpruceConversation, SpruceConversationItem } from '../spruce/types.ts';
 import type { SpryCommunicationInput, SpryCommunicationKind } from '../spry/types.ts';
@@ -62,28 +62,33 @@ async function recordActivity(ctx: TenantContext, envelope: ItemEnvelope, event:
   if (envelope.type === 'conversationItem.created') {
     await chart(ctx, patients, communicationFor(item, conversation, 'created', item.createdAt), event);
     // A later change charted first already said what the item is now.
-    await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify({ said: charted?.said ?? shownDigest(item), patients }));
+    const said: Charted = { said: charted?.said ?? shownDigest(item), patients, annotations: charted?.annotations ?? 0 };
+    await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify(said));
     return;
   }
   const live = await ctx.spruce.getConversationItem(item.id);
   const now = live ? shownDigest(live) : DELETED;
   if (now === charted?.said) return skip('chart_agrees');
   const change: ChartChange = !live ? 'deleted' : charted?.said === DELETED ? 'restored' : 'updated';
-  const entry = communicationFor(live ?? item, conversation, change, envelope.eventTime, annotationDigest(charted?.said ?? null, now));
+  const annotations = charted?.annotations ?? 0;
+  const entry = communicationFor(live ?? item, conversation, change, envelope.eventTime, annotationDigest(annotations, charted?.said ?? null, now));
   await chart(ctx, patients, entry, event);
-  await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify({ said: now, patients }));
+  const said: Charted = { said: now, patients, annotations: annotations + 1 };
+  await ctx.store.setState(ctx.config.id, stateKey, JSON.stringify(said));
 }
 
-/** What the chart last said about an item (a digest, or `deleted`) and whose charts it is on. */
+/** What the chart last said about an item (a digest, or `deleted`), on whose charts, after how many annotations. */
 interface Charted {
   said: string;
   patients: number[];
+  annotations: number;
 }
 
 function parseCharted(text: string | null): Charted | null {
   if (text === null) return null;
   const value = JSON.parse(text) as Partial<Charted>;
-  return typeof value.said === 'string' && Array.isArray(value.patients) ? { said: value.said, patients: value.patients } : null;
+  if (typeof value.said !== 'string' || !Array.isArray(value.patients)) return null;
+  return { said: value.said, patients: value.patients, annotations: Number(value.annotations ?? 0) };
 }
 
 async function chart(ctx: TenantContext, patients: number[], entry: SpryCommunicationInput, event: InboundEvent): Promise<void> {
@@ -104,9 +109,13 @@ function shownDigest(item: SpruceConversationItem): string {
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
 
-/** The annotation's id part: what the chart said before and what it says now. */
-function annotationDigest(before: string | null, now: string): string {
-  return createHash('sha256').update(`${before ?? ''}>${now}`).digest('hex').slice(0, 16);
+/**
+ * The annotation's id part: how many annotations came before, what the chart said and what it
+ * says now. A retry of the same change gets the same id; deleted, restored and deleted again is
+ * three entries, not a repeat of the first.
+ */
+function annotationDigest(earlier: number, before: string | null, now: string): string {
+  return createHash('sha256').update(`${earlier}:${before ?? ''}>${now}`).digest('hex').slice(0, 16);
 }
 
 /**

@@ -28,7 +28,10 @@ export async function handleContactEvents(ctx: TenantContext, events: InboundEve
   for (const event of ordered) {
     const envelope = JSON.parse(event.payload.toString('utf8')) as ContactEnvelope;
     const contact = envelope.data.object;
-    if (await isStale(ctx, contact.id, event)) {
+    // An older picture of the contact than one applied changes nothing; a delete or a merge is
+    // an act, not a picture, and counts whenever it arrives.
+    const picture = event.type === 'contact.created' || event.type === 'contact.updated';
+    if (picture && (await isStale(ctx, contact.id, event))) {
       await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'stale', type: event.type });
       continue;
     }
@@ -46,8 +49,14 @@ export async function handleContactEvents(ctx: TenantContext, events: InboundEve
       default:
         await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'unhandled_type', type: event.type });
     }
-    await ctx.store.setState(ctx.config.id, appliedKey(contact.id), String(event.occurredAt));
+    await markApplied(ctx, contact.id, event.occurredAt);
   }
+}
+
+/** The newest eventTime applied for the contact; never moves back. */
+async function markApplied(ctx: TenantContext, contactId: string, occurredAt: number): Promise<void> {
+  const applied = Number((await ctx.store.getState(ctx.config.id, appliedKey(contactId))) ?? -Infinity);
+  if (occurredAt > applied) await ctx.store.setState(ctx.config.id, appliedKey(contactId), String(occurredAt));
 }
 
 /** An event older than one we already applied for the contact changes nothing. */
@@ -85,8 +94,10 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     return;
   }
   if (!(await ctx.store.getLinkByContact(tenantId, contact.id))) {
+    const previous = await ctx.store.getLinkByPatient(tenantId, patientId);
     await ctx.store.upsertLink(tenantId, patientId, contact.id, ctx.clock.now());
     await audit(ctx, 'spruce', 'link', contact.id, 'link', event.id, { patientId, reason: 'integration_link' });
+    if (previous) await inheritLedger(ctx, contact.id, previous.contactId);
   }
   const ourTags = [ctx.config.sync.tag];
   const ledger = await ctx.store.getLedger(tenantId, 'spruce', contact.id);
@@ -252,22 +263,33 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   if (!(await ctx.store.getLinkByContact(tenantId, survivor.id))) {
     await ctx.store.upsertLink(tenantId, survivorPatient, survivor.id, ctx.clock.now());
   }
+  if (inheritedFrom) await inheritLedger(ctx, survivor.id, inheritedFrom);
   if (!(await ctx.store.getLedger(tenantId, 'spruce', survivor.id))) {
-    // New to us: what we know Spruce held for the patient is the merged-away contact's ledger.
-    const inherited = inheritedFrom ? await ctx.store.getLedger(tenantId, 'spruce', inheritedFrom) : null;
     await ctx.store.putLedger({
       tenantId,
       system: 'spruce',
       recordId: survivor.id,
-      fields: inherited?.fields ?? (snapshotOfContact(survivor) as unknown as Record<string, unknown>),
+      fields: snapshotOfContact(survivor) as unknown as Record<string, unknown>,
       hash: '',
       writtenAt: ctx.clock.now(),
     });
   }
-  // What the survivor holds beyond what we know is a staff edit like any other (one made just
-  // before the merge may not have been handled yet): taking it as known would lose it.
-  await onContactChanged(ctx, survivor, event);
+  // What the survivor holds now beyond what we know is a staff edit like any other (one made just
+  // before or after the merge may have gone unhandled while the survivor was not ours yet).
+  const live = await ctx.spruce.getContact(survivor.id);
+  if (live) await onContactChanged(ctx, live, event);
   await queuePatientSync(ctx, survivorPatient);
+}
+
+/**
+ * A contact that takes over a patient from another (merged into it, or carrying our link after a
+ * merge we have not handled yet) starts from what we knew Spruce held for the patient: what it
+ * holds beyond that is a staff edit, to be written back, not overwritten by the patient's sync.
+ */
+async function inheritLedger(ctx: TenantContext, contactId: string, fromContactId: string): Promise<void> {
+  if (fromContactId === contactId || (await ctx.store.getLedger(ctx.config.id, 'spruce', contactId))) return;
+  const known = await ctx.store.getLedger(ctx.config.id, 'spruce', fromContactId);
+  if (known) await ctx.store.putLedger({ ...known, recordId: contactId, hash: '', writtenAt: ctx.clock.now() });
 }
 
 async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Promise<void> {

@@ -149,6 +149,64 @@ describe('Spruce → Spry', () => {
     expect(spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers[0]?.value).toBe('+12065550171');
   });
 
+  it('annotates the chart when a message is edited, deleted, restored and deleted again, once per change however often Spruce delivers', async () => {
+    const patientId = patientIds()[4]!;
+    const contactId = await linkedContact(patientId);
+    spruce().faults.setDeliveryFaults({ duplicateRate: 1, reorderWindowMs: 300 });
+    const chart = () => spry().communications(SANDBOX_SPRY_ORG, patientId);
+    const { item } = spruce().staff.receiveSecureMessage({ contactId, text: 'Running late' });
+    await eventually(() => chart().length === 1);
+    const steps: [() => void, string][] = [
+      [() => spruce().staff.editConversationItem(item.id, { text: 'Running 10 min late' }), '(edited in Spruce) Running 10 min late'],
+      [() => spruce().staff.deleteConversationItem(item.id), 'Message deleted in Spruce.'],
+      [() => spruce().staff.restoreConversationItem(item.id), '(restored in Spruce) Running 10 min late'],
+      [() => spruce().staff.deleteConversationItem(item.id), 'Message deleted in Spruce.'],
+    ];
+    for (const [i, [act, summary]] of steps.entries()) {
+      act();
+      await eventually(() => chart().length === i + 2 && chart().at(-1)!.summary === summary, 15_000, summary);
+      await quiesce(world);
+    }
+    expect(chart().map((c) => c.external_id)).toEqual([item.id, ...steps.map(() => expect.stringMatching(new RegExp(`^${item.id}:(updated|deleted|restored):[0-9a-f]{16}$`)))]);
+    expect(new Set(chart().map((c) => c.external_id)).size).toBe(5);
+
+    // Several changes in one second, delivered twice and out of order: the last word still agrees.
+    spruce().staff.restoreConversationItem(item.id);
+    spruce().staff.editConversationItem(item.id, { text: 'On my way' });
+    spruce().staff.deleteConversationItem(item.id);
+    spruce().staff.restoreConversationItem(item.id);
+    await eventually(() => chart().at(-1)!.summary.endsWith('On my way'), 15_000);
+    await quiesce(world);
+    expect(chart().at(-1)!.summary).toMatch(/^\((restored|edited) in Spruce\) On my way$/);
+    expect(chart().filter((c) => c.external_id === item.id)).toHaveLength(1);
+  });
+
+  it('keeps an edit of the surviving duplicate handled before the merge that made it ours (found by the property test)', async () => {
+    const patientId = patientIds()[3]!;
+    const contactId = await linkedContact(patientId);
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const emittedBefore = spruce().events.length;
+    const current = spruce().contacts().find((c) => c.id === contactId)!;
+    const duplicate = spruce().staff.createContact({ givenName: current.givenName, familyName: current.familyName, phoneNumbers: current.phoneNumbers.map((p) => ({ label: p.label ?? 'Mobile', value: p.value })) });
+    spruce().staff.mergeContacts(duplicate.id, contactId);
+    await world.sandbox.clock.advance(1_000);
+    spruce().staff.editContact(duplicate.id, { phoneNumbers: [{ label: 'Mobile', value: '+12065550181' }] });
+    spruce().faults.setDeliveryFaults({});
+    const emitted = spruce().events.slice(emittedBefore);
+    const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === duplicate.id)!.body;
+    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
+    const send = (body: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) }, body });
+    // The edit (newer) is handled while the duplicate is nobody's; the merge (older) comes after.
+    expect((await send(bodyOf('contact.updated'))).status).toBe(200);
+    await quiesce(world);
+    expect((await send(bodyOf('contact.merged'))).status).toBe(200);
+    await quiesce(world);
+    expect((await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, patientId))?.contactId).toBe(duplicate.id);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550181');
+    expect(contactsOfPatient(world, patientId).map((c) => c.id)).toEqual([duplicate.id]);
+  });
+
   it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
     const patientId = patientIds()[2]!;
     const contactId = await linkedContact(patientId);
