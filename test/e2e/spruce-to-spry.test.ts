@@ -34,6 +34,13 @@ async function linkedContact(patientId: number): Promise<string> {
   return contact!.id;
 }
 
+/** A signed Spruce delivery posted to the tenant's webhook route, as Spruce would send it. */
+function postToSpruceRoute(body: string): Promise<Response> {
+  const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
+  const headers = { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) };
+  return fetch(url, { method: 'POST', headers, body });
+}
+
 function patientIds(): number[] {
   return spry().patientIds(SANDBOX_SPRY_ORG);
 }
@@ -136,13 +143,10 @@ describe('Spruce → Spry', () => {
     spruce().faults.setDeliveryFaults({});
     const emitted = spruce().events.slice(emittedBefore);
     const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === contactId)!.body;
-    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
-    const send = (body: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) }, body });
     // The merge arrives and is handled before the edit that came just before it.
-    expect((await send(bodyOf('contact.merged'))).status).toBe(200);
+    expect((await postToSpruceRoute(bodyOf('contact.merged'))).status).toBe(200);
     await quiesce(world);
-    expect((await send(bodyOf('contact.updated'))).status).toBe(200);
+    expect((await postToSpruceRoute(bodyOf('contact.updated'))).status).toBe(200);
     await quiesce(world);
     expect(original).not.toBe('+12065550171');
     expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550171');
@@ -194,13 +198,10 @@ describe('Spruce → Spry', () => {
     spruce().faults.setDeliveryFaults({});
     const emitted = spruce().events.slice(emittedBefore);
     const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === duplicate.id)!.body;
-    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
-    const send = (body: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) }, body });
     // The edit (newer) is handled while the duplicate is nobody's; the merge (older) comes after.
-    expect((await send(bodyOf('contact.updated'))).status).toBe(200);
+    expect((await postToSpruceRoute(bodyOf('contact.updated'))).status).toBe(200);
     await quiesce(world);
-    expect((await send(bodyOf('contact.merged'))).status).toBe(200);
+    expect((await postToSpruceRoute(bodyOf('contact.merged'))).status).toBe(200);
     await quiesce(world);
     expect((await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, patientId))?.contactId).toBe(duplicate.id);
     expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550181');
@@ -417,15 +418,7 @@ describe('two edits of one contact within one second (Spruce sends no event id, 
     // The sandbox's own deliveries are off: only what this test posts arrives.
     spruce().faults.setDeliveryFaults({ dropRate: 1 });
     const eventTime = `${new Date(world.sandbox.clock.now()).toISOString().slice(0, 19)}Z`;
-    const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
-    const send = async (body: string) => {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) },
-        body,
-      });
-      expect(res.status).toBe(200);
-    };
+    const send = async (body: string) => expect((await postToSpruceRoute(body)).status).toBe(200);
     /** Spruce's example envelope (webhooks overview: no id), with the contact as the API shows it now. */
     const current = () => spruce().contacts().find((c) => c.id === contactId)!;
     const envelope = () => JSON.stringify({ eventTime, object: 'event', type: 'contact.updated', data: { object: current() } });
