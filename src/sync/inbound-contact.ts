@@ -237,6 +237,14 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
 async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
   const eventId = event.id;
+  // A merge handled late may find its survivor deleted since: then the merged-away contacts are
+  // simply gone, as after a delete, and nothing is linked to a contact that no longer exists.
+  const live = await ctx.spruce.getContact(survivor.id);
+  if (!live) {
+    for (const deletedId of deletedIds) await onContactDeleted(ctx, deletedId, eventId);
+    await onContactDeleted(ctx, survivor.id, eventId);
+    return;
+  }
   let survivorPatient = await patientOfContact(ctx, survivor);
   let inheritedFrom: string | undefined;
   for (const deletedId of deletedIds) {
@@ -276,8 +284,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   }
   // What the survivor holds now beyond what we know is a staff edit like any other (one made just
   // before or after the merge may have gone unhandled while the survivor was not ours yet).
-  const live = await ctx.spruce.getContact(survivor.id);
-  if (live) await onContactChanged(ctx, live, event);
+  await onContactChanged(ctx, live, event);
   await queuePatientSync(ctx, survivorPatient);
 }
 
