@@ -11,7 +11,7 @@ import type { SpruceContact, SpruceConversation, SpruceConversationItem } from '
 import type { SpryCommunicationInput, SpryCommunicationKind } from '../spry/types.ts';
 import type { InboundEvent } from '../store/types.ts';
 import { audit } from './audit.ts';
-import { patientOfContact } from './inbound-contact.ts';
+import { formerPatientKey, patientOfContact } from './inbound-contact.ts';
 import type { TenantContext } from './tenant-context.ts';
 
 /** Spry's documented limit on a communication summary. */
@@ -148,6 +148,9 @@ async function patientsOf(ctx: TenantContext, conversation: SpruceConversation):
 async function patientOfContactId(ctx: TenantContext, contactId: string): Promise<number | null> {
   const link = await ctx.store.getLinkByContact(ctx.config.id, contactId);
   if (link) return link.patientId;
+  // A message from a contact deleted or merged away since is still its patient's.
+  const former = Number(await ctx.store.getState(ctx.config.id, formerPatientKey(contactId)));
+  if (Number.isInteger(former) && former > 0) return former;
   const contact = await ctx.spruce.getContact(contactId);
   return contact ? patientOfContact(ctx, contact) : null;
 }

@@ -21,6 +21,8 @@ interface ContactEnvelope {
 const appliedKey = (contactId: string) => `spruce-contact-applied:${contactId}`;
 export const createGenerationKey = (patientId: number) => `create-generation:${patientId}`;
 export const leaveDeletedKey = (patientId: number) => `leave-deleted:${patientId}`;
+/** The patient a contact was linked to before it was deleted or merged away: its messages stay that patient's. */
+export const formerPatientKey = (contactId: string) => `former-patient:${contactId}`;
 
 /** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
 export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
@@ -116,12 +118,14 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
   // may show the contact as it was before our later writes. What differs is acted on only as
   // the contact is now: a stale picture must never be written back to the chart.
   const current = await ctx.spruce.getContact(contact.id);
-  if (!current) {
-    // Deleted since: its contact.deleted event settles the link.
+  // Deleted since (its contact.deleted event settles the link): this event is the last picture
+  // there is. It is acted on only when it is surely newer than our last write (eventTime is to
+  // the second), so a late picture never overwrites what we wrote after it.
+  if (!current && event.occurredAt <= ledger.writtenAt) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'contact_gone' });
     return;
   }
-  const live = snapshotOfContact(current);
+  const live = current ? snapshotOfContact(current) : snapshotOfContact(contact);
   const changed = differences(known, live, ourTags);
   if (changed.length === 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, { of: 'earlier_write' });
@@ -220,6 +224,7 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
   const link = await ctx.store.getLinkByContact(tenantId, contactId);
   if (!link) return;
   await ctx.store.deleteLinkByContact(tenantId, contactId);
+  await ctx.store.setState(tenantId, formerPatientKey(contactId), String(link.patientId));
   await bumpCreateGeneration(ctx, link.patientId);
   if (ctx.config.inbound.onContactDeleted === 'leave') {
     await ctx.store.setState(tenantId, leaveDeletedKey(link.patientId), '1');
@@ -251,6 +256,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
     const link = await ctx.store.getLinkByContact(tenantId, deletedId);
     if (!link) continue;
     await ctx.store.deleteLinkByContact(tenantId, deletedId);
+    await ctx.store.setState(tenantId, formerPatientKey(deletedId), String(link.patientId));
     if (survivorPatient === null || survivorPatient === link.patientId) {
       survivorPatient = link.patientId;
       inheritedFrom = deletedId;
