@@ -5,7 +5,7 @@
 import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
-import type { InboundEvent, LedgerEntry } from '../store/types.ts';
+import type { Counter, Flag, InboundEvent, LedgerEntry } from '../store/types.ts';
 import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
@@ -19,8 +19,8 @@ interface ContactEnvelope {
 }
 
 const appliedKey = (contactId: string) => `spruce-contact-applied:${contactId}`;
-export const createGenerationKey = (patientId: number) => `create-generation:${patientId}`;
-export const leaveDeletedKey = (patientId: number) => `leave-deleted:${patientId}`;
+export const createGenerationKey = (patientId: number): Counter => `create-generation:${patientId}`;
+export const leaveDeletedKey = (patientId: number): Flag => `leave-deleted:${patientId}`;
 /** The patient a contact was linked to before it was deleted or merged away: its messages stay that patient's. */
 export const formerPatientKey = (contactId: string) => `former-patient:${contactId}`;
 
@@ -109,7 +109,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     await queuePatientSync(ctx, patientId);
     return;
   }
-  const known = ledger.fields as unknown as ContactSnapshot;
+  const known = ledger.fields;
   if (differences(known, snapshotOfContact(contact), ourTags).length === 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, {});
     return;
@@ -144,7 +144,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
       tenantId,
       system: 'spry',
       recordId: String(patientId),
-      fields: patch as Record<string, unknown>,
+      fields: patch,
       hash: '',
       writtenAt: ctx.clock.now(),
     });
@@ -160,10 +160,10 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     } else if (key === 'tags') {
       settled.tags = live.tags;
     } else {
-      (settled as unknown as Record<string, unknown>)[key] = live[key as keyof ContactSnapshot];
+      Object.assign(settled, { [key]: live[key as keyof ContactSnapshot] });
     }
   }
-  await ctx.store.putLedger({ ...ledger, fields: settled as unknown as Record<string, unknown>, hash: '', writtenAt: ctx.clock.now() });
+  await ctx.store.putLedger({ ...ledger, fields: settled, hash: '', writtenAt: ctx.clock.now() });
   if (sprysOwn.length > 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'revert_queued', event.id, { fields: sprysOwn });
   }
@@ -182,19 +182,19 @@ async function isOurWriteInFlight(
   contactId: string,
   live: ContactSnapshot,
   eventId: number,
-  ledger: LedgerEntry | null,
+  ledger: LedgerEntry<'spruce'> | null,
 ): Promise<boolean> {
   const intent = await ctx.store.getLedger(ctx.config.id, 'spruce-intent', contactId);
-  if (!intent || differences(intent.fields as unknown as ContactSnapshot, live, [ctx.config.sync.tag]).length > 0) return false;
+  if (!intent || differences(intent.fields, live, [ctx.config.sync.tag]).length > 0) return false;
   if (ledger && !isNewer(intent, ledger, ctx.config.sync.tag)) return false;
   await audit(ctx, 'spruce', 'contact', contactId, 'echo', eventId, { of: 'write_in_flight' });
   return true;
 }
 
 /** Written after the ledger entry, or at the same moment without being what it records. */
-function isNewer(intent: LedgerEntry, ledger: LedgerEntry, tag: string): boolean {
+function isNewer(intent: LedgerEntry<'spruce-intent'>, ledger: LedgerEntry<'spruce'>, tag: string): boolean {
   if (intent.writtenAt !== ledger.writtenAt) return intent.writtenAt > ledger.writtenAt;
-  return differences(ledger.fields as unknown as ContactSnapshot, intent.fields as unknown as ContactSnapshot, [tag]).length > 0;
+  return differences(ledger.fields, intent.fields, [tag]).length > 0;
 }
 
 /** The Spry fields for the Spruce contact's phones and email, as staff left them. */
@@ -227,7 +227,7 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
   await ctx.store.setState(tenantId, formerPatientKey(contactId), String(link.patientId));
   await bumpCreateGeneration(ctx, link.patientId);
   if (ctx.config.inbound.onContactDeleted === 'leave') {
-    await ctx.store.setState(tenantId, leaveDeletedKey(link.patientId), '1');
+    await ctx.store.setFlag(tenantId, leaveDeletedKey(link.patientId));
     await audit(ctx, 'spruce', 'link', contactId, 'unlink', eventId, { patientId: link.patientId, then: 'leave' });
     return;
   }
@@ -283,7 +283,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
       tenantId,
       system: 'spruce',
       recordId: survivor.id,
-      fields: snapshotOfContact(survivor) as unknown as Record<string, unknown>,
+      fields: snapshotOfContact(survivor),
       hash: '',
       writtenAt: ctx.clock.now(),
     });
@@ -306,9 +306,7 @@ async function inheritLedger(ctx: TenantContext, contactId: string, fromContactI
 }
 
 async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Promise<void> {
-  const key = createGenerationKey(patientId);
-  const generation = Number((await ctx.store.getState(ctx.config.id, key)) ?? '0');
-  await ctx.store.setState(ctx.config.id, key, String(generation + 1));
+  await ctx.store.incrementCounter(ctx.config.id, createGenerationKey(patientId));
 }
 
 export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {
