@@ -25,6 +25,7 @@ export interface Clinic {
 
 export const A: Clinic = { tenantId: 'clinic-a', spryOrg: 74, spruceOrg: 'entity_0CL1N1CA0000', accessId: 'aid_clinic_a', secretKey: 'sk_clinic_a' };
 export const B: Clinic = { tenantId: 'clinic-b', spryOrg: 75, spruceOrg: 'entity_0CL1N1CB0000', accessId: 'aid_clinic_b', secretKey: 'sk_clinic_b' };
+const DATABASE_KEY = 'b'.repeat(64);
 export const ADMIN_TOKEN = 'tenants-e2e-admin-token-0123456789';
 
 export interface TenantsWorld {
@@ -85,7 +86,8 @@ export async function startTenantsWorld(options: { instances?: number; databaseU
     for (const [i, port] of ports.entries()) {
       const config = parseConfig({
         server: { host: '127.0.0.1', port },
-        database: { url: databaseUrl, ...(options.schema ? { schema: options.schema } : {}) },
+        // PostgreSQL needs a key (SQLite makes one beside its file).
+        database: { url: databaseUrl, ...(databaseUrl.startsWith('postgres') ? { encryptionKey: DATABASE_KEY } : {}), ...(options.schema ? { schema: options.schema } : {}) },
         workers: { workerId: `instance-${i + 1}` },
         admin: { token: ADMIN_TOKEN },
         log: { level: 'silent' },

@@ -1,7 +1,7 @@
 // The tenant directory: one row per tenant (settings as JSON text, secrets sealed with a context
 // naming the table and the tenant, so a sealed value cannot be moved to another row), and one
 // version row every change bumps in the same transaction, which running instances poll.
-import type { Cipher } from '../cipher.ts';
+import type { Cipher, SealContext } from '../cipher.ts';
 import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus } from '../ports.ts';
 import { json, num, numOrNull } from '../rows.ts';
 import { anyOf, raw, sql, type Db } from './sql.ts';
@@ -18,7 +18,7 @@ interface TenantRow {
   purged_at: number | string | null;
 }
 
-export const secretsContext = (tenantId: string) => `tenants.secrets:${tenantId}`;
+export const secretsContext = (tenantId: string): SealContext => ({ column: 'tenants.secrets', row: [tenantId] });
 
 /** The tables holding a tenant's PHI or its sync's working state; the audit trail is not one. */
 const PHI_TABLES = ['events', 'jobs', 'job_attempts', 'links', 'ledger', 'state'] as const;
