@@ -93,6 +93,11 @@ describe('tenants as data on SQLite', () => {
     expect((await admin(service!, 'PATCH', `/tenants/${A.tenantId}`, { sync: { tag: 'X' } })).body).toMatchObject({ error: 'config_tenant' });
     expect((await admin(service!, 'DELETE', `/tenants/${A.tenantId}`)).status).toBe(409);
     expect((await admin(service!, 'PATCH', `/tenants/${B.tenantId}`, { sync: { tag: 'X' } })).status).toBe(404);
+    // The routes are described in the admin OpenAPI.
+    const paths = (await admin(service!, 'GET', '/openapi.json')).body.paths as Record<string, Record<string, unknown>>;
+    expect(Object.keys(paths['/admin/api/tenants']!)).toEqual(expect.arrayContaining(['get', 'post']));
+    expect(Object.keys(paths['/admin/api/tenants/{tenantId}']!)).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
+    expect(paths['/admin/api/tenants/{tenantId}/disable']).toHaveProperty('post');
     // Nothing was half-created.
     expect(((await admin(service!, 'GET', '/tenants')).body.tenants as unknown[]).length).toBe(1);
     expect(await service!.store.listTenants()).toHaveLength(1);
