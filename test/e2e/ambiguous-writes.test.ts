@@ -88,6 +88,30 @@ describe.each(MODES)('Spruce writes whose answers are lost (%s)', (mode) => {
   });
 });
 
+describe.each(MODES)('a Spruce DELETE whose answer is lost (%s)', (mode) => {
+  it('deletes the contact of an archived patient once and forgets its link', async () => {
+    world = await startWorld({ patients: 4, service: { tenant: { sync: { deleteArchivedContacts: true } } } });
+    const w = world;
+    const [patientId] = w.sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
+    w.sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId!, { alias: 'synced' });
+    await advanceUntil(w, () => contactIsRight(w, patientId!), { what: 'the contact' });
+    await quiesce(w);
+    const route = 'DELETE /v1/contacts/{contactId}';
+    w.sandbox.spruce.faults.setRouteFaults(faults([{ match: 'DELETE /v1/contacts/*' }], mode));
+    w.sandbox.spry.staff.archivePatient(SANDBOX_SPRY_ORG, patientId!);
+    await advanceUntil(w, async () => contactsOfPatient(w, patientId!).length === 0 && !(await w.service.store.getLinkByPatient(w.config.tenants[0]!.id, patientId!)), {
+      what: 'the contact deleted',
+    });
+    await quiesce(w);
+    const log = w.sandbox.spruce.requestLog;
+    expect(lost(log, route, mode)).toBe(1);
+    // The retry finds it gone (404), which is what the DELETE wanted.
+    expect(log.filter((r) => r.route === route).map((r) => r.status).slice(-1)).toEqual([404]);
+    expect(w.sandbox.spruce.contacts()).toHaveLength(0);
+    expect(await deadLetters(w)).toEqual([]);
+  });
+});
+
 describe.each(MODES)('Spry writes whose answers are lost (%s)', (mode) => {
   it('writes a staff edit back once and records each message once', async () => {
     world = await startWorld({ patients: 4 });
