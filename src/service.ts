@@ -118,20 +118,20 @@ export function tenantContext(
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
-  const store = await openConfiguredStore(config.database);
+  const store = await openConfiguredStore(config.database, logger);
   const leadership: Leadership =
     store instanceof PostgresStore
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
       : new LocalLeadership();
 
-  const operator = createOperatorSurface({ config, store, clock, logger });
+  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
+  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
+  const operator = createOperatorSurface({ config, store, clock, logger, fanoutStore: fanout.store });
   await operator.prepare();
   const onApiCall = (tenantId: string, call: CallReport) => {
     operator.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
-  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   const contexts = new Map(
     config.tenants.map((tenant) => [
       tenant.id,

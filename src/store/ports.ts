@@ -3,6 +3,7 @@
 // composite `Store` is what an adapter (SQLite embedded, PostgreSQL for scale-out) provides, and
 // one contract suite runs against both.
 import type * as views from './admin-types.ts';
+import type { ResealOptions, ResealReport } from './sql/reseal.ts';
 import type {
   AuditEntry,
   ClaimOptions,
@@ -98,6 +99,11 @@ export interface SyncState {
   /** Small per-tenant documents: Spruce field and tag ids, backfill checkpoints, watermarks. */
   getState(tenantId: string, key: string): Promise<string | null>;
   setState(tenantId: string, key: string, value: string): Promise<void>;
+  /** Secrets we were handed (setup's webhook secrets): kept in the state table, sealed with the database key. */
+  getSecret(tenantId: string, key: string): Promise<string | null>;
+  setSecret(tenantId: string, key: string, secret: string): Promise<void>;
+  /** Whether PHI and secrets are sealed at rest (an encryption key is configured). */
+  readonly encryptsAtRest: boolean;
 }
 
 export interface AuditLog {
@@ -130,6 +136,25 @@ export interface OperatorViews {
   refreshStatistics(): Promise<void>;
 }
 
+/**
+ * Bounded storage: attempt logs go past their age; the audit trail is read in id order for
+ * export and archiving, and leaves the database only as rows an archive record covers.
+ */
+export interface StorageRetention {
+  /** Deletes job attempts finished before `olderThan`, in short batches; returns how many. */
+  pruneJobAttempts(options: views.RowPruneOptions): Promise<number>;
+  /** Audit entries oldest id first (keyset paged by id). */
+  listAuditPage(query: views.AuditPageQuery): Promise<views.AuditRecord[]>;
+  /**
+   * Records a written, synced archive file: the rows it covers may be deleted from then on.
+   * False when another instance recorded one for the same cutoff first.
+   */
+  recordAuditArchive(archive: views.AuditArchive): Promise<boolean>;
+  listAuditArchives(): Promise<views.AuditArchive[]>;
+  /** Deletes the rows of every unfinished archive record, in short batches; returns how many. */
+  deleteArchivedAudit(now: number, batchSize?: number): Promise<number>;
+}
+
 export interface StoreLifecycle {
   /** Creates or upgrades the schema; safe when several processes start at once. */
   migrate(): Promise<void>;
@@ -138,4 +163,10 @@ export interface StoreLifecycle {
   close(): Promise<void>;
 }
 
-export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews;
+/** `spruce-sync rekey`: every sealed value moved to the current key, online. */
+export interface KeyRotation {
+  /** `secretStateKeys`: the state rows that hold secrets (sealed there, or plaintext from before a key). */
+  resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }): Promise<ResealReport>;
+}
+
+export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention & KeyRotation;

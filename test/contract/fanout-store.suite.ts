@@ -3,11 +3,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withId } from '../../src/fanout/messages.ts';
 import type { FanoutStore, Message, NewMessage, Subscription } from '../../src/fanout/types.ts';
+import type { EncryptionOptions } from '../../src/store/cipher.ts';
 
 export interface FanoutHarness {
   store: FanoutStore;
-  /** A second store on the same database (another instance). */
-  openAnother(): Promise<FanoutStore>;
+  /** A second store on the same database (another instance); the harness's key unless told. */
+  openAnother(keys?: EncryptionOptions): Promise<FanoutStore>;
   /** Rows of a raw query, to look at what is stored at rest. */
   raw(sql: string): Promise<Record<string, unknown>[]>;
   cleanup(): Promise<void>;
@@ -114,7 +115,7 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       await store.migrate();
       await store.migrate();
       const rows = await h.raw('SELECT version, name FROM fanout_migrations ORDER BY version');
-      expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
     });
 
     it('keeps subscriptions with their secrets sealed at rest; settings, health and status change separately', async () => {
@@ -145,6 +146,28 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       for (const row of rows) expect(Buffer.from(row.data as Uint8Array).toString('latin1')).not.toContain(PHI);
       const [claimed] = await claim();
       expect(claimed!.message).toEqual(phi);
+    });
+
+    it('binds sealed data to its message: data copied onto another message does not open', async () => {
+      await fan(message('e-1', 'patient:1', { phi: true, data: { name: PHI } }), message('e-2', 'patient:2'));
+      await h.raw(`UPDATE fanout_messages SET data = (SELECT data FROM fanout_messages WHERE dedupe_key = 'e-1') WHERE dedupe_key = 'e-2'`);
+      await expect(claim()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    });
+
+    it('rekey re-seals subscription secrets and message data with the new key, and counts them', async () => {
+      const newKey = 'cd'.repeat(32);
+      await fan(message('e-1', 'patient:1', { phi: true, data: { name: PHI } }), message('e-2', 'patient:2'));
+      const rekey = await h.openAnother({ encryptionKey: newKey, decryptionKeys: [KEY], acceptUnsealed: true });
+      expect(await rekey.resealAll({ batchSize: 1 })).toEqual({
+        'fanout_subscriptions.secrets': { resealed: 1, current: 0, changedMeanwhile: 0 },
+        'fanout_messages.data': { resealed: 2, current: 0, changedMeanwhile: 0 },
+      });
+      const rotated = await h.openAnother({ encryptionKey: newKey });
+      expect(await rotated.getSubscription(sub.id)).toEqual(sub);
+      const claimed = await claim(3_000, 10, false, worker, rotated);
+      expect(claimed.map((d) => d.message.data)).toEqual([{ name: PHI }, { event_id: 'e-2' }]);
+      // The old key alone no longer reads them.
+      await expect(store.getSubscription(sub.id)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     });
 
     it('claims only the oldest pending delivery of each order key, when ordered', async () => {
@@ -231,6 +254,22 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       expect(await store.prune(3_000)).toEqual({ deliveries: 0, messages: 0 });
       expect(await store.prune(10_000)).toEqual({ deliveries: 1, messages: 1 });
       expect(await store.listAttempts(a!.id)).toEqual([]);
+      expect(await store.deliveryCounts(sub.id)).toEqual({ pending: 1, delivered: 0, failed: 0 });
+    });
+
+    it('deletes attempts past the retention age in batches, keeping younger ones and the deliveries', async () => {
+      await fan(message('a1', null));
+      for (const [claimAt, settleAt] of [[3_000, 3_100], [3_200, 3_300], [3_400, 3_500]] as const) {
+        const [d] = await claim(claimAt, 1, false);
+        await settle(d!.id, 'pending', settleAt, { nextAttemptAt: settleAt + 100 });
+      }
+      const [delivery] = await store.listDeliveries({ subscriptionId: sub.id, limit: 1 });
+      expect((await store.listAttempts(delivery!.id)).map((a) => a.attemptedAt)).toEqual([3_050, 3_250, 3_450]);
+      expect(await store.pruneAttempts({ olderThan: 3_050 })).toBe(0);
+      expect(await store.pruneAttempts({ olderThan: 3_451, batchSize: 1 })).toBe(3);
+      await settle((await claim(3_600, 1, false))[0]!.id, 'pending', 3_700, { nextAttemptAt: 3_800 });
+      expect(await store.pruneAttempts({ olderThan: 3_600, batchSize: 2 })).toBe(0);
+      expect((await store.listAttempts(delivery!.id)).map((a) => a.attemptedAt)).toEqual([3_650]);
       expect(await store.deliveryCounts(sub.id)).toEqual({ pending: 1, delivered: 0, failed: 0 });
     });
 

@@ -2,7 +2,9 @@
 // migrating, how writes are grouped (SQLite: one transaction per tick; PostgreSQL: advisory
 // locks per order key and settlements batched through unnest).
 import {
+  dataContext,
   messageParams,
+  secretsContext,
   subscriptionParams,
   toAttempt,
   toDelivery,
@@ -27,6 +29,8 @@ import type {
   SubscriptionStatus,
 } from '../../fanout/types.ts';
 import type { Cipher } from '../cipher.ts';
+import { resealColumns, type ResealOptions, type ResealReport } from './reseal.ts';
+import { pruneFanoutAttempts, pruneSettledDeliveries } from './retention.ts';
 import { anyOf, assignments, columnNames, columnValues, only, sql, where, type Columns, type Db } from './sql.ts';
 
 /** A subscription's settings (not its health), by column. */
@@ -224,15 +228,24 @@ export abstract class SqlFanoutStore implements FanoutStore {
   }
 
   prune(olderThan: number): Promise<{ deliveries: number; messages: number }> {
-    return this.db.transaction(async (tx) => {
-      await tx.run(sql`
-        DELETE FROM fanout_attempts
-        WHERE delivery_id IN (SELECT id FROM fanout_deliveries WHERE status <> 'pending' AND updated_at < ${olderThan})`);
-      const deliveries = await tx.run(sql`DELETE FROM fanout_deliveries WHERE status <> 'pending' AND updated_at < ${olderThan}`);
-      const messages = await tx.run(sql`
-        DELETE FROM fanout_messages
-        WHERE created_at < ${olderThan} AND NOT EXISTS (SELECT 1 FROM fanout_deliveries d WHERE d.message_id = fanout_messages.id)`);
-      return { deliveries, messages };
-    });
+    return pruneSettledDeliveries(this.db, olderThan);
+  }
+
+  pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number> {
+    return pruneFanoutAttempts(this.db, options);
+  }
+
+  /** `spruce-sync rekey`: subscription secrets and message data moved to the current key. */
+  resealAll(options: ResealOptions = {}): Promise<ResealReport> {
+    const ids = (row: Record<string, unknown>) => ({ tenantId: String(row.tenant_id), id: String(row.id) });
+    return resealColumns(
+      this.db,
+      this.cipher,
+      [
+        { table: 'fanout_subscriptions', column: 'secrets', key: ['id'], columns: ['tenant_id'], context: (row) => secretsContext(ids(row)) },
+        { table: 'fanout_messages', column: 'data', key: ['id'], columns: ['tenant_id'], context: (row) => dataContext(ids(row)) },
+      ],
+      options,
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,49 @@ describe('SqliteDb transactions', () => {
     expect(await b.all(sql`SELECT v FROM t ORDER BY v`)).toEqual([{ v: 1 }, { v: 2 }]);
   });
 
+  it('lets transactions that waited together take the file one at a time', async () => {
+    const db = connect(file(), {});
+    db.db.exec('CREATE TABLE t (v INTEGER)');
+    let letGo!: () => void;
+    let opened!: () => void;
+    const isOpen = new Promise<void>((resolve) => (opened = resolve));
+    const held = db.transaction(async (tx) => {
+      await tx.run(sql`INSERT INTO t VALUES (0)`);
+      await new Promise<void>((resolve) => ((letGo = resolve), opened()));
+    });
+    await isOpen;
+    // Three transactions and a plain statement queue behind the open one and wake together:
+    // each must begin only when the one before it has committed (a second BEGIN would throw).
+    const waiting = [1, 2, 3].map((v) =>
+      db.transaction(async (tx) => {
+        await tx.run(sql`INSERT INTO t VALUES (${v})`);
+        await new Promise((resolve) => setImmediate(resolve));
+        await tx.run(sql`INSERT INTO t VALUES (${v * 10})`);
+      }),
+    );
+    const plain = db.run(sql`INSERT INTO t VALUES (100)`);
+    letGo();
+    await held;
+    await Promise.all([...waiting, plain]);
+    expect((await db.all<{ v: number }>(sql`SELECT v FROM t ORDER BY v`)).map((r) => r.v)).toEqual([0, 1, 2, 3, 10, 20, 30, 100]);
+  });
+
+  it('keeps FULL through the commit of a durable transaction that waited behind another', async () => {
+    const db = connect(file(), { synchronous: 'FULL' });
+    db.db.exec('CREATE TABLE t (v INTEGER)');
+    const levels = await Promise.all(
+      [1, 2, 3].map((v) =>
+        db.durableTransaction(async (tx) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          await tx.run(sql`INSERT INTO t VALUES (${v})`);
+          return level(db);
+        }),
+      ),
+    );
+    expect(levels).toEqual([2, 2, 2]);
+    expect(level(db)).toBe(1);
+  });
+
   it('rolls back a savepoint alone, and the whole transaction on an error', async () => {
     const db = connect(':memory:', {});
     db.db.exec('CREATE TABLE t (v INTEGER)');
@@ -77,5 +120,28 @@ describe('SqliteDb transactions', () => {
     });
     await expect(db.transaction(async (tx) => (await tx.run(sql`INSERT INTO t VALUES (3)`), Promise.reject(new Error('no'))))).rejects.toThrow('no');
     expect(await db.all(sql`SELECT v FROM t`)).toEqual([{ v: 1 }]);
+  });
+});
+
+describe('SqliteDb files', () => {
+  it('are readable by their owner only: the database, its WAL and shared memory, whatever the umask', async () => {
+    const name = file();
+    const previous = process.umask(0o022);
+    try {
+      const db = connect(name, {});
+      await db.run(sql`CREATE TABLE t (v TEXT)`);
+      await db.run(sql`INSERT INTO t VALUES ('x')`);
+    } finally {
+      process.umask(previous);
+    }
+    for (const f of [name, `${name}-wal`, `${name}-shm`]) expect(statSync(f).mode & 0o777, f).toBe(0o600);
+  });
+
+  it('tightens a database made world-readable before', () => {
+    const name = file();
+    writeFileSync(name, '');
+    chmodSync(name, 0o644);
+    connect(name, {});
+    expect(statSync(name).mode & 0o777).toBe(0o600);
   });
 });

@@ -6,6 +6,7 @@
 // connection or another one on the same file, e.g. the fan-out store's) wait for it: they must
 // neither join it nor ask for the write lock it holds, which better-sqlite3 would wait for by
 // blocking the very event loop the open transaction needs to finish.
+import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { render, sqlite, type Db, type Sql } from '../sql/sql.ts';
@@ -39,6 +40,13 @@ function gateOf(filename: string): Gate {
 
 type Mode = 'all' | 'get' | 'run';
 
+/** The database file and its -wal and -shm (they hold the same rows) readable by their owner only. */
+function ownerOnly(filename: string): void {
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
 export class SqliteDb implements Db {
   readonly dialect = sqlite;
   readonly db: Database.Database;
@@ -49,7 +57,12 @@ export class SqliteDb implements Db {
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteOptions = {}) {
     this.db = new Database(filename, { timeout: options.busyTimeoutMs ?? 5000 });
-    if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
+    if (filename !== ':memory:') {
+      // Owner only, before the WAL exists: SQLite creates -wal and -shm with the database file's mode.
+      ownerOnly(filename);
+      this.db.pragma('journal_mode = WAL');
+      ownerOnly(filename);
+    }
     // The workers' bookkeeping (claims, leases, ledger, audit) commits many times per sync and
     // is safe to redo; an fsync for each of those blocked the event loop for most of a busy
     // second. Only what we acknowledge to a sender must be on disk first: durableTransaction.
@@ -81,37 +94,26 @@ export class SqliteDb implements Db {
 
   /** Taken IMMEDIATE (the write lock up front), so it cannot fail half-way on SQLITE_BUSY. */
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.gate.open) await this.idle();
-    let done!: () => void;
-    this.gate.open = new Promise((resolve) => (done = resolve));
+    const release = await this.acquire();
     try {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(new SqliteTx(this));
-        this.db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw error;
-      }
+      return await this.runInTransaction(fn);
     } finally {
-      this.gate.open = null;
-      done();
+      release();
     }
   }
 
   /**
    * A transaction whose commit is on disk when it resolves (with synchronous FULL): for what is
-   * acknowledged to someone else. Syncing the WAL also makes every earlier commit durable.
+   * acknowledged to someone else. Syncing the WAL also makes every earlier commit durable. The
+   * level is raised only while this transaction holds the file, so another caller's commit can
+   * neither lower it before ours nor ride on it unasked.
    */
   async durableTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (!this.durable) return this.transaction(fn);
-    if (this.gate.open) await this.idle();
-    this.db.pragma('synchronous = FULL');
+    const release = await this.acquire();
     try {
-      return await this.transaction(fn);
+      return await this.atLevel(() => this.runInTransaction(fn));
     } finally {
-      this.db.pragma('synchronous = NORMAL');
+      release();
     }
   }
 
@@ -120,13 +122,11 @@ export class SqliteDb implements Db {
    * other work of the process runs inside it, so it holds the file for the shortest time.
    */
   async durableSync<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) await this.idle();
-    if (!this.durable) return this.db.transaction(fn).immediate();
-    this.db.pragma('synchronous = FULL');
+    const release = await this.acquire();
     try {
-      return this.db.transaction(fn).immediate();
+      return await this.atLevel(() => this.db.transaction(fn).immediate());
     } finally {
-      this.db.pragma('synchronous = NORMAL');
+      release();
     }
   }
 
@@ -142,17 +142,47 @@ export class SqliteDb implements Db {
     this.db.close();
   }
 
-  private async idle(): Promise<void> {
+  /**
+   * Waits until no transaction of ours is open on the file, then takes it. The last check and
+   * the taking run in one synchronous step, so two waiters woken together cannot both pass.
+   */
+  private async acquire(): Promise<() => void> {
     while (this.gate.open) await this.gate.open;
+    let release!: () => void;
+    this.gate.open = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate.open = null;
+      release();
+    };
   }
 
-  private outside<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) return this.idle().then(fn);
+  private async runInTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
     try {
-      return Promise.resolve(fn());
+      const result = await fn(new SqliteTx(this));
+      this.db.exec('COMMIT');
+      return result;
     } catch (error) {
-      return Promise.reject(error);
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
     }
+  }
+
+  /** Runs `body` with synchronous FULL when this connection is durable, then back to NORMAL. */
+  private async atLevel<T>(body: () => T | Promise<T>): Promise<T> {
+    if (!this.durable) return body();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return await body();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** Runs a statement when no transaction of ours is open: right after the last check, never inside one. */
+  private async outside<T>(fn: () => T): Promise<T> {
+    while (this.gate.open) await this.gate.open;
+    return fn();
   }
 }
 
