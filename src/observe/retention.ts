@@ -52,6 +52,8 @@ export interface RetentionSchedulerOptions {
   everyMinutes: number;
   onReport?: (report: PruneReport) => void;
   onError?: (error: unknown) => void;
+  /** Runs the timed prune only where this instance leads the `retention` duty. Default: always. */
+  runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
 }
 
 /**
@@ -70,8 +72,9 @@ export class RetentionScheduler {
   start(): void {
     const { everyMinutes, clock } = this.options;
     if (everyMinutes <= 0 || this.cancel) return;
+    const runIfLeader = this.options.runIfLeader ?? ((_duty, fn) => fn());
     const tick = () => {
-      this.runOnce()
+      runIfLeader('retention', async () => void (await this.runOnce()))
         .catch(() => undefined)
         .finally(() => {
           if (this.cancel) this.cancel = clock.setTimer(everyMinutes * 60_000, tick);

@@ -39,8 +39,15 @@ export interface OperatorSurface {
   stop(): Promise<void>;
 }
 
-export function createOperatorSurface(deps: { config: Config; store: Store; clock: Clock; logger: Logger }): OperatorSurface {
-  const { config, store, clock, logger } = deps;
+export function createOperatorSurface(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Timed alert checks and prunes run only on the instance leading them (several instances on PostgreSQL). */
+  runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
+}): OperatorSurface {
+  const { config, store, clock, logger, runIfLeader } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
   const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
 
@@ -68,6 +75,7 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
       logger.warn({ tenantId: notice.tenantId, alert: notice.alert, system: notice.system, state: notice.state, value: notice.value }, 'alert sent');
     },
     onError: (error, tenantId) => logger.error({ tenantId, code: code(error) }, 'alert could not be sent'),
+    runIfLeader,
   });
   const retention = new RetentionScheduler({
     store,
@@ -79,6 +87,7 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
       logger.info({ events: report.events, bytes: report.bytes, olderThan: report.olderThan, durationMs: report.durationMs }, 'retention: payloads pruned');
     },
     onError: (error) => logger.error({ code: code(error) }, 'retention run failed'),
+    runIfLeader,
   });
 
   return {

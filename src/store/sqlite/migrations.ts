@@ -133,6 +133,14 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE INDEX job_attempts_by_time ON job_attempts (tenant_id, finished_at);
 `,
   },
+  {
+    version: 4,
+    name: 'jobs: live before bulk',
+    sql: `
+-- Work a tenant's own sweeps found (catch-up) is bulk: claimed after the tenant's live work.
+ALTER TABLE jobs ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {
