@@ -78,6 +78,8 @@ export interface Job {
   lockedUntil: number | null;
   lastError: string | null;
   state: 'waiting' | 'dead';
+  /** `bulk` when only a sweep (catch-up) asked for it: its calls use the bulk share of the budgets. */
+  priority?: Priority;
 }
 
 export interface ClaimOptions {

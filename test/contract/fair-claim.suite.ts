@@ -78,10 +78,10 @@ export function fairClaimContract(name: string, factory: HarnessFactory): void {
       await store.enqueueJob('t1', job(1, { priority: 'bulk' }), T0);
       await store.enqueueJob('t1', job(2, { priority: 'bulk' }), T0 + 1);
       await store.enqueueJob('t1', job(3), T0 + 2);
-      expect((await claim({ now: T0 + 10, limit: 1 }))[0]!.key).toBe('spry-patient:3');
+      expect(await claim({ now: T0 + 10, limit: 1 })).toMatchObject([{ key: 'spry-patient:3', priority: 'live' }]);
       await store.enqueueJob('t1', job(2), T0 + 11);
-      expect((await claim({ now: T0 + 12, limit: 1 }))[0]!.key).toBe('spry-patient:2');
-      expect((await claim({ now: T0 + 13, limit: 1 }))[0]!.key).toBe('spry-patient:1');
+      expect(await claim({ now: T0 + 12, limit: 1 })).toMatchObject([{ key: 'spry-patient:2', priority: 'live' }]);
+      expect(await claim({ now: T0 + 13, limit: 1 })).toMatchObject([{ key: 'spry-patient:1', priority: 'bulk' }]);
     });
   });
 }
