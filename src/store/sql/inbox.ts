@@ -2,7 +2,7 @@
 import type { Cipher } from '../cipher.ts';
 import { eventFilters, PAYLOAD_CONTEXT, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
 import type { EventQuery, EventSource, InboundEvent, NewInboundEvent } from '../types.ts';
-import { filterConditions, sql, where, type Db } from './sql.ts';
+import { filterConditions, sql, where, type Db, type Sql } from './sql.ts';
 
 /** An event's columns as stored: the payload sealed, the subject's ids pulled out for search. */
 export function eventValues(event: NewInboundEvent, cipher: Cipher) {
@@ -14,24 +14,31 @@ export function eventValues(event: NewInboundEvent, cipher: Cipher) {
   };
 }
 
-/** Stores one event row; null when (tenant, source, eventKey) is already there. */
-export async function insertEventRow(db: Db, event: ReturnType<typeof eventValues>): Promise<number | null> {
-  const e = event;
-  const row = await db.get<{ id: number }>(sql`
+/**
+ * Stores one event row, returning its id; no row when (tenant, source, eventKey) is already
+ * there. A statement on its own, for SQLite's group commit to run synchronously.
+ */
+export function insertEventSql(e: ReturnType<typeof eventValues>): Sql {
+  return sql`
     INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
                         patient_id, contact_id, status, job_key, updated_at)
     VALUES (${e.tenantId}, ${e.source}, ${e.eventKey}, ${e.type}, ${e.occurredAt}, ${e.receivedAt}, ${e.payload}, ${e.subject},
             ${e.patientId}, ${e.contactId}, ${e.status}, ${e.job?.key ?? null}, ${e.receivedAt})
     ON CONFLICT (tenant_id, source, event_key) DO NOTHING
-    RETURNING id`);
-  return row?.id ?? null;
+    RETURNING id`;
+}
+
+export async function insertEventRow(db: Db, event: ReturnType<typeof eventValues>): Promise<number | null> {
+  return (await db.get<{ id: number }>(insertEventSql(event)))?.id ?? null;
+}
+
+/** The id of the event already stored under (tenant, source, eventKey). */
+export function eventIdSql(event: NewInboundEvent): Sql {
+  return sql`SELECT id FROM events WHERE tenant_id = ${event.tenantId} AND source = ${event.source} AND event_key = ${event.eventKey}`;
 }
 
 export async function findEventId(db: Db, event: NewInboundEvent): Promise<number> {
-  const row = await db.get<{ id: number }>(
-    sql`SELECT id FROM events WHERE tenant_id = ${event.tenantId} AND source = ${event.source} AND event_key = ${event.eventKey}`,
-  );
-  return row!.id;
+  return (await db.get<{ id: number }>(eventIdSql(event)))!.id;
 }
 
 export async function getEvent(db: Db, cipher: Cipher, id: number): Promise<InboundEvent | null> {

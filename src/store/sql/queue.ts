@@ -38,13 +38,18 @@ export function jobValues(tenantId: string, job: EnqueueJob, now: number): Sql {
  * (see requeueDeadEvents). Run in a transaction. Returns the job id.
  */
 export async function enqueue(db: Db, tenantId: string, job: EnqueueJob, now: number): Promise<number> {
-  const row = await db.get<{ id: number }>(sql`
+  const row = await db.get<{ id: number }>(enqueueSql(tenantId, job, now));
+  await requeueDeadEvents(db, tenantId, job.key, now);
+  return row!.id;
+}
+
+/** The upsert of `enqueue` on its own, returning the job's id (SQLite's group commit runs it synchronously). */
+export function enqueueSql(tenantId: string, job: EnqueueJob, now: number): Sql {
+  return sql`
     INSERT INTO jobs AS j (${JOB_COLUMNS})
     VALUES (${jobValues(tenantId, job, now)})
     ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING}
-    RETURNING id`);
-  await requeueDeadEvents(db, tenantId, job.key, now);
-  return row!.id;
+    RETURNING id`;
 }
 
 /**
@@ -54,9 +59,13 @@ export async function enqueue(db: Db, tenantId: string, job: EnqueueJob, now: nu
  * concurrent bury committed.
  */
 export async function requeueDeadEvents(db: Db, tenantId: string, jobKey: string, now: number): Promise<void> {
-  await db.run(sql`
+  await db.run(requeueDeadEventsSql(tenantId, jobKey, now));
+}
+
+export function requeueDeadEventsSql(tenantId: string, jobKey: string, now: number): Sql {
+  return sql`
     UPDATE events SET status = 'queued', reason = NULL, updated_at = ${now}
-    WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} AND status = 'dead'`);
+    WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} AND status = 'dead'`;
 }
 
 /** Whether a job row may be claimed now: waiting, due, and unlocked or with a lapsed lease. */

@@ -115,7 +115,22 @@ export class SqliteDb implements Db {
     }
   }
 
-  /** Runs one statement now; for this class and its transactions only. */
+  /**
+   * A durable transaction whose body runs synchronously (better-sqlite3's own transaction): no
+   * other work of the process runs inside it, so it holds the file for the shortest time.
+   */
+  async durableSync<T>(fn: () => T): Promise<T> {
+    if (this.gate.open) await this.idle();
+    if (!this.durable) return this.db.transaction(fn).immediate();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** Runs one statement now, inside whatever transaction is open on this connection. */
   exec(query: Sql, mode: Mode): unknown {
     const { text, params } = render(query, sqlite);
     let statement = this.statements.get(text);

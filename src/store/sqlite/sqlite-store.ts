@@ -2,9 +2,9 @@
 // database server. The statements are shared (sql/); what is SQLite's own is here: a burst of
 // webhook inserts committed together, and a sampled ANALYZE.
 import { createCipher } from '../cipher.ts';
-import { eventValues, findEventId, insertEventRow } from '../sql/inbox.ts';
-import { enqueue } from '../sql/queue.ts';
-import { sql, type Db } from '../sql/sql.ts';
+import { eventIdSql, eventValues, insertEventSql } from '../sql/inbox.ts';
+import { enqueueSql, requeueDeadEventsSql } from '../sql/queue.ts';
+import { sql, type Sql } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
 import type { NewInboundEvent } from '../types.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
@@ -27,15 +27,20 @@ export class SqliteStore extends SqlStore {
     super(db, createCipher(options.encryptionKey));
     this.sqlite = db;
     // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per
-    // batch. Each event is under a savepoint: its failure rolls back only itself.
+    // batch. The batch runs synchronously, as one step of the event loop: a webhook's answer
+    // waits for nothing else the process is doing. Each event is under a savepoint (a nested
+    // better-sqlite3 transaction): its failure rolls back only itself.
+    const insertOne = db.db.transaction((event: NewInboundEvent) => this.insertOne(event));
     this.inserts = new GroupCommit((events) =>
-      db.durableTransaction(async (tx) => {
-        const results: (Inserted | ItemFailure)[] = [];
-        for (const event of events) {
-          results.push(await tx.transaction((one) => this.insertOne(one, event)).catch((error: unknown) => new ItemFailure(error)));
-        }
-        return results;
-      }),
+      db.durableSync(() =>
+        events.map((event) => {
+          try {
+            return insertOne(event);
+          } catch (error) {
+            return new ItemFailure(error);
+          }
+        }),
+      ),
     );
   }
 
@@ -61,15 +66,18 @@ export class SqliteStore extends SqlStore {
     return this.inserts.submit(event);
   }
 
-  /** Stores one event and feeds its job (the newest event it covers); the caller holds the transaction. */
-  private async insertOne(tx: Db, event: NewInboundEvent): Promise<Inserted> {
-    const id = await insertEventRow(tx, eventValues(event, this.cipher));
-    if (id === null) return { id: await findEventId(tx, event), inserted: false };
-    if (event.job) {
-      const jobId = await enqueue(tx, event.tenantId, event.job, event.receivedAt);
-      await tx.run(sql`UPDATE jobs SET last_event_id = max(last_event_id, ${id}) WHERE id = ${jobId}`);
+  /** Stores one event, enqueues its job and feeds it (the newest event it covers); the caller holds the transaction. */
+  private insertOne(event: NewInboundEvent): Inserted {
+    const get = (query: Sql) => this.sqlite.exec(query, 'get') as { id: number } | undefined;
+    const row = get(insertEventSql(eventValues(event, this.cipher)));
+    if (!row) return { id: get(eventIdSql(event))!.id, inserted: false };
+    const { job } = event;
+    if (job) {
+      const { id: jobId } = get(enqueueSql(event.tenantId, job, event.receivedAt))!;
+      this.sqlite.exec(requeueDeadEventsSql(event.tenantId, job.key, event.receivedAt), 'run');
+      this.sqlite.exec(sql`UPDATE jobs SET last_event_id = max(last_event_id, ${row.id}) WHERE id = ${jobId}`, 'run');
     }
-    return { id, inserted: true };
+    return { id: row.id, inserted: true };
   }
 
   /**
