@@ -81,7 +81,7 @@ export class SqliteDb implements Db {
 
   /** Taken IMMEDIATE (the write lock up front), so it cannot fail half-way on SQLITE_BUSY. */
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.gate.open) await this.idle();
+    while (this.gate.open) await this.idle();
     let done!: () => void;
     this.gate.open = new Promise((resolve) => (done = resolve));
     try {
@@ -106,7 +106,7 @@ export class SqliteDb implements Db {
    */
   async durableTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     if (!this.durable) return this.transaction(fn);
-    if (this.gate.open) await this.idle();
+    while (this.gate.open) await this.idle();
     this.db.pragma('synchronous = FULL');
     try {
       return await this.transaction(fn);
@@ -120,7 +120,7 @@ export class SqliteDb implements Db {
    * other work of the process runs inside it, so it holds the file for the shortest time.
    */
   async durableSync<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) await this.idle();
+    while (this.gate.open) await this.idle();
     if (!this.durable) return this.db.transaction(fn).immediate();
     this.db.pragma('synchronous = FULL');
     try {
@@ -142,12 +142,17 @@ export class SqliteDb implements Db {
     this.db.close();
   }
 
+  /**
+   * Resolves once no transaction is open. Callers check again when it resolves: waiters resume
+   * one after another, and the first may have opened a transaction meanwhile (a second BEGIN
+   * fails; a plain statement would run inside it).
+   */
   private async idle(): Promise<void> {
     while (this.gate.open) await this.gate.open;
   }
 
   private outside<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) return this.idle().then(fn);
+    if (this.gate.open) return this.idle().then(() => this.outside(fn));
     try {
       return Promise.resolve(fn());
     } catch (error) {
