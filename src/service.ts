@@ -106,7 +106,13 @@ export function tenantContext(
     });
   const spryBreaker = breaker('spry');
   const spruceBreaker = breaker('spruce');
-  deps.admission?.watch(tenant.id, slotGauge(sprucePacer), slotGauge(spryBucket), circuitGauge(spryBreaker), circuitGauge(spruceBreaker));
+  deps.admission?.watch(
+    tenant.id,
+    slotGauge('spruce_budget', sprucePacer),
+    slotGauge('spry_budget', spryBucket),
+    circuitGauge('spruce_circuit', spruceBreaker),
+    circuitGauge('spry_circuit', spryBreaker),
+  );
   const spryLimiter = spryBreaker.guard(spryBucket);
   const spruceLimiter = spruceBreaker.guard(sprucePacer);
   const spry = new SpryClient({
@@ -161,6 +167,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
   const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   const admission = new TenantAdmission();
+  operator.metrics.watchAdmission(() => admission.readings());
   const contexts = new Map(
     config.tenants.map((tenant) => [
       tenant.id,

@@ -58,15 +58,20 @@ describe('TenantAdmission', () => {
     const busy = new RatePacer({ clock: c });
     const failing = new CircuitBreaker({ system: 'spry', clock: c, circuit: { failureThreshold: 1, openMs: 30_000 } });
     const admission = new TenantAdmission(1_000);
-    admission.watch('busy', slotGauge(busy));
-    admission.watch('failing', circuitGauge(failing));
-    admission.watch('quiet', slotGauge(new RatePacer({ clock: c })));
+    admission.watch('busy', slotGauge('spruce_budget', busy));
+    admission.watch('failing', circuitGauge('spry_circuit', failing));
+    admission.watch('quiet', slotGauge('spruce_budget', new RatePacer({ clock: c })));
     expect(admission.held()).toEqual({ tenants: [] });
 
     (await busy.acquire('live')).release({ status: 429, retryAfterSeconds: 10 });
     (await failing.guard(new TokenBucket({ clock: c })).acquire('live')).release({ status: 503 });
     await c.advance(0);
     expect(admission.held()).toEqual({ tenants: ['busy', 'failing'], readyIn: 9_000 });
+    expect(admission.readings()).toEqual([
+      { tenantId: 'busy', gauge: 'spruce_budget', readyInMs: 10_000 },
+      { tenantId: 'failing', gauge: 'spry_circuit', readyInMs: 30_000 },
+      { tenantId: 'quiet', gauge: 'spruce_budget', readyInMs: 0 },
+    ]);
 
     await c.advance(9_000);
     expect(admission.held()).toEqual({ tenants: ['failing'], readyIn: 20_000 });

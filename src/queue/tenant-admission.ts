@@ -8,18 +8,27 @@ import type { Priority, SlotForecast } from '../http/types.ts';
 
 /** What says how soon a tenant could make its next outbound call. */
 export interface TenantGauge {
+  /** What it is, for metrics: e.g. `spruce_budget`, `spry_circuit`. */
+  name: string;
   /** Milliseconds until this could let the tenant's next call go (0 = now). No side effect. */
   readyIn(): number;
 }
 
 /** A limiter's forecast for live traffic (jobs are live unless marked bulk). */
-export function slotGauge(forecast: SlotForecast, priority: Priority = 'live'): TenantGauge {
-  return { readyIn: () => forecast.nextSlotIn(priority) };
+export function slotGauge(name: string, forecast: SlotForecast, priority: Priority = 'live'): TenantGauge {
+  return { name, readyIn: () => forecast.nextSlotIn(priority) };
 }
 
 /** A circuit breaker's time to its next probe. */
-export function circuitGauge(breaker: { closedIn(): number }): TenantGauge {
-  return { readyIn: () => breaker.closedIn() };
+export function circuitGauge(name: string, breaker: { closedIn(): number }): TenantGauge {
+  return { name, readyIn: () => breaker.closedIn() };
+}
+
+/** One gauge's reading, for /metrics. */
+export interface GaugeReading {
+  tenantId: string;
+  gauge: string;
+  readyInMs: number;
 }
 
 export interface HeldTenants {
@@ -46,6 +55,11 @@ export class TenantAdmission {
   /** Stops watching a tenant (it was removed). */
   forget(tenantId: string): void {
     this.gauges.delete(tenantId);
+  }
+
+  /** Every gauge of every tenant, as it reads now (metrics). */
+  readings(): GaugeReading[] {
+    return [...this.gauges].flatMap(([tenantId, gauges]) => gauges.map((g) => ({ tenantId, gauge: g.name, readyInMs: g.readyIn() })));
   }
 
   /** The tenants to leave out of the next claim. */
