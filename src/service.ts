@@ -156,16 +156,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
       : new LocalLeadership();
 
+  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
+  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
   const runIfLeader: LeaderGate = options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn));
-  const operator = createOperatorSurface({ config, store, clock, logger, runIfLeader });
+  const operator = createOperatorSurface({ config, store, clock, logger, runIfLeader, fanoutStore: fanout.store });
   await operator.prepare();
   const onApiCall = (tenantId: string, call: CallReport) => {
     operator.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
-  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   const admission = new TenantAdmission();
   operator.metrics.watchAdmission(() => admission.readings());
   const contexts = new Map(

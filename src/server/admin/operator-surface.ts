@@ -7,7 +7,7 @@ import type { CallReport } from '../../http/types.ts';
 import { AlertMonitor } from '../../observe/alerts.ts';
 import type { Logger } from '../../observe/logger.ts';
 import { observeCompletedJobLag, SyncMetrics } from '../../observe/metrics.ts';
-import { RetentionScheduler } from '../../observe/retention.ts';
+import { RetentionScheduler, retentionSettings, type RetentionSettings } from '../../observe/retention.ts';
 import type { Job, JobAttempt, Store } from '../../store/types.ts';
 import type { AdminActions } from './operation-routes.ts';
 import { DIRECTION_NAMES } from './directions.ts';
@@ -46,6 +46,8 @@ export function createOperatorSurface(deps: {
   logger: Logger;
   /** Timed alert checks and prunes run only on the instance leading them (several instances on PostgreSQL). */
   runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
+  /** The fan-out store: retention ages its delivery attempts too. */
+  fanoutStore?: RetentionSettings['fanout'];
 }): OperatorSurface {
   const { config, store, clock, logger, runIfLeader } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
@@ -79,12 +81,12 @@ export function createOperatorSurface(deps: {
   });
   const retention = new RetentionScheduler({
     store,
-    clock,
-    payloadDays: config.retention.payloadDays,
+    ...retentionSettings(config.retention, { clock, fanout: deps.fanoutStore }),
     everyMinutes: config.retention.pruneEveryMinutes,
     onReport: (report) => {
       metrics.onPruned(report);
-      logger.info({ events: report.events, bytes: report.bytes, olderThan: report.olderThan, durationMs: report.durationMs }, 'retention: payloads pruned');
+      const { events, bytes, olderThan, attempts, fanoutAttempts, durationMs } = report;
+      logger.info({ events, bytes, olderThan, attempts, fanoutAttempts, auditArchived: report.audit?.archived, durationMs }, 'retention: pruned');
     },
     onError: (error) => logger.error({ code: code(error) }, 'retention run failed'),
     runIfLeader,
