@@ -4,12 +4,13 @@
 // backlog is done, and A's backlog must drain under its limit without a storm of 429s.
 //
 // Each clinic is its own Spry organisation and its own Spruce organization in the simulators, and
-// its own tenant of one spruce-sync. Time is the sandbox's clock, moved forward in steps; the
-// assertions compare progress (B synced before half of A's backlog), not machine speed.
+// its own tenant of spruce-sync: one instance on SQLite, two instances sharing PostgreSQL (the
+// webhooks reach the first; both claim). Time is the sandbox's clock, moved forward in steps;
+// the assertions compare progress (B synced before half of A's backlog), not machine speed.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ControlledClock } from '../../src/clock.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { freePort } from '../../src/sandbox/environment.ts';
@@ -19,6 +20,7 @@ import { startService, type RunningService } from '../../src/service.ts';
 import { SpruceClient } from '../../src/spruce/client.ts';
 import { SpryClient } from '../../src/spry/client.ts';
 import { ensureWebhookRegistrations } from '../../src/sync/webhook-registration.ts';
+import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
 
 interface Clinic {
   tenantId: string;
@@ -37,9 +39,19 @@ interface TwoClinics {
   clock: ControlledClock;
   spry: SprySimulator;
   spruce: SpruceSimulator;
-  service: RunningService;
+  /** The instances; webhooks reach the first. */
+  services: RunningService[];
   close(): Promise<void>;
 }
+
+interface Deployment {
+  /** Default: a fresh SQLite file. */
+  database?: { url: string; schema: string };
+  instances?: number;
+}
+
+const pgUrl = await findPostgres();
+if (!pgUrl) console.warn(skipNotice('tenant fairness on PostgreSQL'));
 
 let world: TwoClinics | undefined;
 
@@ -49,7 +61,7 @@ afterEach(async () => {
 });
 
 /** Both simulators with one organisation per clinic, our webhooks registered, the service started. */
-async function startTwoClinics(): Promise<TwoClinics> {
+async function startTwoClinics(deployment: Deployment = {}): Promise<TwoClinics> {
   const clock = new ControlledClock();
   const spry = await createSprySimulator({
     clock,
@@ -87,22 +99,25 @@ async function startTwoClinics(): Promise<TwoClinics> {
       await Promise.allSettled([spryClient.close(), spruceClient.close()]);
     }
   }
-  const config = parseConfig({
-    server: { host: '127.0.0.1', port },
-    database: { url: `sqlite:${path.join(dir, 'sync.db')}` },
-    log: { level: 'silent' },
-    tenants,
-  });
-  const service = await startService(config, { clock });
+  const services: RunningService[] = [];
+  for (let i = 0; i < (deployment.instances ?? 1); i++) {
+    const config = parseConfig({
+      server: { host: '127.0.0.1', port: i === 0 ? port : await freePort() },
+      database: deployment.database ?? { url: `sqlite:${path.join(dir, 'sync.db')}` },
+      log: { level: 'silent' },
+      tenants,
+    });
+    services.push(await startService(config, { clock, workerId: `instance-${i}` }));
+  }
   return {
     clock,
     spry,
     spruce,
-    service,
+    services,
     async close() {
       // Jobs still waiting on A's budget finish on the sandbox clock: keep it moving meanwhile.
       let closed = false;
-      const closing = service.close().finally(() => (closed = true));
+      const closing = Promise.all(services.map((service) => service.close())).finally(() => (closed = true));
       while (!closed) {
         await clock.advance(1_000);
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -110,6 +125,7 @@ async function startTwoClinics(): Promise<TwoClinics> {
       await closing;
       await Promise.allSettled([spry.close(), spruce.close()]);
       await rm(dir, { recursive: true, force: true });
+      if (deployment.database) await dropSchema(deployment.database.url, deployment.database.schema);
     },
   };
 }
@@ -139,8 +155,8 @@ async function step(w: TwoClinics, ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-it("syncs a quiet clinic's new patient within 10 s while a busy clinic's backlog drains under its own limit", { timeout: 240_000 }, async () => {
-  world = await startTwoClinics();
+async function twoClinicCase(deployment: Deployment): Promise<void> {
+  world = await startTwoClinics(deployment);
   const w = world;
   const busyPatients = Array.from({ length: 150 }, (_, i) => register(w, A, i));
   const started = w.clock.now();
@@ -176,4 +192,14 @@ it("syncs a quiet clinic's new patient within 10 s while a busy clinic's backlog
   expect(busy429s, 'A saw no storm of 429s (at most a couple of probes)').toBeLessThanOrEqual(2);
   expect(answered.length, "A's Spruce calls answered").toBeLessThanOrEqual(windowsBegun * A.spruceLimitPerMinute);
   expect(quietCalls.filter((r) => r.status === 429)).toHaveLength(0);
+}
+
+const CASE = "syncs a quiet clinic's new patient within 10 s while a busy clinic's backlog drains under its own limit";
+
+describe('one instance on SQLite', () => {
+  it(CASE, { timeout: 240_000 }, () => twoClinicCase({}));
+});
+
+describe.skipIf(!pgUrl)('two instances on PostgreSQL', () => {
+  it(CASE, { timeout: 240_000 }, () => twoClinicCase({ database: { url: pgUrl!, schema: uniqueSchema('fairness') }, instances: 2 }));
 });
