@@ -7,6 +7,7 @@
 // its own tenant of spruce-sync: one instance on SQLite, two instances sharing PostgreSQL (the
 // webhooks reach the first; both claim). Time is the sandbox's clock, moved forward in steps;
 // the assertions compare progress (B synced before half of A's backlog), not machine speed.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,7 +47,7 @@ interface TwoClinics {
 
 interface Deployment {
   /** Default: a fresh SQLite file. */
-  database?: { url: string; schema: string };
+  database?: { url: string; schema: string; encryptionKey: string };
   instances?: number;
 }
 
@@ -201,5 +202,5 @@ describe('one instance on SQLite', () => {
 });
 
 describe.skipIf(!pgUrl)('two instances on PostgreSQL', () => {
-  it(CASE, { timeout: 240_000 }, () => twoClinicCase({ database: { url: pgUrl!, schema: uniqueSchema('fairness') }, instances: 2 }));
+  it(CASE, { timeout: 240_000 }, () => twoClinicCase({ database: { url: pgUrl!, schema: uniqueSchema('fairness'), encryptionKey: randomBytes(32).toString('hex') }, instances: 2 }));
 });
