@@ -7,12 +7,14 @@ import { systemClock, type Clock } from './clock.ts';
 import { openConfiguredStore } from './config/database.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
+import { CircuitBreaker } from './http/circuit-breaker.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
 import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
 import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
 import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
+import { circuitGauge, slotGauge, TenantAdmission } from './queue/tenant-admission.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
 import { createOperatorSurface, type OperatorSurface } from './server/admin/operator-surface.ts';
 import { buildApp } from './server/app.ts';
@@ -107,6 +109,8 @@ export function tenantContext(
     onRateLimitWait?: (system: 'spry' | 'spruce', waitedMs: number) => void;
     /** Default: shared by all instances when the store is PostgreSQL (sharedBudgets). */
     budgets?: TenantBudgets;
+    /** The worker pool's claim gate: told what limits this tenant's calls. */
+    admission?: TenantAdmission;
   },
 ): TenantContext {
   const onCall = (call: CallReport) => deps.onApiCall?.(tenant.id, call);
@@ -114,13 +118,31 @@ export function tenantContext(
   const budgets = deps.budgets ?? sharedBudgets(deps.store, tenant.id, deps.clock);
   const spryBucket = new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond, state: budgets.spry });
   const sprucePacer = new RatePacer({ clock: deps.clock, state: budgets.spruce });
+  // One breaker per vendor of this tenant: its failing vendor holds back its own jobs only.
+  const breaker = (system: 'spry' | 'spruce') =>
+    new CircuitBreaker({
+      system,
+      clock: deps.clock,
+      onChange: (state) => deps.logger.warn({ tenantId: tenant.id, system, state }, state === 'open' ? 'vendor failing: calls held back' : 'vendor answering again'),
+    });
+  const spryBreaker = breaker('spry');
+  const spruceBreaker = breaker('spruce');
+  deps.admission?.watch(
+    tenant.id,
+    slotGauge('spruce_budget', sprucePacer),
+    slotGauge('spry_budget', spryBucket),
+    circuitGauge('spruce_circuit', spruceBreaker),
+    circuitGauge('spry_circuit', spryBreaker),
+  );
+  const spryLimiter = spryBreaker.guard(spryBucket);
+  const spruceLimiter = spruceBreaker.guard(sprucePacer);
   const spry = new SpryClient({
     baseUrl: tenant.spry.baseUrl,
     clientId: tenant.spry.clientId,
     clientSecret: tenant.spry.clientSecret,
     organisationId: tenant.spry.organisationId,
     requestsPerSecond: tenant.spry.requestsPerSecond,
-    limiter: onWait ? timedLimiter(spryBucket, deps.clock, (ms) => onWait('spry', ms)) : spryBucket,
+    limiter: onWait ? timedLimiter(spryLimiter, deps.clock, (ms) => onWait('spry', ms)) : spryLimiter,
     clock: deps.clock,
     onCall,
   });
@@ -128,12 +150,22 @@ export function tenantContext(
     baseUrl: tenant.spruce.baseUrl,
     accessId: tenant.spruce.accessId,
     secretKey: tenant.spruce.secretKey,
-    pacer: onWait ? timedLimiter(sprucePacer, deps.clock, (ms) => onWait('spruce', ms)) : sprucePacer,
+    pacer: onWait ? timedLimiter(spruceLimiter, deps.clock, (ms) => onWait('spruce', ms)) : spruceLimiter,
     clock: deps.clock,
     onCall,
   });
   const catalog = new OrgCatalogCache(tenant.id, spruce, deps.store, Object.values(tenant.sync.fieldNames), [tenant.sync.tag]);
   return { config: tenant, spry, spruce, store: deps.store, clock: deps.clock, logger: deps.logger, catalog };
+}
+
+/**
+ * Most jobs one tenant holds at once: the configured value, else every worker when there is one
+ * tenant and half of them when there are more, so a busy clinic always leaves room for the others.
+ */
+export function perTenantLimit(config: Pick<Config, 'workers' | 'tenants'>): number | undefined {
+  const { concurrency, perTenantConcurrency } = config.workers;
+  if (perTenantConcurrency !== undefined) return Math.min(perTenantConcurrency, concurrency);
+  return config.tenants.length > 1 ? Math.max(1, Math.ceil(concurrency / 2)) : undefined;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
@@ -150,6 +182,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const contexts = new Map<string, TenantContext>();
   // Made below: the seeded tenants start before these exist, and reach them once they do.
   const late: { scheduler?: Scheduler; operator?: OperatorSurface; pool?: WorkerPool } = {};
+  // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
+  const runIfLeader: LeaderGate = options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn));
+  // The worker pool's claim gate, told what limits each running tenant's calls.
+  const admission = new TenantAdmission();
   const onApiCall = (tenantId: string, call: CallReport) => {
     late.operator?.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
@@ -167,13 +203,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     logger,
     pollIntervalMs: TENANT_POLL_MS,
     onStart(tenant) {
-      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms) }));
+      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms), admission }));
       if (late.scheduler) scheduleTenant(tenant);
       late.pool?.notify();
     },
     onStop(tenantId) {
       const stopped = contexts.get(tenantId);
       contexts.delete(tenantId);
+      admission.forget(tenantId);
       // Their connection pools close once the requests in flight (a job still running) are done.
       for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
       for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
@@ -186,9 +223,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
   const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
-  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, fanoutStore: fanout.store });
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store });
   late.operator = operator;
   await operator.prepare();
+  operator.metrics.watchAdmission(() => admission.readings());
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
@@ -203,6 +241,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Disabled and removed tenants' jobs are not claimed either.
     tenantFilter: () => registry.claimFilter(operator.tenantFilter()),
     taskFilter: operator.taskFilter,
+    // A tenant waiting on its budget or failing vendor holds no worker, nor more than its share.
+    admission,
+    // Read at each claim: tenants come and go.
+    perTenantLimit: () => perTenantLimit(live),
     onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
@@ -236,8 +278,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   pool.start();
   operator.start();
-  // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
-  const schedules = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
+  const schedules = new Scheduler({ clock, logger, runIfLeader });
   late.scheduler = schedules;
   for (const tenant of registry.list) scheduleTenant(tenant);
   schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));

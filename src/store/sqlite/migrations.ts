@@ -159,6 +159,14 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   },
   {
     version: 6,
+    name: 'jobs: live before bulk',
+    sql: `
+-- Work a tenant's own sweeps found (catch-up) is bulk: claimed after the tenant's live work.
+ALTER TABLE jobs ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 7,
     name: 'tenants as data',
     sql: `
 -- Tenants live here (the config file's are seeded at start, source 'config'). Secrets (API
