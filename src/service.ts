@@ -17,6 +17,7 @@ import { createOperatorSurface, type OperatorSurface } from './server/admin/oper
 import { buildApp } from './server/app.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
+import { startLeaseRecovery } from './store/lease-recovery.ts';
 import { LocalLeadership, type Leadership } from './store/leadership.ts';
 import { openStore } from './store/open-store.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
@@ -161,6 +162,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
 
+  // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
+  // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).
+  const leases = await startLeaseRecovery(store, {
+    instanceId: workerId,
+    clock,
+    onReclaimed: (count) => logger.info({ count }, 'job leases of a stopped process reclaimed'),
+    onError: (error) => logger.warn({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'instance heartbeat failed'),
+  });
+
   const app = await buildApp({
     config,
     store,
@@ -201,6 +211,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await operations.stop();
       await scheduler.stop();
       await pool.stop();
+      await leases.close();
       await fanout.close();
       await operator.stop();
       await leadership.close();

@@ -3,6 +3,7 @@
 // a step and the others then find it applied.
 import type pg from 'pg';
 import { inTransaction } from './db.ts';
+import { INSTANCES_MIGRATION } from './instances.ts';
 
 export interface Migration {
   version: number;
@@ -164,6 +165,7 @@ CREATE TABLE shared_budgets (
 );
 `,
   },
+  INSTANCES_MIGRATION,
 ];
 
 export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {

@@ -36,6 +36,7 @@ import type * as views from '../admin-types.ts';
 import * as admin from './admin.ts';
 import { createPool, inTransaction, isUniqueViolation, type PoolOptions } from './db.ts';
 import * as inbox from './inbox.ts';
+import { InstanceLiveness, type InstanceLivenessOptions } from './instances.ts';
 import { PostgresLeadership, type PostgresLeadershipOptions } from './leadership.ts';
 import { migrate } from './migrations.ts';
 import * as queue from './queue.ts';
@@ -63,6 +64,11 @@ export class PostgresStore implements Store {
   /** Leadership of scheduled duties among the instances on this database and schema. */
   leadership(options: Omit<PostgresLeadershipOptions, 'url' | 'schema'> = {}): PostgresLeadership {
     return new PostgresLeadership({ ...options, url: this.url, schema: this.schema });
+  }
+
+  /** This instance's heartbeat; the job leases of instances gone silent are reclaimed. */
+  instanceLiveness(options: InstanceLivenessOptions): InstanceLiveness {
+    return new InstanceLiveness(this.pool, options);
   }
 
   /** A record every instance changes atomically, e.g. a tenant's API budget. */

@@ -38,6 +38,7 @@ import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.
 import * as inbox from './inbox.ts';
 import { migrate } from './migrations.ts';
 import * as queue from './queue.ts';
+import { reclaimAllLeases } from './reclaim.ts';
 
 export interface SqliteStoreOptions extends SqliteOptions {
   encryptionKey?: string;
@@ -68,6 +69,11 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<void> {
     migrate(this.sql.db);
+  }
+
+  /** At the service's start: every lease in the file was left by a process that is gone. */
+  async reclaimLeasesAtStart(now: number): Promise<number> {
+    return reclaimAllLeases(this.sql, now);
   }
 
   async ping(): Promise<void> {
