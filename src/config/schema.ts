@@ -143,7 +143,7 @@ export const configSchema = z.object({
     .prefault({}),
   workers: z
     .object({
-      concurrency: z.number().int().positive().default(8),
+      concurrency: z.number().int().positive().default(32),
       /** This instance's name in job leases; unique among running instances. Default: hostname:pid. */
       workerId: z.string().min(1).optional(),
       leaseMs: z.number().int().positive().default(60_000),
