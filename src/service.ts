@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
-import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
+import { RatePacer, type PacerStateStore, type RatePacerOptions } from './http/rate-pacer.ts';
 import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
 import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
@@ -87,13 +87,15 @@ export function tenantContext(
     onRateLimitWait?: (system: 'spry' | 'spruce', waitedMs: number) => void;
     /** Default: shared by all instances when the store is PostgreSQL (sharedBudgets). */
     budgets?: TenantBudgets;
+    /** Spruce pacing policy overrides (benchmarks compare policies). */
+    sprucePacing?: Omit<RatePacerOptions, 'clock' | 'state'>;
   },
 ): TenantContext {
   const onCall = (call: CallReport) => deps.onApiCall?.(tenant.id, call);
   const onWait = deps.onRateLimitWait;
   const budgets = deps.budgets ?? sharedBudgets(deps.store, tenant.id, deps.clock);
   const spryBucket = new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond, state: budgets.spry });
-  const sprucePacer = new RatePacer({ clock: deps.clock, state: budgets.spruce });
+  const sprucePacer = new RatePacer({ ...deps.sprucePacing, clock: deps.clock, state: budgets.spruce });
   const spry = new SpryClient({
     baseUrl: tenant.spry.baseUrl,
     clientId: tenant.spry.clientId,
