@@ -15,6 +15,7 @@ import { timedLimiter } from './observe/metrics-limiter.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
 import { createOperatorSurface, type OperatorSurface } from './server/admin/operator-surface.ts';
 import { buildApp } from './server/app.ts';
+import { IngestLoad } from './server/ingest-load.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
 import { startLeaseRecovery } from './store/lease-recovery.ts';
@@ -58,6 +59,12 @@ export interface RunningService {
   fanout: Fanout;
   close(): Promise<void>;
 }
+
+/**
+ * More webhook deliveries in hand at once than this is a burst. Steady traffic (50 changes/s)
+ * keeps one or two in hand; a sender's burst of hundreds would otherwise time out behind syncs.
+ */
+const INGEST_BURST_ABOVE = 16;
 
 /** Names this process among the instances sharing a budget; a restarted process is a new one. */
 const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -141,6 +148,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait }),
     ]),
   );
+  // While a burst of webhooks is being acknowledged the workers claim nothing new (ingest-load.ts).
+  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, onCalm: () => pool.notify() });
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
@@ -154,6 +163,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
     tenantFilter: operator.tenantFilter,
     taskFilter: operator.taskFilter,
+    holdClaims: () => ingestLoad.bursting,
     onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
@@ -182,6 +192,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     adminActions: { ...operator.app.adminActions, backfill: operations.backfill, reconcile: operations.reconcile },
     onStored: fanout.onInboundStored,
     subscriptions: fanout.admin,
+    ingestLoad,
     // Wake the workers when the coalescing window of the new job closes, not at the next poll.
     onQueued: () => {
       if (config.workers.coalesceMs > 0) clock.setTimer(config.workers.coalesceMs, () => pool.notify());

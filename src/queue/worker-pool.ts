@@ -34,6 +34,8 @@ export interface WorkerPoolOptions {
   tenantFilter?: () => string[] | undefined;
   /** (tenant, task) pairs not to claim (a paused direction); undefined = none. Asked before every claim. */
   taskFilter?: () => { tenantId: string; task: string }[] | undefined;
+  /** True while new claims should wait (a burst of webhooks is being acknowledged); call notify() when it ends. */
+  holdClaims?: () => boolean;
   /** Called after every run, for metrics and logs; `error` is what the handler threw. */
   onAttempt?: (attempt: JobAttempt, job: Job, error?: unknown) => void;
   /** Failures of the pool's own store calls; the pool carries on and the lease covers the gap. */
@@ -132,7 +134,7 @@ export class WorkerPool {
   private async fill(): Promise<boolean> {
     const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter } = this.options;
     const free = concurrency - this.active.size;
-    if (free <= 0) return false;
+    if (free <= 0 || this.options.holdClaims?.()) return false;
     const jobs = await store.claimJobs({
       workerId,
       now: clock.now(),

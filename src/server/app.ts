@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { IngestLoad } from './ingest-load.ts';
 import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
 import type { SyncMetrics } from '../observe/metrics.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
@@ -34,6 +35,8 @@ export interface AppDependencies {
   onStored?: (event: NewInboundEvent, id: number) => void;
   /** Event subscriptions, served beside the admin API (docs/fanout.md). */
   subscriptions?: SubscriptionAdmin;
+  /** Counts the webhook deliveries in hand (the workers step back during a burst). */
+  ingestLoad?: IngestLoad;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -59,6 +62,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     onQueued: deps.onQueued,
     onOutcome: deps.onIngestOutcome,
     onStored: deps.onStored,
+    load: deps.ingestLoad,
   });
   const adminToken = deps.config.admin.token;
   if (adminToken) {

@@ -6,6 +6,7 @@ import type { TenantConfig } from '../config/schema.ts';
 import { parseSpruceEnvelope, spruceInboundEvent } from '../ingest/spruce-envelope.ts';
 import { parseSpryEnvelope, spryInboundEvent } from '../ingest/spry-envelope.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { IngestLoad } from './ingest-load.ts';
 import { verifySpruceWebhook } from '../spruce/webhook-signature.ts';
 import { verifySpryWebhook } from '../spry/webhook-signature.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
@@ -26,6 +27,8 @@ export interface WebhookRoutesOptions {
   onOutcome?: (source: 'spry' | 'spruce', outcome: IngestOutcome) => void;
   /** Called right after a new event is stored, before the answer (fan-out); must return at once. */
   onStored?: (event: NewInboundEvent, id: number) => void;
+  /** Counts the deliveries in hand, so the workers can step back during a burst. */
+  load?: IngestLoad;
 }
 
 export type IngestOutcome =
@@ -68,6 +71,21 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, (_request, body, done) => {
     done(null, body);
   });
+
+  if (options.load) {
+    const load = options.load;
+    const inHand = new WeakSet<object>();
+    const leave = async (request: object) => {
+      if (inHand.delete(request)) load.leave();
+    };
+    app.addHook('onRequest', async (request) => {
+      inHand.add(request);
+      load.enter();
+    });
+    app.addHook('onResponse', leave);
+    // A sender that hangs up before the answer may get no onResponse; it is counted out once.
+    app.addHook('onRequestAbort', leave);
+  }
 
   const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', status: number, outcome: IngestOutcome, message: string) => {
     options.onOutcome?.(source, outcome);
