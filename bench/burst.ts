@@ -40,8 +40,8 @@ async function measure(via: 'direct' | 'proxy', spryRate: number): Promise<Resul
     const sandbox = await startSandbox({ patients: deliveries, spruceRateLimitPerMinute: 0 });
     cleanup.push(() => sandbox.close());
     const port = await freePort();
-    let cluster: Cluster | undefined;
-    const proxy = new RoundRobinProxy(() => cluster!.livePorts());
+    // One instance: the proxy always forwards to it (it is up before the burst).
+    const proxy = new RoundRobinProxy(() => [port]);
     const publicUrl = via === 'proxy' ? await proxy.listen() : `http://127.0.0.1:${port}`;
     if (via === 'proxy') cleanup.push(() => proxy.close());
     const secrets = await registerSandboxWebhooks(sandbox, publicUrl);
@@ -57,9 +57,8 @@ async function measure(via: 'direct' | 'proxy', spryRate: number): Promise<Resul
     config.tenants[0]!.spry.requestsPerSecond = spryRate;
     const configFile = path.join(dir, 'config.json');
     await writeFile(configFile, JSON.stringify(config));
-    cluster = new Cluster([{ port, configFile }]);
-    const running = cluster;
-    cleanup.push(() => running.stopAll());
+    const cluster = new Cluster([{ port, configFile }]);
+    cleanup.push(() => cluster.stopAll());
     await cluster.start(0);
 
     const { dispatcher } = sandbox.spry;
