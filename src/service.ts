@@ -200,7 +200,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
   await fanout.start();
-  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  // A burst of simultaneous deliveries (one connection each) must not overflow the accept queue
+  // (Node's default 511; the kernel caps it at net.core.somaxconn): a dropped SYN is retried
+  // only after 1 s, 3 s, 7 s, and the sender's timeout keeps running.
+  const url = await app.listen({ host: config.server.host, port: config.server.port, backlog: 4096 });
   pool.start();
   operator.start();
   // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
