@@ -158,7 +158,7 @@ const section = `
 
 Machine: ${describeMachine()}. Load average (1/5/15 min) at the start: ${load}. Command: \`npm run bench:recovery -- ${process.argv.slice(2).join(' ')}\`.
 
-${patients} new Spry patients edited at once; the service (\`spruce-sync start\`, default 8 workers and 60 s leases, Spry paced at ${spryRate} calls/s, Spruce unlimited) acknowledges every webhook and is killed with SIGKILL while it holds leases. A new process starts on the same database (on PostgreSQL: a new instance id; the dead one's heartbeat row goes silent). Timed from its start until every patient has exactly one contact carrying the edit. Syncing ${patients} patients needs ${3 * patients} Spry calls, ${(3 * patients / spryRate).toFixed(0)} s at ${spryRate}/s.
+${patients} new Spry patients edited at once; the service (\`spruce-sync start\` with its default workers and 60 s leases, Spry paced at ${spryRate} calls/s, Spruce unlimited) acknowledges every webhook and is killed with SIGKILL while it holds leases. A new process starts on the same database (on PostgreSQL: a new instance id; the dead one's heartbeat row goes silent). Timed from its start until every patient has exactly one contact carrying the edit. Syncing ${patients} patients needs ${3 * patients} Spry calls, ${(3 * patients / spryRate).toFixed(0)} s at ${spryRate}/s.
 
 ${table}
 `;
