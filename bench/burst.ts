@@ -5,16 +5,15 @@
 // (test/chaos/round-robin.ts). Counts the deliveries acknowledged on their first attempt and
 // names what the others met (timeout, connection reset …), to find the hop that refuses a
 // burst. The sync itself is not waited for. Appends its table to docs/BENCHMARKS.md.
-import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, registerSandboxWebhooks, sandboxConfig, SANDBOX_SPRY_ORG, startSandbox } from '../src/sandbox/environment.ts';
-import { Cluster } from '../test/chaos/cluster.ts';
+import { freePort, registerSandboxWebhooks, SANDBOX_SPRY_ORG, startSandbox } from '../src/sandbox/environment.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
 import { scriptArgs } from './lib/args.ts';
 import { describeLoad, describeMachine } from './lib/machine.ts';
-import { percentile } from './lib/report.ts';
+import { startOneInstance } from './lib/one-instance.ts';
+import { appendSection, percentile } from './lib/report.ts';
 
 const { option, flag } = scriptArgs();
 const deliveries = Number(option('--deliveries') ?? 1_000);
@@ -47,19 +46,8 @@ async function measure(via: 'direct' | 'proxy', spryRate: number): Promise<Resul
     const secrets = await registerSandboxWebhooks(sandbox, publicUrl);
     const dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-bench-burst-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const config = sandboxConfig(sandbox, {
-      port,
-      databaseUrl: `sqlite:${path.join(dir, 'burst.db')}`,
-      secrets,
-      config: { log: { level: 'warn' } },
-      tenant: { schedules: { catchUpOnStart: false, catchUpEveryMinutes: 0, reconcileEveryMinutes: 0 } },
-    }) as { tenants: { spry: Record<string, unknown> }[] };
-    config.tenants[0]!.spry.requestsPerSecond = spryRate;
-    const configFile = path.join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify(config));
-    const cluster = new Cluster([{ port, configFile }]);
+    const cluster = await startOneInstance(sandbox, { port, dir, database: { url: `sqlite:${path.join(dir, 'burst.db')}` }, secrets, spryRequestsPerSecond: spryRate });
     cleanup.push(() => cluster.stopAll());
-    await cluster.start(0);
 
     const { dispatcher } = sandbox.spry;
     dispatcher.attempts.length = 0;
@@ -118,9 +106,4 @@ ${deliveries} Spry patient edits fired in one loop; the Spry simulator (in the b
 
 ${table}
 `;
-console.log(section);
-if (write) {
-  const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
-  await appendFile(file, existsSync(file) ? section : `# Benchmarks\n${section}`);
-  console.log('appended to docs/BENCHMARKS.md');
-}
+await appendSection(section, write);

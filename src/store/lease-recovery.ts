@@ -2,22 +2,13 @@
 // every lease found at start is an orphan and is cleared then. PostgreSQL: instances beat a
 // heartbeat row, and the leases of one gone silent are cleared within seconds by the others
 // (postgres/instances.ts). A live instance's leases, however slow its job, are never touched.
-import type { Clock } from '../clock.ts';
+import type { InstanceLivenessOptions } from './postgres/instances.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './types.ts';
 
-export interface LeaseRecoveryOptions {
-  /** The worker id this process claims jobs under. */
-  instanceId: string;
-  clock: Clock;
-  /** PostgreSQL: heartbeat period and silence that means gone (defaults 2 s and 10 s). */
-  heartbeatMs?: number;
-  deadAfterMs?: number;
-  /** Leases of a gone process were cleared. */
-  onReclaimed?: (count: number) => void;
-  onError?: (error: unknown) => void;
-}
+/** Who this process is (its worker id), its clock, and, on PostgreSQL, its heartbeat's settings. */
+export type LeaseRecoveryOptions = InstanceLivenessOptions;
 
 export interface LeaseRecovery {
   /** Stops the heartbeat (PostgreSQL) after the worker pool has stopped. */
