@@ -3,16 +3,23 @@
 // CPU (its API answers, its writes) in the same event loop is what made a burst of 1,000
 // deliveries time out (docs/BENCHMARKS.md, "Bursts"). The inbox is durable, so the work waits in
 // order and the pool claims it when the burst is acknowledged; jobs already running carry on.
+// A burst that never ends (a slow database keeping many deliveries in hand) must not stop the
+// sync: after `maxHoldMs` the workers claim again until the deliveries in hand drop back.
 
 export interface IngestLoadOptions {
   /** More deliveries than this in hand at once is a burst. */
   burstAbove: number;
+  /** The longest the workers are held back by one burst. */
+  maxHoldMs: number;
+  now: () => number;
   /** The burst is over (the workers may claim again). */
   onCalm?: () => void;
 }
 
 export class IngestLoad {
   private inHand = 0;
+  /** When the deliveries in hand last rose above the threshold; undefined while below it. */
+  private burstSince: number | undefined;
 
   constructor(private readonly options: IngestLoadOptions) {}
 
@@ -21,17 +28,21 @@ export class IngestLoad {
     return this.inHand;
   }
 
+  /** Whether new claims should wait now. */
   get bursting(): boolean {
-    return this.inHand > this.options.burstAbove;
+    return this.burstSince !== undefined && this.options.now() - this.burstSince < this.options.maxHoldMs;
   }
 
   enter(): void {
     this.inHand++;
+    if (this.inHand > this.options.burstAbove && this.burstSince === undefined) this.burstSince = this.options.now();
   }
 
   leave(): void {
-    const was = this.bursting;
     this.inHand = Math.max(0, this.inHand - 1);
-    if (was && !this.bursting) this.options.onCalm?.();
+    if (this.inHand > this.options.burstAbove || this.burstSince === undefined) return;
+    const held = this.bursting;
+    this.burstSince = undefined;
+    if (held) this.options.onCalm?.();
   }
 }

@@ -16,7 +16,7 @@ describe('webhook routes and the ingest load', () => {
     const store = new SqliteStore(':memory:');
     await store.migrate();
     closers.push(() => store.close());
-    const load = new IngestLoad({ burstAbove: 0 });
+    const load = new IngestLoad({ burstAbove: 0, maxHoldMs: 5_000, now: () => 0 });
     const seenInHand: number[] = [];
     const app = Fastify();
     closers.push(() => app.close());
