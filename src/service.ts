@@ -149,7 +149,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ]),
   );
   // While a burst of webhooks is being acknowledged the workers claim nothing new (ingest-load.ts).
-  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: 5_000, now: () => clock.now(), onCalm: () => pool.notify() });
+  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: 10_000, now: () => clock.now(), onCalm: () => pool.notify() });
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
