@@ -4,9 +4,9 @@
 // once instead of after the lease length (a minute by default). A live instance whose job is only
 // slow keeps beating, so its leases stay; one that was merely stalled and wakes up again finds
 // its leases gone, and the attempt fence in queue.ts keeps its late outcome from counting.
-import type pg from 'pg';
 import type { CancelTimer, Clock } from '../../clock.ts';
-import { inTransaction, type Queryable } from './db.ts';
+import { releaseLeasesOf } from '../sql/leases.ts';
+import { sql, type Db } from '../sql/sql.ts';
 
 export const INSTANCES_MIGRATION = {
   version: 5,
@@ -27,10 +27,11 @@ CREATE TABLE instances (
  * earlier life of the same id (a restarted container keeps its host name and pid 1): cleared.
  * Returns how many leases were cleared.
  */
-export async function register(pool: pg.Pool, instanceId: string, now: number): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    await beat(client, instanceId, now, true);
-    return releaseLeases(client, [instanceId], now);
+export function register(db: Db, instanceId: string, now: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.run(sql`INSERT INTO instances (id, started_at, heartbeat_at) VALUES (${instanceId}, ${now}, ${now})
+                     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at`);
+    return releaseLeasesOf(tx, [instanceId], now);
   });
 }
 
@@ -38,42 +39,21 @@ export async function register(pool: pg.Pool, instanceId: string, now: number): 
  * A heartbeat, then (when `judge`) the leases of instances silent for `deadAfterMs` cleared.
  * Returns that count.
  */
-export async function beatAndReclaim(pool: pg.Pool, instanceId: string, now: number, deadAfterMs: number, judge = true): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    await beat(client, instanceId, now, false);
+export function beatAndReclaim(db: Db, instanceId: string, now: number, deadAfterMs: number, judge = true): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.run(sql`INSERT INTO instances (id, started_at, heartbeat_at) VALUES (${instanceId}, ${now}, ${now})
+                     ON CONFLICT (id) DO UPDATE SET heartbeat_at = greatest(instances.heartbeat_at, excluded.heartbeat_at)`);
     if (!judge) return 0;
     // The row goes with its leases: one sweep per death. Should that instance only have been
     // stalled, its next heartbeat registers it again.
-    const { rows } = await client.query<{ id: string }>('DELETE FROM instances WHERE heartbeat_at < $1 AND id <> $2 RETURNING id', [
-      now - deadAfterMs,
-      instanceId,
-    ]);
-    return rows.length > 0 ? releaseLeases(client, rows.map((r) => r.id), now) : 0;
+    const gone = await tx.all<{ id: string }>(sql`DELETE FROM instances WHERE heartbeat_at < ${now - deadAfterMs} AND id <> ${instanceId} RETURNING id`);
+    return releaseLeasesOf(tx, gone.map((r) => r.id), now);
   });
 }
 
 /** A clean stop: the row goes (its pool has settled every job it held). */
-export async function deregister(pool: pg.Pool, instanceId: string): Promise<void> {
-  await pool.query('DELETE FROM instances WHERE id = $1', [instanceId]);
-}
-
-async function beat(db: Queryable, instanceId: string, now: number, starting: boolean): Promise<void> {
-  await db.query(
-    `INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2)
-     ON CONFLICT (id) DO UPDATE SET heartbeat_at = greatest(instances.heartbeat_at, EXCLUDED.heartbeat_at)
-       ${starting ? ', started_at = EXCLUDED.started_at' : ''}`,
-    [instanceId, now],
-  );
-}
-
-/** Unlocks the waiting jobs these instances lease: due again now, attempts kept (the fence). */
-async function releaseLeases(db: Queryable, instanceIds: string[], now: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE jobs SET locked_by = NULL, locked_until = NULL, updated_at = $2
-     WHERE locked_by = ANY ($1) AND state = 'waiting'`,
-    [instanceIds, now],
-  );
-  return rowCount ?? 0;
+export async function deregister(db: Db, instanceId: string): Promise<void> {
+  await db.run(sql`DELETE FROM instances WHERE id = ${instanceId}`);
 }
 
 export interface InstanceLivenessOptions {
@@ -101,7 +81,7 @@ export class InstanceLiveness {
   private inTouchSince = 0;
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly db: Db,
     private readonly options: InstanceLivenessOptions,
   ) {}
 
@@ -109,7 +89,7 @@ export class InstanceLiveness {
   async start(): Promise<void> {
     const { instanceId, clock } = this.options;
     const now = clock.now();
-    this.report(await register(this.pool, instanceId, now));
+    this.report(await register(this.db, instanceId, now));
     this.lastBeatAt = now;
     // A starting instance judges at once: it was not cut off, it was not running.
     this.inTouchSince = now - this.deadAfterMs;
@@ -120,7 +100,7 @@ export class InstanceLiveness {
     this.closed = true;
     this.cancelTimer();
     await this.beating;
-    await deregister(this.pool, this.options.instanceId).catch((error: unknown) => this.options.onError?.(error));
+    await deregister(this.db, this.options.instanceId).catch((error: unknown) => this.options.onError?.(error));
   }
 
   /** One beat now (the timer's, or a test's): returns how many leases of gone instances it cleared. */
@@ -133,7 +113,7 @@ export class InstanceLiveness {
     // for deadAfterMs, which gives the others as long to beat again.
     if (now - this.lastBeatAt > deadAfterMs) this.inTouchSince = now;
     const judge = now - this.inTouchSince >= deadAfterMs;
-    const released = await beatAndReclaim(this.pool, instanceId, now, deadAfterMs, judge);
+    const released = await beatAndReclaim(this.db, instanceId, now, deadAfterMs, judge);
     this.lastBeatAt = now;
     this.report(released);
     return released;
