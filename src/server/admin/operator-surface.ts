@@ -7,7 +7,7 @@ import type { CallReport } from '../../http/types.ts';
 import { AlertMonitor } from '../../observe/alerts.ts';
 import type { Logger } from '../../observe/logger.ts';
 import { observeCompletedJobLag, SyncMetrics } from '../../observe/metrics.ts';
-import { RetentionScheduler } from '../../observe/retention.ts';
+import { RetentionScheduler, retentionSettings, type RetentionSettings } from '../../observe/retention.ts';
 import type { Job, JobAttempt, Store } from '../../store/types.ts';
 import type { AdminActions } from './operation-routes.ts';
 import { DIRECTION_NAMES } from './directions.ts';
@@ -39,7 +39,14 @@ export interface OperatorSurface {
   stop(): Promise<void>;
 }
 
-export function createOperatorSurface(deps: { config: Config; store: Store; clock: Clock; logger: Logger }): OperatorSurface {
+export function createOperatorSurface(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** The fan-out store: retention ages its delivery attempts too. */
+  fanoutStore?: RetentionSettings['fanout'];
+}): OperatorSurface {
   const { config, store, clock, logger } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
   const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
@@ -71,12 +78,12 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
   });
   const retention = new RetentionScheduler({
     store,
-    clock,
-    payloadDays: config.retention.payloadDays,
+    ...retentionSettings(config.retention, { clock, fanout: deps.fanoutStore }),
     everyMinutes: config.retention.pruneEveryMinutes,
     onReport: (report) => {
       metrics.onPruned(report);
-      logger.info({ events: report.events, bytes: report.bytes, olderThan: report.olderThan, durationMs: report.durationMs }, 'retention: payloads pruned');
+      const { events, bytes, olderThan, attempts, fanoutAttempts, durationMs } = report;
+      logger.info({ events, bytes, olderThan, attempts, fanoutAttempts, auditArchived: report.audit?.archived, durationMs }, 'retention: pruned');
     },
     onError: (error) => logger.error({ code: code(error) }, 'retention run failed'),
   });
