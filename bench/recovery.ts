@@ -7,6 +7,7 @@
 // (60 s): recovery within seconds means nobody waited for them (src/store/lease-recovery.ts).
 // On PostgreSQL the restarted process is a new instance; the killed one's leases are reclaimed
 // when its heartbeat has been silent for 10 s. Appends its table to docs/BENCHMARKS.md.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,7 +71,9 @@ async function measure(kind: 'sqlite' | 'postgres', pgUrl: string | null): Promi
     const dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-bench-recovery-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const schema = uniqueSchema('bench_recovery');
-    const database = kind === 'postgres' ? { url: pgUrl!, schema } : { url: `sqlite:${path.join(dir, 'recovery.db')}` };
+    // One key for the service and our reader (PostgreSQL requires one; on SQLite it stands in for the key file).
+    const encryptionKey = randomBytes(32).toString('base64');
+    const database = kind === 'postgres' ? { url: pgUrl!, schema, encryptionKey } : { url: `sqlite:${path.join(dir, 'recovery.db')}`, encryptionKey };
     if (kind === 'postgres') cleanup.push(() => dropSchema(pgUrl!, schema));
     const cluster = await startOneInstance(sandbox, { port, dir, database, secrets, spryRequestsPerSecond: spryRate });
     cleanup.push(() => cluster.stopAll());
@@ -80,7 +83,7 @@ async function measure(kind: 'sqlite' | 'postgres', pgUrl: string | null): Promi
     for (const id of ids) sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, id, { last_name: name(id) });
 
     // Kill once every webhook is acknowledged (stored) and the workers hold leases.
-    const reader = await openStore(database.url, { schema: database.schema });
+    const reader = await openStore(database.url, { schema: kind === 'postgres' ? schema : undefined, encryptionKey });
     cleanup.push(() => reader.close());
     for (;;) {
       const stored = (await reader.searchEvents({ source: 'spry', limit: patients + 10 })).length;

@@ -6,6 +6,7 @@
 // coalescing possible) is timed until Spruce agrees. The setups take turns for `--rounds`
 // rounds and the median counts, so a burst of load from elsewhere on the machine does not
 // land on one setup only. Appends the table to docs/BENCHMARKS.md.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -83,7 +84,7 @@ async function measure(setup: Setup, pgUrl: string | null): Promise<Result> {
     const schema = uniqueSchema('bench');
     const database =
       setup.store === 'postgres'
-        ? { url: pgUrl!, schema, poolSize: 10 }
+        ? { url: pgUrl!, schema, poolSize: 10, encryptionKey: randomBytes(32).toString('base64') }
         : { url: `sqlite:${path.join(dir, 'bench.db')}`, synchronous: setup.synchronous };
     if (setup.store === 'postgres') cleanup.push(() => dropSchema(pgUrl!, schema));
     const specs = [];

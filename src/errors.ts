@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'SPRY_RATE_LIMITED'
   | 'SPRY_UNAVAILABLE'
   | 'SPRY_REJECTED'
+  /** Spry answered something that is not a Spry answer: wrong base URL, a route that moved, a changed shape. */
+  | 'SPRY_CONTRACT_MISMATCH'
   | 'SPRUCE_AUTH_FAILED'
   | 'SPRUCE_NOT_FOUND'
   | 'SPRUCE_RATE_LIMITED'
@@ -16,6 +18,7 @@ export type ErrorCode =
   | 'NETWORK_TIMEOUT'
   | 'NETWORK_ERROR'
   | 'CONFIG_INVALID'
+  | 'UNSEALED_VALUE'
   | 'PAYLOAD_INVALID'
   | 'STORE_UNAVAILABLE'
   | 'SYNC_CONFLICT'

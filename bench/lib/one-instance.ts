@@ -10,7 +10,7 @@ export async function startOneInstance(
   options: {
     port: number;
     dir: string;
-    database: { url: string; schema?: string };
+    database: { url: string; schema?: string; encryptionKey?: string };
     secrets: Awaited<ReturnType<typeof registerSandboxWebhooks>>;
     spryRequestsPerSecond: number;
   },

@@ -4,6 +4,8 @@
 // SQLite, by heartbeat on PostgreSQL: src/store/lease-recovery.ts) lets it finish. The service
 // runs as a real child process (`spruce-sync start`), on the system clock.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,11 +56,12 @@ describe('crash recovery', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const schema = uniqueSchema('crash_recovery');
     cleanups.push(() => dropSchema(pgUrl!, schema));
-    await crashAndRecover(dir, { url: pgUrl!, schema });
+    // PostgreSQL needs a configured key (SQLite makes one beside the file).
+    await crashAndRecover(dir, { url: pgUrl!, schema, encryptionKey: randomBytes(32).toString('base64') });
   });
 });
 
-async function crashAndRecover(dir: string, database: { url: string; schema?: string }): Promise<void> {
+async function crashAndRecover(dir: string, database: { url: string; schema?: string; encryptionKey?: string }): Promise<void> {
   const sandbox: Sandbox = await startSandbox({ patients: 30, spruceRateLimitPerMinute: 0 });
   cleanups.push(() => sandbox.close());
   const world = { sandbox };
@@ -72,6 +75,7 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
     config: { workers: { concurrency: 4, leaseMs: LEASE_MS, pollIntervalMs: 200 } },
   }) as { database: Record<string, unknown>; tenants: { spry: Record<string, unknown> }[] };
   if (database.schema) config.database.schema = database.schema;
+  if (database.encryptionKey) config.database.encryptionKey = database.encryptionKey;
   // Spry's call ceiling lifted: this test is about the crash, not the rate limit.
   config.tenants[0]!.spry.requestsPerSecond = 200;
   await writeFile(configFile, JSON.stringify(config));
@@ -87,7 +91,7 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
   const doneBeforeCrash = ids.filter((id) => contactsOfPatient(world, id).length > 0).length;
   expect(doneBeforeCrash).toBeLessThan(ids.length);
   // The dead process left leases behind (15 minutes each): this is what recovery must not wait for.
-  const left = await openStore(database.url, { schema: database.schema });
+  const left = await openStore(database.url, storeOptions(database));
   try {
     const [stats] = await left.queueStats();
     expect(stats?.running).toBeGreaterThan(0);
@@ -106,7 +110,7 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
   expect(sandbox.spruce.violations).toEqual([]);
 
   // Nothing lost: every event Spry sent is stored, and none is dead or still waiting.
-  const store = await openStore(database.url, { schema: database.schema });
+  const store = await openStore(database.url, storeOptions(database));
   try {
     await advanceUntil(world, async () => (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0, { stepMs: 5_000, what: 'the inbox to drain' });
     const stored = await store.searchEvents({ source: 'spry', limit: 10_000 });
@@ -116,4 +120,10 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
   } finally {
     await store.close();
   }
+}
+
+/** How the test opens the service's store: its schema, and its key (configured, or the file SQLite made beside the database). */
+function storeOptions(database: { url: string; schema?: string; encryptionKey?: string }) {
+  const encryptionKey = database.encryptionKey ?? readFileSync(`${database.url.slice('sqlite:'.length)}.key`, 'utf8');
+  return { schema: database.schema, encryptionKey };
 }
