@@ -3,6 +3,7 @@
 // may own are written back to Spry; edits of Spry-owned fields are put right by the patient's
 // next sync, which we queue at once.
 import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
+import type { Priority } from '../http/types.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
 import type { Counter, Flag, InboundEvent, LedgerEntry } from '../store/types.ts';
@@ -309,10 +310,11 @@ async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Prom
   await ctx.store.incrementCounter(ctx.config.id, createGenerationKey(patientId));
 }
 
-export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {
+/** Queues a sync of the patient; `bulk` when a sweep (catch-up) found it, so live work goes first. */
+export async function queuePatientSync(ctx: TenantContext, patientId: number, priority: Priority = 'live'): Promise<void> {
   await ctx.store.enqueueJob(
     ctx.config.id,
-    { key: spryPatientJobKey(ctx.config.spry.organisationId, patientId), task: 'spry.patient', params: { patientId } },
+    { key: spryPatientJobKey(ctx.config.spry.organisationId, patientId), task: 'spry.patient', params: { patientId }, priority },
     ctx.clock.now(),
   );
 }

@@ -9,7 +9,7 @@ import { releaseLeasesOf } from '../sql/leases.ts';
 import { sql, type Db } from '../sql/sql.ts';
 
 export const INSTANCES_MIGRATION = {
-  version: 6,
+  version: 7,
   name: 'instance heartbeats',
   sql: `
 -- One row per running instance (its worker id), beaten every few seconds: an instance whose row
