@@ -7,8 +7,14 @@ import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
 import { syncPatient } from './sync-patient.ts';
 import type { TenantContext } from './tenant-context.ts';
+import { stopWritesOnAbort, wrapped } from './write-guard.ts';
 
-export type TaskHandler = (job: Job) => Promise<void>;
+/** What the worker pool tells a run: `signal` aborts when the run lost its job's lease. */
+export interface TaskRun {
+  signal: AbortSignal;
+}
+
+export type TaskHandler = (job: Job, run: TaskRun) => Promise<void>;
 
 /**
  * An outcome of the sync worth telling the clinic's other systems (the fan-out): ids and field
@@ -32,20 +38,21 @@ export interface SyncHooks {
 const NOTICED_OUTCOMES = new Set(['created', 'linked', 'updated', 'deleted']);
 
 export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<string, TaskHandler> {
-  const contextOf = (job: Job): TenantContext => {
+  /** The job's tenant context, its Spry and Spruce writes refused once the run lost its lease. */
+  const contextOf = (job: Job, run: TaskRun): TenantContext => {
     const ctx = contexts.get(job.tenantId);
     if (!ctx) {
       throw new SyncError('CONFIG_INVALID', 'job for a tenant that is not configured', { retryable: false, ids: { tenantId: job.tenantId, jobId: job.id } });
     }
-    return ctx;
+    return stopWritesOnAbort(ctx, run.signal);
   };
   const notify = hooks.onNotice;
   /** Unique per run of a job: each run's outcome is a notice of its own. */
   const runKey = (job: Job) => `${job.id}:${job.attempts}:${randomUUID()}`;
 
   return {
-    'spry.patient': async (job) => {
-      const ctx = contextOf(job);
+    'spry.patient': async (job, run) => {
+      const ctx = contextOf(job, run);
       const patientId = Number(job.params.patientId);
       const result = await syncPatient(ctx, patientId, job.lastEventId || undefined);
       ctx.logger.info(
@@ -65,8 +72,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         });
       }
     },
-    'spruce.contact': async (job) => {
-      const ctx = contextOf(job);
+    'spruce.contact': async (job, run) => {
+      const ctx = contextOf(job, run);
       // Write-backs to Spry are told as they land.
       const observed = notify
         ? withSpry(ctx, {
@@ -86,8 +93,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         : ctx;
       await handleContactEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
-    'spruce.item': async (job) => {
-      const ctx = contextOf(job);
+    'spruce.item': async (job, run) => {
+      const ctx = contextOf(job, run);
       const observed = notify
         ? withSpry(ctx, {
             recordCommunication: async (patientId, entry) => {
@@ -111,12 +118,5 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
 
 /** The tenant context with some Spry calls wrapped (the client itself is untouched). */
 function withSpry(ctx: TenantContext, overrides: Partial<Pick<SpryApi, 'patchPatient' | 'recordCommunication'>>): TenantContext {
-  const spry = new Proxy(ctx.spry, {
-    get(target, property) {
-      if (Object.hasOwn(overrides, property)) return overrides[property as keyof typeof overrides];
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { ...ctx, spry };
+  return { ...ctx, spry: wrapped(ctx.spry, (property) => (Object.hasOwn(overrides, property) ? overrides[property as keyof typeof overrides] : undefined)) };
 }
