@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
+import { errorCode } from './errors.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
 import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
@@ -151,7 +152,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
     tenantFilter: operator.tenantFilter,
     taskFilter: operator.taskFilter,
-    onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
       fanout.onJobAttempt(attempt, job);

@@ -2,9 +2,9 @@
 // configured age (dead letters and waiting events keep theirs) and reports what it did.
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
+import { AdminError } from '../errors.ts';
 import { pruneInbox } from '../observe/retention.ts';
 import { isoTime, printJson, withAdmin } from './admin-context.ts';
-import { AdminError } from '../server/admin/context.ts';
 
 export function registerPruneCommand(program: Command): void {
   program
@@ -16,7 +16,7 @@ export function registerPruneCommand(program: Command): void {
     .action(async (options: { config: string; days?: string; json?: boolean }) => {
       await withAdmin(options.config, async (ctx) => {
         const days = options.days === undefined ? ctx.config.retention.payloadDays : Number(options.days);
-        if (!(days > 0)) throw new AdminError(400, 'bad_request', 'days: a positive number');
+        if (!(days > 0)) throw new AdminError('bad_request', 'days: a positive number');
         const report = await pruneInbox(ctx.store, { clock: systemClock, payloadDays: days });
         if (options.json) return printJson(report);
         console.log(`pruned ${report.events} payloads (${report.bytes} bytes) of events received before ${isoTime(report.olderThan)} in ${report.durationMs} ms`);

@@ -2,7 +2,7 @@
 // keeps their leases alive while they run, and settles each one (done, retry later, or dead).
 // Per-key order comes from the store: a key has one job row, and only one worker holds it.
 import type { CancelTimer, Clock } from '../clock.ts';
-import { isRetryable, SyncError } from '../errors.ts';
+import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
 import type { Job, JobAttempt, Store } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
@@ -44,7 +44,7 @@ export interface WorkerPoolOptions {
 }
 
 /** The code recorded for a run whose lease was taken over before it finished. */
-export const LEASE_LOST = 'LEASE_LOST';
+export const LEASE_LOST = 'LEASE_LOST' satisfies ErrorCode;
 
 export class WorkerPool {
   private readonly options: WorkerPoolOptions;
@@ -242,7 +242,7 @@ export class WorkerPool {
         (held) => {
           if (stopped) return;
           if (held) schedule();
-          else lost.abort(new SyncError('UNEXPECTED', 'job lease lost', { retryable: true, ids: { jobId: job.id } }));
+          else lost.abort(new SyncError(LEASE_LOST, 'job lease lost', { ids: { jobId: job.id } }));
         },
         (error: unknown) => {
           // A store hiccup: keep trying while the lease still has time.

@@ -1,6 +1,7 @@
 // What the operator functions share, whether called by the admin API or the CLI.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.ts';
+import { AdminError, errorCode } from '../../errors.ts';
 import type { Logger } from '../../observe/logger.ts';
 import type { Store } from '../../store/types.ts';
 import type { PauseControl } from './pause.ts';
@@ -17,18 +18,6 @@ export interface AdminContext {
   logger?: Logger;
 }
 
-/** A refusal with a clear, PHI-free message, answered as `statusCode` by the admin API. */
-export class AdminError extends Error {
-  constructor(
-    readonly statusCode: 400 | 404 | 409 | 501,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AdminError';
-  }
-}
-
 /** Epoch ms from `1700000000000` or an ISO 8601 time (`2024-05-01`, `2024-05-01T10:00:00Z`). */
 export function parseTime(value: string | number | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -36,13 +25,13 @@ export function parseTime(value: string | number | undefined, name: string): num
   if (/^\d{1,16}$/.test(value)) return Number(value);
   const parsed = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(parsed)) {
-    throw new AdminError(400, 'bad_request', `${name}: expected an ISO 8601 time or epoch milliseconds`);
+    throw new AdminError('bad_request', `${name}: expected an ISO 8601 time or epoch milliseconds`);
   }
   return parsed;
 }
 
 export function requireTenant(ctx: AdminContext, tenantId: string): void {
-  if (!ctx.tenantIds.includes(tenantId)) throw new AdminError(404, 'unknown_tenant', `no tenant ${tenantId}`);
+  if (!ctx.tenantIds.includes(tenantId)) throw new AdminError('unknown_tenant', `no tenant ${tenantId}`);
 }
 
 /**
@@ -55,7 +44,7 @@ export function adminErrorHandler(logger: { error: (fields: Record<string, unkno
     if ('validation' in error && error.validation) return reply.code(400).send({ error: 'bad_request', message: error.message });
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
-    logger?.error({ code: error.code ?? 'UNEXPECTED' }, `${what} failed`);
+    logger?.error({ code: errorCode(error) }, `${what} failed`);
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   };
 }

@@ -3,6 +3,7 @@
 // and the hooks that feed them.
 import type { Clock } from '../../clock.ts';
 import type { Config } from '../../config/schema.ts';
+import { errorCode } from '../../errors.ts';
 import type { CallReport } from '../../http/types.ts';
 import { AlertMonitor } from '../../observe/alerts.ts';
 import type { Logger } from '../../observe/logger.ts';
@@ -42,13 +43,12 @@ export interface OperatorSurface {
 export function createOperatorSurface(deps: { config: Config; store: Store; clock: Clock; logger: Logger }): OperatorSurface {
   const { config, store, clock, logger } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
-  const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
 
   const pauses = new PauseControl({
     store,
     clock,
     tenantIds,
-    onError: (error) => logger.warn({ code: code(error) }, 'pause state refresh failed; keeping the last known state'),
+    onError: (error) => logger.warn({ code: errorCode(error) }, 'pause state refresh failed; keeping the last known state'),
   });
   const metrics = new SyncMetrics({
     now: () => clock.now(),
@@ -67,7 +67,7 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
       metrics.onAlertSent(notice.tenantId, notice.alert, notice.state);
       logger.warn({ tenantId: notice.tenantId, alert: notice.alert, system: notice.system, state: notice.state, value: notice.value }, 'alert sent');
     },
-    onError: (error, tenantId) => logger.error({ tenantId, code: code(error) }, 'alert could not be sent'),
+    onError: (error, tenantId) => logger.error({ tenantId, code: errorCode(error) }, 'alert could not be sent'),
   });
   const retention = new RetentionScheduler({
     store,
@@ -78,7 +78,7 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
       metrics.onPruned(report);
       logger.info({ events: report.events, bytes: report.bytes, olderThan: report.olderThan, durationMs: report.durationMs }, 'retention: payloads pruned');
     },
-    onError: (error) => logger.error({ code: code(error) }, 'retention run failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'retention run failed'),
   });
 
   return {
