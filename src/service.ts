@@ -14,7 +14,7 @@ import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
-import { createOperatorSurface, type OperatorSurface } from './server/admin/operator-surface.ts';
+import { createOperatorSurface, type OperatorSurface } from './operations/operator-surface.ts';
 import { buildApp } from './server/app.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';

@@ -5,8 +5,8 @@ import { systemClock } from '../clock.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
 import { AdminError } from '../errors.ts';
-import { parseTime, type AdminContext } from '../server/admin/context.ts';
-import { PauseControl } from '../server/admin/pause.ts';
+import { parseTime, type AdminContext } from '../operations/context.ts';
+import { PauseControl } from '../operations/pause.ts';
 import { openStore } from '../store/open-store.ts';
 
 export interface CliContext extends AdminContext {

@@ -2,8 +2,8 @@
 // one matching a filter and time window). Replaying is idempotent.
 import type { Command } from 'commander';
 import { AdminError } from '../errors.ts';
-import { isDirection, type Direction } from '../server/admin/directions.ts';
-import { listDeadLetters, replayDeadLetters, replayEvent, type DeadLetterFilter } from '../server/admin/replay.ts';
+import { isDirection, type Direction } from '../operations/directions.ts';
+import { listDeadLetters, replayDeadLetters, replayEvent, type DeadLetterFilter } from '../operations/replay.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 
 interface FilterOptions {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { AdminError } from '../errors.ts';
 import type { EventSource, EventStatus } from '../store/types.ts';
-import { searchEventViews } from '../server/admin/event-views.ts';
+import { searchEventViews } from '../operations/event-views.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 
 interface SearchOptions {

@@ -3,9 +3,9 @@
 // A running service notices within one poll interval.
 import type { Command } from 'commander';
 import { AdminError } from '../errors.ts';
-import { requireTenant } from '../server/admin/context.ts';
-import { isDirection } from '../server/admin/directions.ts';
-import { pausedDirections } from '../server/admin/pause.ts';
+import { requireTenant } from '../operations/context.ts';
+import { isDirection } from '../operations/directions.ts';
+import { pausedDirections } from '../operations/pause.ts';
 import { printJson, withAdmin } from './admin-context.ts';
 
 export function registerPauseCommands(program: Command): void {

@@ -2,9 +2,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { AdminError } from '../../errors.ts';
 import type { EventSource, EventStatus } from '../../store/types.ts';
-import { parseTime, type AdminContext } from './context.ts';
-import { searchEventViews, withAttempts } from './event-views.ts';
-import { replayEvent } from './replay.ts';
+import { parseTime, type AdminContext } from '../../operations/context.ts';
+import { searchEventViews, withAttempts } from '../../operations/event-views.ts';
+import { replayEvent } from '../../operations/replay.ts';
 import * as s from './schemas.ts';
 
 interface EventSearchQuery {

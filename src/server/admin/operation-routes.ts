@@ -3,17 +3,9 @@
 // tenant's health from the kv state keys backfill.last / reconcile.last), and retention pruning.
 import type { FastifyPluginAsync } from 'fastify';
 import { AdminError, SyncError } from '../../errors.ts';
-import { lastPruneReport, type PruneReport } from '../../observe/retention.ts';
-import { requireTenant, type AdminContext } from './context.ts';
+import { lastPruneReport } from '../../observe/retention.ts';
+import { requireTenant, type AdminActions, type AdminContext } from '../../operations/context.ts';
 import * as s from './schemas.ts';
-
-export interface AdminActions {
-  /** Starts a backfill; answers what was started (ids, counts). Options come from the request body. */
-  backfill?: (tenantId: string, options: Record<string, unknown>) => Promise<Record<string, unknown>>;
-  reconcile?: (tenantId: string, options: Record<string, unknown>) => Promise<Record<string, unknown>>;
-  /** Prunes old payloads now. */
-  prune?: () => Promise<PruneReport>;
-}
 
 const loose = { type: 'object', additionalProperties: true } as const;
 

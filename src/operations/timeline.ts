@@ -1,8 +1,8 @@
 // A patient's timeline: every event about the patient (Spry) or their linked contact (Spruce),
 // every attempt of the jobs that carried them, and every audit entry on either record — both
 // directions in one list, newest first. Found by Spry patient id or Spruce contact id.
-import { AdminError } from '../../errors.ts';
-import type { AuditRecord } from '../../store/admin-types.ts';
+import { AdminError } from '../errors.ts';
+import type { AuditRecord } from '../store/admin-types.ts';
 import type { AdminContext } from './context.ts';
 import { requireTenant } from './context.ts';
 import { withAttempts, type AttemptView, type EventView } from './event-views.ts';

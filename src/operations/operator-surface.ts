@@ -1,16 +1,16 @@
 // Everything the operator's surface adds to a running service, built in one place so the
 // composition root (service.ts) only plugs it in: metrics, pause control, alerts, retention,
 // and the hooks that feed them.
-import type { Clock } from '../../clock.ts';
-import type { Config } from '../../config/schema.ts';
-import { errorCode } from '../../errors.ts';
-import type { CallReport } from '../../http/types.ts';
-import { AlertMonitor } from '../../observe/alerts.ts';
-import type { Logger } from '../../observe/logger.ts';
-import { observeCompletedJobLag, SyncMetrics } from '../../observe/metrics.ts';
-import { RetentionScheduler } from '../../observe/retention.ts';
-import type { Job, JobAttempt, Store } from '../../store/types.ts';
-import type { AdminActions } from './operation-routes.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import { errorCode } from '../errors.ts';
+import type { CallReport } from '../http/types.ts';
+import { AlertMonitor } from '../observe/alerts.ts';
+import type { Logger } from '../observe/logger.ts';
+import { observeCompletedJobLag, SyncMetrics } from '../observe/metrics.ts';
+import { RetentionScheduler } from '../observe/retention.ts';
+import type { Job, JobAttempt, Store } from '../store/types.ts';
+import type { AdminActions } from './context.ts';
 import { DIRECTION_NAMES } from './directions.ts';
 import { PauseControl, pausedDirections } from './pause.ts';
 

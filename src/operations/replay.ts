@@ -1,8 +1,8 @@
 // Dead letters and their replay. Replaying re-enqueues the dead job with fresh attempts and
 // requeues its dead events; the handler converges on current state, so a replay is safe, and a
 // second replay of the same letter finds nothing dead and changes nothing (idempotent).
-import { AdminError } from '../../errors.ts';
-import type { DeadJob, DeadJobQuery } from '../../store/admin-types.ts';
+import { AdminError } from '../errors.ts';
+import type { DeadJob, DeadJobQuery } from '../store/admin-types.ts';
 import type { AdminContext } from './context.ts';
 import { directionOfTask, tasksOf, type Direction } from './directions.ts';
 
