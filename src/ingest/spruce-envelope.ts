@@ -3,6 +3,7 @@
 // `subject`.
 import { z } from 'zod';
 import type { NewInboundEvent } from '../store/types.ts';
+import { taskJob } from '../sync/tasks.ts';
 
 const envelopeSchema = z.object({
   id: z.string().min(1).max(200).optional(),
@@ -34,14 +35,6 @@ export function spruceEventKey(envelope: SpruceEnvelope): string {
   return envelope.id ?? `${envelope.type}|${envelope.data.object.id ?? ''}|${envelope.eventTime}`;
 }
 
-export function spruceContactJobKey(contactId: string): string {
-  return `spruce-contact:${contactId}`;
-}
-
-export function spruceItemJobKey(itemId: string): string {
-  return `spruce-item:${itemId}`;
-}
-
 export function spruceInboundEvent(
   tenantId: string,
   envelope: SpruceEnvelope,
@@ -65,10 +58,10 @@ export function spruceInboundEvent(
     subject,
   };
   if (objectId && resource === 'contact') {
-    return { ...base, status: 'queued', job: { key: spruceContactJobKey(objectId), task: 'spruce.contact', params: { contactId: objectId } } };
+    return { ...base, status: 'queued', job: taskJob('spruce.contact', { contactId: objectId }) };
   }
   if (objectId && resource === 'conversationItem') {
-    return { ...base, status: 'queued', job: { key: spruceItemJobKey(objectId), task: 'spruce.item', params: { itemId: objectId } } };
+    return { ...base, status: 'queued', job: taskJob('spruce.item', { itemId: objectId }) };
   }
   return { ...base, status: 'ignored' };
 }

@@ -1,4 +1,4 @@
-// The queue's task names and the sync functions that run them.
+// The sync functions that run the queue's tasks (the task registry, tasks.ts, names them).
 import { randomUUID } from 'node:crypto';
 import { SyncError } from '../errors.ts';
 import type { SpryApi } from '../spry/types.ts';
@@ -6,6 +6,7 @@ import type { Job } from '../store/types.ts';
 import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
 import { syncPatient } from './sync-patient.ts';
+import { jobHandlers, type TaskName } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
 import { stopWritesOnAbort, wrapped } from './write-guard.ts';
 
@@ -37,7 +38,7 @@ export interface SyncHooks {
 
 const NOTICED_OUTCOMES = new Set(['created', 'linked', 'updated', 'deleted']);
 
-export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<string, TaskHandler> {
+export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<TaskName, TaskHandler> {
   /** The job's tenant context, its Spry and Spruce writes refused once the run lost its lease. */
   const contextOf = (job: Job, run: TaskRun): TenantContext => {
     const ctx = contexts.get(job.tenantId);
@@ -50,10 +51,9 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
   /** Unique per run of a job: each run's outcome is a notice of its own. */
   const runKey = (job: Job) => `${job.id}:${job.attempts}:${randomUUID()}`;
 
-  return {
-    'spry.patient': async (job, run) => {
+  return jobHandlers<TaskRun>({
+    'spry.patient': async ({ patientId }, job, run) => {
       const ctx = contextOf(job, run);
-      const patientId = Number(job.params.patientId);
       const result = await syncPatient(ctx, patientId, job.lastEventId || undefined);
       ctx.logger.info(
         { tenantId: job.tenantId, patientId, contactId: result.contactId, outcome: result.outcome, changed: result.changed, jobId: job.id },
@@ -72,7 +72,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         });
       }
     },
-    'spruce.contact': async (job, run) => {
+    'spruce.contact': async ({ contactId }, job, run) => {
       const ctx = contextOf(job, run);
       // Write-backs to Spry are told as they land.
       const observed = notify
@@ -83,7 +83,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
                 tenantId: job.tenantId,
                 kind: 'patient.updated',
                 key: `patient.updated:${patientId}:${runKey(job)}`,
-                ids: { patientId, contactId: String(job.params.contactId ?? '') },
+                ids: { patientId, contactId },
                 detail: { changed: Object.keys(patch), cause: 'spruce_edit' },
                 at: ctx.clock.now(),
               });
@@ -93,7 +93,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         : ctx;
       await handleContactEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
-    'spruce.item': async (job, run) => {
+    'spruce.item': async ({ itemId }, job, run) => {
       const ctx = contextOf(job, run);
       const observed = notify
         ? withSpry(ctx, {
@@ -103,7 +103,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
                 tenantId: job.tenantId,
                 kind: 'chart.activity_recorded',
                 key: `chart.activity_recorded:${recorded.communication_id}:${entry.external_id}`,
-                ids: { patientId, communicationId: recorded.communication_id, itemId: String(job.params.itemId ?? '') },
+                ids: { patientId, communicationId: recorded.communication_id, itemId },
                 detail: { kind: entry.kind, direction: entry.direction },
                 at: ctx.clock.now(),
               });
@@ -113,7 +113,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         : ctx;
       await handleItemEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
-  };
+  });
 }
 
 /** The tenant context with some Spry calls wrapped (the client itself is untouched). */

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { caseFixture, patientFixture } from './fixtures/spry-records.ts';
 import { ORGANISATION_ID, syncHarness, TENANT_ID, type HarnessOptions, type SyncHarness } from './fixtures/sync-harness.ts';
 import { handleContactEvents } from './inbound-contact.ts';
+import { jobKey } from './tasks.ts';
 import { syncPatient } from './sync-patient.ts';
 
 const PATIENT = 1201;
@@ -232,6 +232,6 @@ describe('handleContactEvents', () => {
     const edited = h.spruce.editContact(contact.id, (c) => (c.givenName = 'Changed'));
     await receive('contact.updated', edited);
     const jobs = await h.store.claimJobs({ workerId: 'test', now: h.clock.now(), leaseMs: 1000, limit: 50 });
-    expect(jobs.find((j) => j.task === 'spry.patient')?.key).toBe(spryPatientJobKey(ORGANISATION_ID, PATIENT));
+    expect(jobs.find((j) => j.task === 'spry.patient')?.key).toBe(jobKey('spry.patient', { patientId: PATIENT }, { organisationId: ORGANISATION_ID }));
   });
 });

@@ -2,7 +2,6 @@
 // holds as far as we know): what merely echoes our own write is dropped; edits of fields Spruce
 // may own are written back to Spry; edits of Spry-owned fields are put right by the patient's
 // next sync, which we queue at once.
-import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
 import type { InboundEvent } from '../store/types.ts';
@@ -10,6 +9,7 @@ import { differences, snapshotOfContact, type ContactSnapshot } from './contact-
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
 import { matchUnlinkedContact } from './match-contact.ts';
+import { taskJob } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
 
 interface ContactEnvelope {
@@ -254,9 +254,5 @@ async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Prom
 }
 
 export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {
-  await ctx.store.enqueueJob(
-    ctx.config.id,
-    { key: spryPatientJobKey(ctx.config.spry.organisationId, patientId), task: 'spry.patient', params: { patientId } },
-    ctx.clock.now(),
-  );
+  await ctx.store.enqueueJob(ctx.config.id, taskJob('spry.patient', { patientId }, ctx.config.spry), ctx.clock.now());
 }
