@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
+import { openConfiguredStore } from './config/database.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
 import { errorCode } from './errors.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
@@ -19,7 +20,6 @@ import { buildApp } from './server/app.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
 import { LocalLeadership, type Leadership } from './store/leadership.ts';
-import { openStore } from './store/open-store.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
 import type { Store } from './store/types.ts';
 import { backgroundOperations } from './sync/backfill-admin.ts';
@@ -118,7 +118,7 @@ export function tenantContext(
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const store = await openConfiguredStore(config.database);
   const leadership: Leadership =
     store instanceof PostgresStore
@@ -208,14 +208,4 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await store.close();
     },
   };
-}
-
-/** The configured store, migrated (safe when several instances start at once). */
-function openConfiguredStore(database: Config['database']): Promise<Store> {
-  return openStore(database.url, {
-    encryptionKey: database.encryptionKey,
-    synchronous: database.synchronous,
-    schema: database.schema,
-    poolSize: database.poolSize,
-  });
 }

@@ -2,12 +2,13 @@
 // service's own store from its config, run, close, and print tables or JSON. They act on the
 // same store as a running service, which notices within one poll interval.
 import { systemClock } from '../clock.ts';
+import { openConfiguredStore } from '../config/database.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
 import { AdminError } from '../errors.ts';
 import { parseTime, type AdminContext } from '../operations/context.ts';
 import { PauseControl } from '../operations/pause.ts';
-import { openStore } from '../store/open-store.ts';
+import { failureLine } from './failure.ts';
 
 export interface CliContext extends AdminContext {
   config: Config;
@@ -15,27 +16,44 @@ export interface CliContext extends AdminContext {
 
 /** Opens the store named in the config, runs `fn`, closes; refusals become a message and exit code 1. */
 export async function withAdmin(configFile: string, fn: (ctx: CliContext) => Promise<void>): Promise<void> {
+  await withConfiguredStore(configFile, (config) => openConfiguredStore(config.database), async (store, config) => {
+    const tenantIds = config.tenants.map((t) => t.id);
+    await fn({ config, store, clock: systemClock, tenantIds, pauses: new PauseControl({ store, clock: systemClock, tenantIds }) });
+  });
+}
+
+/**
+ * Loads the config, opens a store from it, runs `fn`, closes. A wrong config prints every
+ * problem; an AdminError prints its message; any other failure (a store that cannot be opened
+ * or fails midway) prints one line with a code, never a driver's stack or message; each sets
+ * exit code 1.
+ */
+export async function withConfiguredStore<S extends { close(): Promise<void> }>(
+  configFile: string,
+  open: (config: Config) => Promise<S>,
+  fn: (store: S, config: Config) => Promise<void>,
+): Promise<void> {
   let config: Config;
   try {
     config = await loadConfig(configFile);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
-  }
-  const store = await openStore(config.database.url, {
-    encryptionKey: config.database.encryptionKey,
-    synchronous: config.database.synchronous,
-  });
-  const tenantIds = config.tenants.map((t) => t.id);
-  try {
-    await fn({ config, store, clock: systemClock, tenantIds, pauses: new PauseControl({ store, clock: systemClock, tenantIds }) });
-  } catch (error) {
-    if (!(error instanceof AdminError)) throw error;
+    if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
+    process.exitCode = 1;
+    return;
+  }
+  let store: S;
+  try {
+    store = await open(config);
+  } catch (error) {
+    console.error(`cannot open the database: ${failureLine(error)}`);
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    await fn(store, config);
+  } catch (error) {
+    console.error(error instanceof AdminError ? error.message : failureLine(error));
     process.exitCode = 1;
   } finally {
     await store.close();

@@ -8,13 +8,14 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { systemClock } from '../clock.ts';
+import { openConfiguredStore } from '../config/database.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
-import { errorCode, SyncError } from '../errors.ts';
+import { SyncError } from '../errors.ts';
+import { failureLine } from './failure.ts';
 import { createLogger } from '../observe/logger.ts';
 import { tenantContext } from '../service.ts';
 import type { SpryPatientStatus } from '../spry/types.ts';
-import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { runBackfill, type BackfillProgress } from '../sync/backfill.ts';
 import { formatBackfillReport } from '../sync/backfill-report.ts';
@@ -56,7 +57,7 @@ export async function openTenant(
   }
   // Logs go to stderr, and only warnings unless asked: stdout is for progress and the report.
   const logger = createLogger({ level: options.verbose ? config.log.level : 'error', destination: pino.destination(2) });
-  const store = await openStore(config.database.url, { encryptionKey: config.database.encryptionKey, synchronous: config.database.synchronous });
+  const store = await openConfiguredStore(config.database);
   const ctx = tenantContext(tenant, { store, clock: systemClock, logger });
   return {
     config,
@@ -77,8 +78,7 @@ export async function runCli(fn: () => Promise<number | void>): Promise<void> {
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
     if (error instanceof CliProblem) console.error(error.message);
-    // SyncError messages carry routes, ids and codes only; other errors' text is not trusted to.
-    else console.error(`failed: ${errorCode(error)}${error instanceof SyncError ? ` (${error.message.split('\n')[0]})` : ''}`);
+    else console.error(failureLine(error));
     process.exitCode = 1;
   }
 }

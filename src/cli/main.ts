@@ -2,8 +2,10 @@
 import { Command } from 'commander';
 import { registerAuditCommand } from './audit.ts';
 import { registerBackfillCommand } from './backfill.ts';
+import { registerConfigCommand } from './config-check.ts';
 import { registerDlqCommand } from './dlq.ts';
 import { registerEventsCommand } from './events.ts';
+import { registerInitCommand } from './init.ts';
 import { registerPauseCommands } from './pause.ts';
 import { registerPruneCommand } from './prune.ts';
 import { registerReconcileCommand } from './reconcile.ts';
@@ -13,12 +15,19 @@ import { registerSubscriptionsCommand } from './subscriptions.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerStartCommand } from './start.ts';
+import { packageVersion } from './version.ts';
+import { failureLine } from './failure.ts';
 
 const program = new Command()
   .name('spruce-sync')
   .description('Keeps Spry EMR and Spruce Health in sync, both ways.')
+  .version(packageVersion(), '-V, --version', 'print the version')
+  // Program options only before a command: `subscriptions add --version` is that command's own.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
+registerInitCommand(program);
+registerConfigCommand(program);
 registerStartCommand(program);
 registerSandboxCommand(program);
 registerDemoCommand(program);
@@ -33,4 +42,10 @@ registerReconcileCommand(program);
 registerSetupCommand(program);
 registerSubscriptionsCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // A failure no command handled: one line with a code, never a stack (it may quote data).
+  console.error(failureLine(error));
+  process.exitCode = 1;
+}

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
-import { startService } from '../service.ts';
+import { createLogger } from '../observe/logger.ts';
+import { startService, type RunningService } from '../service.ts';
+import { failureCode, failureLine } from './failure.ts';
+import { installProcessGuard } from './process-guard.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -18,17 +21,26 @@ export function registerStartCommand(program: Command): void {
         }
         throw error;
       }
-      const service = await startService(config);
+      const logger = createLogger({ level: config.log.level, format: config.log.format });
+      const starting = startService(config, { logger });
+      // Installed before the service is up, so a signal or crash during start-up drains too.
+      installProcessGuard({
+        logger,
+        shutdownTimeoutMs: config.server.shutdownTimeoutMs,
+        drain: async () => {
+          const service = await starting.catch(() => undefined);
+          await service?.close();
+        },
+      });
+      let service: RunningService;
+      try {
+        service = await starting;
+      } catch (error) {
+        logger.fatal({ code: 'START_FAILED', cause: failureCode(error) }, 'spruce-sync could not start');
+        console.error(`spruce-sync could not start: ${failureLine(error)}`);
+        process.exit(1);
+      }
+      // The one plain line on stdout: scripts and supervisors wait for it.
       console.log(`spruce-sync listening on ${service.url}`);
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        console.log(`${signal}: finishing running jobs, then stopping`);
-        await service.close();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-      process.on('SIGINT', () => void stop('SIGINT'));
     });
 }

@@ -3,38 +3,19 @@
 // changes, test events and replays within one fan-out poll interval.
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { ConfigError, loadConfig } from '../config/load-config.ts';
+import { openConfiguredFanoutStore } from '../config/database.ts';
 import { AdminError } from '../errors.ts';
-import { openFanoutStore } from '../fanout/open-store.ts';
 import { parseDuration } from '../fanout/retry-schedule.ts';
 import { SubscriptionAdmin, type SubscriptionView } from '../fanout/subscriptions.ts';
 import type { DeliveryStatus } from '../fanout/types.ts';
-import { cliInt, cliTime, isoTime, printJson, printTable } from './admin-context.ts';
+import { cliInt, cliTime, isoTime, printJson, printTable, withConfiguredStore } from './admin-context.ts';
 
-async function withSubscriptions(configFile: string, fn: (admin: SubscriptionAdmin) => Promise<void>): Promise<void> {
-  let config;
-  try {
-    config = await loadConfig(configFile);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exitCode = 1;
-    return;
-  }
-  const store = await openFanoutStore(config.database.url, {
-    encryptionKey: config.database.encryptionKey,
-    synchronous: config.database.synchronous,
-    schema: config.database.schema,
-  });
-  try {
-    await fn(new SubscriptionAdmin({ store, clock: systemClock, tenants: config.tenants, fanout: config.fanout }));
-  } catch (error) {
-    if (!(error instanceof AdminError)) throw error;
-    console.error(error.message);
-    process.exitCode = 1;
-  } finally {
-    await store.close();
-  }
+function withSubscriptions(configFile: string, fn: (admin: SubscriptionAdmin) => Promise<void>): Promise<void> {
+  return withConfiguredStore(
+    configFile,
+    (config) => openConfiguredFanoutStore(config.database),
+    (store, config) => fn(new SubscriptionAdmin({ store, clock: systemClock, tenants: config.tenants, fanout: config.fanout })),
+  );
 }
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter((v) => v !== '');

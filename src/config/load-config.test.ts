@@ -98,3 +98,37 @@ describe('loadConfig', () => {
     await expect(loadConfig(await writeConfig('tenants: [\n'))).rejects.toThrow(/not valid YAML/);
   });
 });
+
+describe('unknown keys', () => {
+  it('are errors named by path, with the key that was probably meant', async () => {
+    const typos = validYaml
+      .replace('server: { host: 127.0.0.1, port: ${PORT} }', 'server: { host: 127.0.0.1, prot: ${PORT} }\nadimn: { token: "0123456789abcdef" }')
+      .replace('      webhookSecrets: ["whsec"]', '      webhookSecrets: ["whsec"]\n    sync: { tagg: Patients, fieldNames: { adress: Home } }\n    fanout: { allowedNetwork: [] }\n    nonsense: 1');
+    const error = await loadConfig(await writeConfig(typos), env).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual(
+      expect.arrayContaining([
+        'adimn: unknown key (did you mean admin?)',
+        'server.prot: unknown key (did you mean port?)',
+        'tenants.0.sync.tagg: unknown key (did you mean tag?)',
+        'tenants.0.sync.fieldNames.adress: unknown key (did you mean address?)',
+        'tenants.0.fanout.allowedNetwork: unknown key (did you mean allowedNetworks?)',
+        expect.stringMatching(/^tenants\.0\.nonsense: unknown key \(known here: id, spry, spruce, sync/),
+      ]),
+    );
+    expect((error as ConfigError).problems).toHaveLength(6);
+  });
+
+  it('leave free-form maps alone (clinic time zones, alert headers)', () => {
+    const tenant = {
+      id: 'maps',
+      spry: { baseUrl: 'http://h', clientId: 'c', clientSecret: 's', organisationId: 1, webhookSecrets: ['x'], chartUrl: 'http://x/{patientId}' },
+      spruce: { baseUrl: 'http://h/v1', accessId: 'a', secretKey: 'k', webhookSecrets: ['y'] },
+      sync: { clinicTimezones: { '12': 'America/Chicago' } },
+      alerts: { url: 'https://alerts.example/hook', headers: { 'x-anything': 'v' } },
+    };
+    const config = parseConfig({ tenants: [tenant] });
+    expect(config.tenants[0]!.sync.clinicTimezones).toEqual({ '12': 'America/Chicago' });
+    expect(() => parseConfig({ tenants: [{ ...tenant, alerts: { ...tenant.alerts, header: {} } }] })).toThrow(/tenants\.0\.alerts\.header: unknown key \(did you mean headers\?\)/);
+  });
+});

@@ -1,9 +1,11 @@
 // Reads the YAML (or JSON) config, fills `${NAME}` from the environment, and validates it,
-// refusing a wrong config with every problem listed by path.
+// refusing a wrong config with every problem listed by path (unknown keys included: a typo is
+// an error, never a silent default).
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { SyncError } from '../errors.ts';
 import { configSchema, type Config } from './schema.ts';
+import { unknownKeyProblems } from './unknown-keys.ts';
 
 export class ConfigError extends SyncError {
   readonly problems: string[];
@@ -64,7 +66,8 @@ export function parseConfig(raw: unknown, env: Env = process.env): Config {
   const result = configSchema.safeParse(substituted);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      if (issue.code === 'unrecognized_keys') problems.push(...unknownKeyProblems(configSchema, issue.path, issue.keys));
+      else problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
     }
   }
   if (result.success) {

@@ -1,4 +1,6 @@
-// The shape of spruce-sync's config file, with every default in one place.
+// The shape of spruce-sync's config file, with every default in one place. Every object is
+// strict: a key the schema does not know is an error (a typo must not silently fall back to a
+// default), reported with the nearest known key (load-config.ts).
 import { z } from 'zod';
 import { fanoutSchema, tenantFanoutSchema } from '../fanout/config.ts';
 
@@ -6,7 +8,7 @@ const secretList = z.array(z.string().min(1)).min(1, 'at least one secret is nee
 
 /** Names of the Spruce organization contact fields we maintain; a tenant may rename them. */
 export const fieldNamesSchema = z
-  .object({
+  .strictObject({
     spryPatientId: z.string().min(1).default('Spry Patient ID'),
     spryStatus: z.string().min(1).default('Spry Status'),
     address: z.string().min(1).default('Address'),
@@ -18,7 +20,7 @@ export const fieldNamesSchema = z
   .prefault({});
 
 export const syncPolicySchema = z
-  .object({
+  .strictObject({
     /** Tag put on every contact we sync. */
     tag: z.string().min(1).default('Spry'),
     fieldNames: fieldNamesSchema,
@@ -35,7 +37,7 @@ export const syncPolicySchema = z
 export const WRITE_BACK_FIELDS = ['phoneNumbers', 'emailAddresses'] as const;
 
 export const inboundPolicySchema = z
-  .object({
+  .strictObject({
     /** Write Spruce edits of the `writeBackFields` back to the Spry patient. */
     writeBack: z.boolean().default(true),
     writeBackFields: z.array(z.enum(WRITE_BACK_FIELDS)).default([...WRITE_BACK_FIELDS]),
@@ -52,7 +54,7 @@ export const inboundPolicySchema = z
 
 /** Bootstrap backfill (`spruce-sync backfill`, admin API). */
 export const backfillPolicySchema = z
-  .object({
+  .strictObject({
     /** Link a contact without a Spry link when it is the only one with the patient's birth date and phone or email. */
     matchExisting: z.boolean().default(false),
     /** Patients per Spry page (and per checkpoint). */
@@ -64,7 +66,7 @@ export const backfillPolicySchema = z
 
 /** What the service runs on its own, per tenant; 0 minutes turns a schedule off. */
 export const schedulesSchema = z
-  .object({
+  .strictObject({
     /** Catch up on webhooks missed while the service was down (Spruce delivery log, Spry updated_since) when it starts. */
     catchUpOnStart: z.boolean().default(true),
     /** And this often while it runs (each run reads the Spruce delivery log since the last: ~1 call per 20 events). */
@@ -75,7 +77,7 @@ export const schedulesSchema = z
   .prefault({});
 
 /** Optional per-tenant alerts: a JSON POST when a condition starts and when it recovers. */
-export const alertsSchema = z.object({
+export const alertsSchema = z.strictObject({
   /** Where the POST goes (e.g. a chat or paging webhook). */
   url: z.url(),
   /** Fires while dead-letter jobs are above this count. */
@@ -89,9 +91,9 @@ export const alertsSchema = z.object({
   headers: z.record(z.string(), z.string()).default({}),
 });
 
-export const tenantSchema = z.object({
+export const tenantSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/, 'tenant ids use a-z, 0-9 and -'),
-  spry: z.object({
+  spry: z.strictObject({
     baseUrl: z.url(),
     clientId: z.string().min(1),
     clientSecret: z.string().min(1),
@@ -100,7 +102,7 @@ export const tenantSchema = z.object({
     chartUrl: z.string().includes('{patientId}', { message: 'must contain {patientId}' }),
     requestsPerSecond: z.number().positive().default(5),
   }),
-  spruce: z.object({
+  spruce: z.strictObject({
     baseUrl: z.url(),
     accessId: z.string().min(1),
     secretKey: z.string().min(1),
@@ -115,19 +117,21 @@ export const tenantSchema = z.object({
   schedules: schedulesSchema,
 });
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   server: z
-    .object({
+    .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
       /** Webhook bodies above this are refused with 413. */
       bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
       /** How Spry and Spruce reach this service (https://…): `setup` registers webhooks there; catch-up finds our Spruce endpoint by it. */
       publicUrl: z.url().optional(),
+      /** On SIGTERM/SIGINT (or a crash) running jobs get this long to finish; then the process exits non-zero. */
+      shutdownTimeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
   database: z
-    .object({
+    .strictObject({
       url: z.string().default('sqlite:./data/spruce-sync.db'),
       /** 32 bytes, base64 or hex: encrypts payloads and snapshots at rest. */
       encryptionKey: z.string().optional(),
@@ -142,7 +146,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   workers: z
-    .object({
+    .strictObject({
       concurrency: z.number().int().positive().default(8),
       /** This instance's name in job leases; unique among running instances. Default: hostname:pid. */
       workerId: z.string().min(1).optional(),
@@ -154,10 +158,14 @@ export const configSchema = z.object({
     })
     .prefault({}),
   log: z
-    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** `json` (one object a line) or `pretty` (for people); default: pretty when stdout is a terminal, else JSON. */
+      format: z.enum(['json', 'pretty']).optional(),
+    })
     .prefault({}),
   admin: z
-    .object({
+    .strictObject({
       /** Bearer token of the admin API and dashboard (`/admin`); without one both are off (404). */
       token: z.string().min(16, 'use at least 16 characters').optional(),
       /** How often the service checks alert conditions. */
@@ -165,7 +173,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   retention: z
-    .object({
+    .strictObject({
       /** Payloads of processed (and ignored, test) events older than this are removed. */
       payloadDays: z.number().positive().default(30),
       /** How often the service prunes; 0 = only on demand (`spruce-sync prune`, admin API). */

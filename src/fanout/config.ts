@@ -16,7 +16,7 @@ const durationList = z
   });
 
 export const fanoutSchema = z
-  .object({
+  .strictObject({
     /** Run the delivery engine in this instance (events are taken in either way). */
     enabled: z.boolean().default(true),
     /** How often each endpoint's queue is looked at when nothing woke it. */
@@ -33,7 +33,7 @@ export const fanoutSchema = z
     ratePerSecond: z.number().min(0).default(20),
     maxInFlight: z.number().int().min(1).max(64).default(4),
     circuit: z
-      .object({
+      .strictObject({
         /** Failures in a row that open the circuit. */
         failureThreshold: z.number().int().positive().default(5),
         /** First cool-down; doubles on each trip up to maxOpenMs. */
@@ -55,7 +55,7 @@ export const fanoutSchema = z
   .prefault({});
 
 export const tenantFanoutSchema = z
-  .object({
+  .strictObject({
     /** Subscribers on loopback (plain http allowed there): tests and the demo only. */
     allowLoopback: z.boolean().default(false),
     /** Private or link-local networks subscribers may be in, as CIDRs (refused otherwise). */

@@ -3,6 +3,7 @@
 // operator functions the admin API serves. service.ts plugs it in through four hooks.
 import { randomInt } from 'node:crypto';
 import type { CancelTimer, Clock } from '../clock.ts';
+import { openConfiguredFanoutStore } from '../config/database.ts';
 import type { Config } from '../config/schema.ts';
 import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -12,7 +13,6 @@ import type { SyncNotice } from '../sync/handlers.ts';
 import { fanoutAlerter, type FanoutAlert } from './alerts.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { FanoutIntake } from './intake.ts';
-import { openFanoutStore } from './open-store.ts';
 import { SubscriptionRegistry } from './registry.ts';
 import { WebhookSender, type Send } from './sender.ts';
 import { SubscriptionAdmin } from './subscriptions.ts';
@@ -61,13 +61,7 @@ const HOUR = 3_600_000;
 export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const { config, clock, logger } = deps;
   const settings = config.fanout;
-  const store =
-    deps.store ??
-    (await openFanoutStore(config.database.url, {
-      encryptionKey: config.database.encryptionKey,
-      synchronous: config.database.synchronous,
-      schema: config.database.schema,
-    }));
+  const store = deps.store ?? (await openConfiguredFanoutStore(config.database));
   const ownsStore = deps.store === undefined;
   const sender = deps.send ? null : new WebhookSender({ timeoutMs: settings.timeoutMs, snippetBytes: settings.responseSnippetBytes, resolve: deps.resolve });
   const send: Send = deps.send ?? sender!.send;

@@ -7,10 +7,17 @@
 //     metadata), unspecified, multicast and reserved ranges are refused, unless the address
 //     is loopback and loopback is allowed, or it lies in one of the tenant's
 //     `fanout.allowedNetworks` (CIDRs an operator opened explicitly)
+//   - IPv6 is public only inside global unicast (2000::/3) and outside its special ranges
+//     (IETF protocol assignments 2001::/23 with Teredo, documentation 2001:db8::/32 and
+//     3fff::/20). An IPv6 form that embeds an IPv4 address (IPv4-mapped ::ffff:0:0/96,
+//     IPv4-compatible ::/96, SIIT ::ffff:0:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16) is
+//     judged by that IPv4 address; only the mapped form, which a dual-stack socket connects
+//     to as that very IPv4 address, may count as loopback.
 // The check runs when a subscription is created or changed, and again at every connection
 // (a guarded DNS lookup), so a name that later resolves elsewhere (DNS rebinding) is refused.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 export interface AddressPolicy {
   allowLoopback: boolean;
@@ -27,74 +34,111 @@ export const systemResolve: Resolve = (hostname) =>
     dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
-const ranges: { kind: Exclude<AddressKind, 'public'>; cidr: string }[] = [
-  { kind: 'loopback', cidr: '127.0.0.0/8' },
-  { kind: 'loopback', cidr: '::1/128' },
-  { kind: 'private', cidr: '10.0.0.0/8' },
-  { kind: 'private', cidr: '172.16.0.0/12' },
-  { kind: 'private', cidr: '192.168.0.0/16' },
-  { kind: 'private', cidr: '100.64.0.0/10' },
-  { kind: 'private', cidr: 'fc00::/7' },
-  { kind: 'link_local', cidr: '169.254.0.0/16' },
-  { kind: 'link_local', cidr: 'fe80::/10' },
-  { kind: 'reserved', cidr: '0.0.0.0/8' },
-  { kind: 'reserved', cidr: '192.0.0.0/24' },
-  { kind: 'reserved', cidr: '192.0.2.0/24' },
-  { kind: 'reserved', cidr: '198.18.0.0/15' },
-  { kind: 'reserved', cidr: '198.51.100.0/24' },
-  { kind: 'reserved', cidr: '203.0.113.0/24' },
-  { kind: 'reserved', cidr: '224.0.0.0/4' },
-  { kind: 'reserved', cidr: '240.0.0.0/4' },
-  { kind: 'reserved', cidr: '::/128' },
-  { kind: 'reserved', cidr: '100::/64' },
-  { kind: 'reserved', cidr: '2001:db8::/32' },
-  { kind: 'reserved', cidr: 'ff00::/8' },
+type Refused = Exclude<AddressKind, 'public'>;
+type Range<T> = { cidr: [T, number]; kind: Refused };
+
+const cidrs = <T extends ipaddr.IPv4 | ipaddr.IPv6>(kind: 'ipv4' | 'ipv6', list: [Refused, string][]): Range<T>[] =>
+  list.map(([refused, text]) => {
+    const cidr = ipaddr.parseCIDR(text);
+    if (cidr[0].kind() !== kind) throw new RangeError(`not an ${kind} CIDR: ${text}`);
+    return { cidr: cidr as [T, number], kind: refused };
+  });
+
+const IPV4_REFUSED = cidrs<ipaddr.IPv4>('ipv4', [
+  ['loopback', '127.0.0.0/8'],
+  ['private', '10.0.0.0/8'],
+  ['private', '172.16.0.0/12'],
+  ['private', '192.168.0.0/16'],
+  ['private', '100.64.0.0/10'],
+  ['link_local', '169.254.0.0/16'],
+  ['reserved', '0.0.0.0/8'],
+  ['reserved', '192.0.0.0/24'],
+  ['reserved', '192.0.2.0/24'],
+  ['reserved', '192.88.99.0/24'],
+  ['reserved', '198.18.0.0/15'],
+  ['reserved', '198.51.100.0/24'],
+  ['reserved', '203.0.113.0/24'],
+  ['reserved', '224.0.0.0/4'],
+  ['reserved', '240.0.0.0/4'],
+]);
+
+/** Where the IPv4 address sits in the IPv6 forms that embed one: its first 16-bit part. */
+const IPV4_EMBEDDING: { cidr: [ipaddr.IPv6, number]; at: number; mapped?: true }[] = [
+  { cidr: ipaddr.IPv6.parseCIDR('::ffff:0:0/96'), at: 6, mapped: true },
+  { cidr: ipaddr.IPv6.parseCIDR('::ffff:0:0:0/96'), at: 6 },
+  { cidr: ipaddr.IPv6.parseCIDR('64:ff9b::/96'), at: 6 },
+  { cidr: ipaddr.IPv6.parseCIDR('2002::/16'), at: 1 },
+  // IPv4-compatible (deprecated); :: and ::1 are matched before this.
+  { cidr: ipaddr.IPv6.parseCIDR('::/96'), at: 6 },
 ];
 
-const lists = new Map<Exclude<AddressKind, 'public'>, BlockList>();
-for (const { kind, cidr } of ranges) {
-  let list = lists.get(kind);
-  if (!list) lists.set(kind, (list = new BlockList()));
-  addCidr(list, cidr);
+const IPV6_REFUSED = cidrs<ipaddr.IPv6>('ipv6', [
+  ['reserved', '::/128'],
+  ['loopback', '::1/128'],
+  ['private', 'fc00::/7'],
+  ['private', '64:ff9b:1::/48'], // NAT64 for local use
+  ['link_local', 'fe80::/10'],
+  ['reserved', 'ff00::/8'],
+  ['reserved', '2001::/23'], // IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID…
+  ['reserved', '2001:db8::/32'],
+  ['reserved', '3fff::/20'],
+]);
+
+const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+
+/** The address parsed (brackets and a zone id dropped), or null when it is not an IP address. */
+function parseAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  let text = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (isIP(text) === 0) return null;
+  // The URL parser writes IPv6 the standard way (ipaddr.js reads `::1.2.3.4` as IPv4-mapped).
+  if (text.includes(':')) text = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  return ipaddr.parse(text);
 }
 
-function addCidr(list: BlockList, cidr: string): void {
-  const [address, bits] = cidr.split('/');
-  const family = isIP(address ?? '');
-  const prefix = Number(bits);
-  if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
-    throw new RangeError(`not a CIDR: ${cidr}`);
-  }
-  list.addSubnet(address!, prefix, family === 4 ? 'ipv4' : 'ipv6');
+function ipv4Kind(address: ipaddr.IPv4): AddressKind {
+  return IPV4_REFUSED.find((r) => address.match(r.cidr))?.kind ?? 'public';
+}
+
+/** The IPv4 address an IPv6 address embeds, and whether it is the mapped form. */
+function embeddedIpv4(address: ipaddr.IPv6): { ipv4: ipaddr.IPv4; mapped: boolean } | null {
+  if (IPV6_REFUSED.some((r) => r.cidr[1] === 128 && address.match(r.cidr))) return null; // :: and ::1
+  const form = IPV4_EMBEDDING.find((e) => address.match(e.cidr));
+  if (!form) return null;
+  const high = address.parts[form.at]!;
+  const low = address.parts[form.at + 1]!;
+  return { ipv4: new ipaddr.IPv4([high >> 8, high & 255, low >> 8, low & 255]), mapped: form.mapped === true };
+}
+
+/** The address to compare with the tenant's allowed networks: an embedded IPv4 address as such. */
+function comparable(address: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {
+  return address.kind() === 'ipv6' ? (embeddedIpv4(address as ipaddr.IPv6)?.ipv4 ?? address) : address;
 }
 
 export function isCidr(value: string): boolean {
+  const [address, bits] = value.split('/');
+  if (isIP(address ?? '') === 0 || !/^\d{1,3}$/.test(bits ?? '')) return false;
   try {
-    addCidr(new BlockList(), value);
+    ipaddr.parseCIDR(value);
     return true;
   } catch {
     return false;
   }
 }
 
-/** IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are judged by their IPv4 part. */
-function normalize(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
-  const lower = address.toLowerCase().replace(/^\[|\]$/g, '');
-  const embedded = /^(?:::ffff:|64:ff9b::)(?:0:)?(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (embedded) return { address: embedded[1]!, type: 'ipv4' };
-  const hexMapped = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hexMapped) {
-    const high = parseInt(hexMapped[1]!, 16);
-    const low = parseInt(hexMapped[2]!, 16);
-    return { address: `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, type: 'ipv4' };
-  }
-  return { address: lower, type: isIP(lower) === 4 ? 'ipv4' : 'ipv6' };
-}
-
 export function classifyAddress(address: string): AddressKind {
-  const { address: plain, type } = normalize(address);
-  for (const [kind, list] of lists) if (list.check(plain, type)) return kind;
-  return 'public';
+  const parsed = parseAddress(address);
+  if (!parsed) return 'reserved';
+  if (parsed.kind() === 'ipv4') return ipv4Kind(parsed as ipaddr.IPv4);
+  const ipv6 = parsed as ipaddr.IPv6;
+  const embedded = embeddedIpv4(ipv6);
+  if (embedded) {
+    const kind = ipv4Kind(embedded.ipv4);
+    // Only the mapped form reaches this host's loopback; the others go through a translator.
+    return kind === 'loopback' && !embedded.mapped ? 'reserved' : kind;
+  }
+  const refused = IPV6_REFUSED.filter((r) => ipv6.match(r.cidr)).sort((a, b) => b.cidr[1] - a.cidr[1])[0];
+  if (refused) return refused.kind;
+  return ipv6.match(GLOBAL_UNICAST) ? 'public' : 'reserved';
 }
 
 /** Null when the address may be reached under the policy, else why not. */
@@ -102,11 +146,14 @@ export function addressProblem(address: string, policy: AddressPolicy): string |
   const kind = classifyAddress(address);
   if (kind === 'public') return null;
   if (kind === 'loopback' && policy.allowLoopback) return null;
-  const { address: plain, type } = normalize(address);
-  if (policy.allowedNetworks.length > 0) {
-    const allowed = new BlockList();
-    for (const cidr of policy.allowedNetworks) addCidr(allowed, cidr);
-    if (allowed.check(plain, type)) return null;
+  const parsed = parseAddress(address);
+  if (parsed && policy.allowedNetworks.length > 0) {
+    const target = comparable(parsed);
+    const inside = policy.allowedNetworks.some((text) => {
+      const cidr = ipaddr.parseCIDR(text);
+      return cidr[0].kind() === target.kind() && target.match(cidr);
+    });
+    if (inside) return null;
   }
   return `${kind.replace('_', '-')} address ${address} is not allowed for subscribers`;
 }

@@ -21,7 +21,8 @@ export interface PruneReport {
 
 export async function pruneInbox(store: Store, options: { clock: Clock; payloadDays: number }): Promise<PruneReport> {
   const startedAt = options.clock.now();
-  const olderThan = startedAt - options.payloadDays * DAY_MS;
+  // Whole milliseconds: a fractional age (1.5 days is fine, 1/3 is not) must not reach a bigint column.
+  const olderThan = Math.floor(startedAt - options.payloadDays * DAY_MS);
   const { events, bytes } = await store.prunePayloads({ olderThan });
   // The same maintenance window keeps the planner's statistics fresh for the dashboard's searches.
   await store.refreshStatistics();

@@ -1,7 +1,6 @@
 // The operator commands against the same SQLite file a running app uses: status, events search,
 // dlq list/replay, pause/resume (seen by the app's workers), prune and audit search.
 import { writeFileSync } from 'node:fs';
-import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { registerAuditCommand } from '../../src/cli/audit.ts';
@@ -11,6 +10,7 @@ import { registerPauseCommands } from '../../src/cli/pause.ts';
 import { registerPruneCommand } from '../../src/cli/prune.ts';
 import { registerStatusCommand } from '../../src/cli/status.ts';
 import { startAdminHarness, type AdminHarness } from './admin-fixture.ts';
+import { runCommands } from './cli-support.ts';
 
 describe('operator CLI', () => {
   let h: AdminHarness;
@@ -28,25 +28,8 @@ describe('operator CLI', () => {
   });
 
   /** Runs one command in-process and returns what it printed. */
-  async function cli(...args: string[]): Promise<{ out: string; err: string; code: number | undefined }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    const program = new Command().exitOverride();
-    for (const register of [registerStatusCommand, registerEventsCommand, registerDlqCommand, registerPauseCommands, registerPruneCommand, registerAuditCommand]) {
-      register(program);
-    }
-    process.exitCode = undefined;
-    try {
-      await program.parseAsync(['node', 'spruce-sync', ...args, '--config', configFile]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const code = process.exitCode as number | undefined;
-    process.exitCode = undefined;
-    return { out: out.join('\n'), err: err.join('\n'), code };
-  }
+  const cli = (...args: string[]) =>
+    runCommands([registerStatusCommand, registerEventsCommand, registerDlqCommand, registerPauseCommands, registerPruneCommand, registerAuditCommand], [...args, '--config', configFile]);
 
   it('shows status, searches events and lists and replays dead letters', async () => {
     h.failing.add('spry-patient:74:2');

@@ -17,7 +17,8 @@ describe('spruce-sync start', () => {
     await writeFile(
       file,
       [
-        'server: { port: 70000 }',
+        'server: { port: 70000, prot: 8081 }',
+        'adimn: { token: 0123456789abcdef0123 }',
         'tenants:',
         '  - id: Not Valid',
         '    spry: { baseUrl: not-a-url, clientId: ${SPRUCE_SYNC_TEST_UNSET}, clientSecret: s, organisationId: 1, webhookSecrets: [], chartUrl: "https://x/" }',
@@ -28,6 +29,8 @@ describe('spruce-sync start', () => {
     expect(run.status).toBe(1);
     for (const problem of [
       'server.port',
+      'server.prot: unknown key (did you mean port?)',
+      'adimn: unknown key (did you mean admin?)',
       'tenants.0.id',
       'tenants.0.spry.baseUrl',
       'tenants.0.spry.clientId: environment variable SPRUCE_SYNC_TEST_UNSET is not set',

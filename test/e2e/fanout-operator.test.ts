@@ -5,11 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerSubscriptionsCommand } from '../../src/cli/subscriptions.ts';
 import { SANDBOX_TENANT_ID } from '../../src/sandbox/environment.ts';
+import { runCommands } from './cli-support.ts';
 import { startReceiver, verifyAll, type Receiver } from './fanout-support.ts';
 import { eventually, startWorld, type World } from './support.ts';
 
@@ -108,23 +108,7 @@ describe('subscriptions in the admin API', () => {
 });
 
 describe('subscriptions CLI', () => {
-  async function cli(...args: string[]): Promise<{ out: string; err: string; code: number | undefined }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    const program = new Command().exitOverride();
-    registerSubscriptionsCommand(program);
-    process.exitCode = undefined;
-    try {
-      await program.parseAsync(['node', 'spruce-sync', 'subscriptions', ...args, '--config', configFile]);
-    } finally {
-      vi.restoreAllMocks();
-    }
-    const code = process.exitCode as number | undefined;
-    process.exitCode = undefined;
-    return { out: out.join('\n'), err: err.join('\n'), code };
-  }
+  const cli = (...args: string[]) => runCommands([registerSubscriptionsCommand], ['subscriptions', ...args, '--config', configFile]);
 
   it('adds, lists, tests (the running service delivers), pauses, resumes, rotates, replays and removes', async () => {
     const added = JSON.parse((await cli('add', SANDBOX_TENANT_ID, hook.url, '--types', 'spry.*,sync.*', '--retry', '1s,10s', '--json')).out);
