@@ -59,6 +59,16 @@ async function syncedContact(): Promise<SpruceContact> {
   return structuredClone(h.spruce.contacts.get(contactId!)!);
 }
 
+/** The patient's contact, after staff changed its email in Spruce and Spruce told us. */
+async function staffEditsEmail(): Promise<SpruceContact> {
+  const contact = await syncedContact();
+  const edited = h.spruce.editContact(contact.id, (c) => {
+    c.emailAddresses = [{ id: 'e1', label: 'Email', value: 'new@example.test' }];
+  });
+  await h.receiveSpruce('contact.updated', { ...edited });
+  return contact;
+}
+
 describe('syncHandlers', () => {
   it('spry.patient: syncs the patient of the job and tells the fan-out what came of it', async () => {
     await receiveSpry();
@@ -77,11 +87,7 @@ describe('syncHandlers', () => {
   });
 
   it('spruce.contact: tells the fan-out of a write-back to Spry, naming fields only', async () => {
-    const contact = await syncedContact();
-    const edited = h.spruce.editContact(contact.id, (c) => {
-      c.emailAddresses = [{ id: 'e1', label: 'Email', value: 'new@example.test' }];
-    });
-    await h.receiveSpruce('contact.updated', { ...edited });
+    const contact = await staffEditsEmail();
 
     const job = await runNext();
 
@@ -149,11 +155,7 @@ describe('syncHandlers', () => {
     });
 
     it('writes nothing to Spry when the lease was lost before the write-back', async () => {
-      const contact = await syncedContact();
-      const edited = h.spruce.editContact(contact.id, (c) => {
-        c.emailAddresses = [{ id: 'e1', label: 'Email', value: 'new@example.test' }];
-      });
-      await h.receiveSpruce('contact.updated', { ...edited });
+      await staffEditsEmail();
       const lease = new AbortController();
       lease.abort(new Error('job lease lost'));
       const job = await claimOne();
