@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'src/spruce/openapi-types.ts'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'src/spruce/openapi-types.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

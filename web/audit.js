@@ -1,7 +1,7 @@
 // The audit trail: who touched which record in which system, and why (ids and field names only).
 import { api, query } from './api.js';
 import { clear, field, formValues, h, select } from './dom.js';
-import { fromLocalInput, time } from './format.js';
+import { detailPairs, fromLocalInput, time } from './format.js';
 
 export async function renderAudit(root, ctx, params) {
   const form = h(
@@ -33,13 +33,13 @@ export async function renderAudit(root, ctx, params) {
         h(
           'tr',
           {},
-          h('td', {}, time(a.at)),
+          h('td', { class: 'nowrap' }, time(a.at)),
           h('td', {}, a.tenantId),
           h('td', {}, a.system),
           h('td', {}, `${a.recordType} `, h('span', { class: 'mono' }, a.recordId)),
           h('td', {}, a.action),
           h('td', { class: 'num' }, a.eventId ?? '—'),
-          h('td', { class: 'mono small' }, a.detail ? JSON.stringify(a.detail) : ''),
+          h('td', { class: 'small' }, detailPairs(a.detail).map(([key, value]) => h('span', { class: 'kv' }, h('span', { class: 'k' }, `${key}: `), value))),
         ),
       );
     }

@@ -38,4 +38,18 @@ export function fromLocalInput(value) {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * An audit entry's detail as readable pairs: [["fields", "phoneNumbers, emailAddresses"], …].
+ * Nested objects become dotted keys; lists are joined with commas.
+ */
+export function detailPairs(detail, prefix = '') {
+  if (!detail || typeof detail !== 'object') return [];
+  return Object.entries(detail).flatMap(([key, value]) => {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (Array.isArray(value)) return [[name, value.map((v) => (v && typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ')]];
+    if (value && typeof value === 'object') return detailPairs(value, name);
+    return [[name, value === null || value === undefined ? '—' : String(value)]];
+  });
+}
+
 export const DIRECTION_LABELS = { 'spry-to-spruce': 'Spry → Spruce', 'spruce-to-spry': 'Spruce → Spry' };

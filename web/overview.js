@@ -1,8 +1,10 @@
 // Overview: one card per tenant — health, the last hour's throughput and lag, pause/resume,
-// and starting a backfill or a reconcile (they run in the service; progress shows on the card).
+// starting a backfill or a reconcile (they run in the service; progress shows on the card), and
+// running the doctor's checks against the live Spry and Spruce.
 import { api } from './api.js';
 import { sparkline } from './charts.js';
 import { clear, h } from './dom.js';
+import { doctorPanel } from './doctor.js';
 import { eventTable } from './events.js';
 import { ago, DIRECTION_LABELS, duration, number, percent } from './format.js';
 
@@ -96,6 +98,7 @@ function tenantCard(tenant, ctx) {
       sparkline(tenant.activity.map((b) => b.lagMsAvg), { title: 'lag (receipt → synced)', format: duration, kind: 'lag' }),
     ),
     h('div', { class: 'runs' }, lastRun('Backfill', tenant.backfill), lastRun('Reconcile', tenant.reconcile), operationButtons(tenant, ctx)),
+    doctorPanel(tenant.tenantId, ctx),
     h(
       'footer',
       { class: 'card-foot' },

@@ -2,7 +2,7 @@
 // linked contact (Spruce), newest first.
 import { api, query } from './api.js';
 import { clear, field, formValues, h, select } from './dom.js';
-import { duration, time } from './format.js';
+import { detailPairs, duration, time } from './format.js';
 import { statusBadge } from './events.js';
 
 function describe(item) {
@@ -25,7 +25,7 @@ function describe(item) {
     ];
   }
   const a = item.audit;
-  const detail = a.detail ? Object.entries(a.detail).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ') : '';
+  const detail = detailPairs(a.detail).map(([key, value]) => `${key}: ${value}`).join(' · ');
   return [
     h('td', {}, a.system === 'spry' ? 'in Spry' : 'in Spruce'),
     h('td', {}, `${a.action} ${a.recordType} ${a.recordId}`),

@@ -4,8 +4,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { clinicMorning, frontDeskAfternoon } from '../sandbox/demo-activity.ts';
 import { SANDBOX_SPRY_ORG, startSandbox, startServiceOnSandbox, type SandboxWithService } from '../sandbox/environment.ts';
+import type { SpruceContact } from '../spruce/types.ts';
 import { spryExternalId } from '../sync/desired-contact.ts';
 import { queuePatientSync } from '../sync/inbound-contact.ts';
+import { describeEvents, markStep, plural, stepActivity, tally } from './demo-report.ts';
 import { integer } from './sandbox.ts';
 
 export const DEMO_ADMIN_TOKEN = 'demo-admin-token';
@@ -53,23 +55,67 @@ async function runDemo(options: DemoOptions): Promise<boolean> {
   console.log(`spruce-sync demo: service ${world.service.url}, Spry ${sandbox.spryUrl}, Spruce ${sandbox.spruceUrl}\n`);
 
   const existing = sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
+  const checks: boolean[] = [];
+  const check = (passed: boolean, text: string) => {
+    checks.push(passed);
+    console.log(`     ${passed ? '✓' : '✗'} ${text}`);
+  };
+
   // Ten, so the demo stays well inside the sandbox's Spruce budget (100 calls a minute).
   const initial = existing.slice(0, 10);
-  step(`Initial sync of ${initial.length} existing patients`);
+  step(1, `Initial sync of ${initial.length} existing Spry patients`);
+  let mark = await markStep(world);
   for (const id of initial) await queuePatientSync(ctx, id);
   world.service.pool.notify();
   await settle(world);
+  let activity = await stepActivity(world, mark);
+  check(activity.spruce.created === initial.length, `Spruce: ${plural(activity.spruce.created, 'contact')} created, each linked to its chart`);
+  detail(describeEvents(activity.events));
 
-  step('Spry: 3 patients registered, an appointment booked, a case opened, 3 charts edited');
-  const morning = clinicMorning(sandbox, initial);
+  step(2, 'In Spry: 3 patients registered, an appointment booked, a case opened, 4 charts edited (phone, email, address, last name)');
+  mark = await markStep(world);
+  const morning = clinicMorning(sandbox, initial, ctx.config.sync.fieldNames);
   await settle(world);
+  activity = await stepActivity(world, mark);
+  check(activity.spruce.created === morning.registered.length, `Spruce: ${plural(activity.spruce.created, 'contact')} created for the new patients`);
+  detail(`Spruce: ${plural(activity.spruce.updated, 'contact update')} (fields: ${activity.spruce.updatedFields.join(', ') || 'none'})`);
+  for (const expected of morning.expectations) {
+    const contact = contactOf(world, expected.patientId);
+    check(Boolean(contact && expected.shownBy(contact)), `${expected.label}: the Spruce contact shows it`);
+  }
+  detail(describeEvents(activity.events));
 
-  const linked = initial.concat(morning.registered).map((id) => contactOf(world, id)).filter((c): c is string => Boolean(c));
-  step('Spruce: a front-desk phone edit (written back to Spry), a secure message and an SMS');
-  frontDeskAfternoon(sandbox, linked);
+  const patients = initial.concat(morning.registered);
+  const edited = new Set(morning.expectations.map((e) => e.patientId));
+  // The front desk works on patients the morning left alone, so each outcome has one cause.
+  const untouched = patients
+    .filter((id) => !edited.has(id))
+    .map((patientId) => ({ patientId, contactId: contactOf(world, patientId)?.id }))
+    .filter((p): p is { patientId: number; contactId: string } => Boolean(p.contactId));
+  step(3, 'In Spruce: the front desk changes a phone number, a patient sends a secure message, an unknown number texts in');
+  mark = await markStep(world);
+  const chartEntriesBefore = chartEntries(world, patients);
+  const afternoon = frontDeskAfternoon(sandbox, untouched);
   await settle(world);
+  activity = await stepActivity(world, mark);
+  if (afternoon.phoneEdit) {
+    const { patientId, mobile } = afternoon.phoneEdit;
+    const chart = sandbox.spry.patient(SANDBOX_SPRY_ORG, patientId);
+    check(
+      activity.spry.patchedPatients.includes(patientId) && chart?.mobile === mobile,
+      `Spry: the new phone written back to patient ${patientId}'s chart (${plural(activity.spry.patched, 'PATCH', 'PATCHes')}: ${activity.spry.patchedFields.join(', ')})`,
+    );
+    check(activity.spruce.updated === 0, `Spry's webhook for that write recognised as our own: ${plural(activity.spruce.updated, 'Spruce update')} in this step`);
+  }
+  const entries = chartEntries(world, patients) - chartEntriesBefore;
+  if (afternoon.message) {
+    const onChart = sandbox.spry.communications(SANDBOX_SPRY_ORG, afternoon.message.patientId).length;
+    check(entries === 1 && onChart > 0, `Spry: the secure message recorded on patient ${afternoon.message.patientId}'s chart (${plural(entries, 'chart entry', 'chart entries')} in all)`);
+  }
+  check(activity.unmatched === 1, `The SMS from an unknown number: matched to no patient, left in Spruce (${activity.unmatched} unmatched)`);
+  detail(describeEvents(activity.events));
 
-  const ok = await report(world, initial.concat(morning.registered));
+  const ok = (await report(world, patients)) && checks.every(Boolean);
   console.log(`
 Where to look
   Dashboard        ${world.service.url}/admin   (token: ${DEMO_ADMIN_TOKEN})
@@ -95,13 +141,21 @@ Where to look
   return ok;
 }
 
-function step(text: string): void {
-  console.log(`• ${text}`);
+function step(n: number, text: string): void {
+  console.log(`${n}. ${text}`);
 }
 
-function contactOf(world: SandboxWithService, patientId: number): string | undefined {
+function detail(text: string): void {
+  console.log(`     ${text}`);
+}
+
+function chartEntries(world: SandboxWithService, patientIds: number[]): number {
+  return patientIds.reduce((n, id) => n + world.sandbox.spry.communications(SANDBOX_SPRY_ORG, id).length, 0);
+}
+
+function contactOf(world: SandboxWithService, patientId: number): SpruceContact | undefined {
   const externalId = spryExternalId(SANDBOX_SPRY_ORG, patientId);
-  return world.sandbox.spruce.contacts().find((c) => (c.integrationLinks ?? []).some((l) => l.externalId === externalId))?.id;
+  return world.sandbox.spruce.contacts().find((c) => (c.integrationLinks ?? []).some((l) => l.externalId === externalId));
 }
 
 /** Waits until webhooks are delivered and the queue is empty (or a minute has passed). */
@@ -119,15 +173,18 @@ async function settle(world: SandboxWithService): Promise<void> {
 }
 
 async function report(world: SandboxWithService, patientIds: number[]): Promise<boolean> {
-  const linked = patientIds.filter((id) => contactOf(world, id)).length;
-  const events = await world.service.store.searchEvents({ limit: 10_000 });
-  const count = (status: string) => events.filter((e) => e.status === status).length;
-  const communications = patientIds.reduce((n, id) => n + world.sandbox.spry.communications(SANDBOX_SPRY_ORG, id).length, 0);
+  const contacts = world.sandbox.spruce.contacts();
+  const linked = patientIds.filter((id) => {
+    const externalId = spryExternalId(SANDBOX_SPRY_ORG, id);
+    return contacts.filter((c) => (c.integrationLinks ?? []).some((l) => l.externalId === externalId)).length === 1;
+  }).length;
+  const events = tally(await world.service.store.searchEvents({ limit: 100_000 }), await world.service.store.searchAudit({ limit: 100_000 }));
+  const violations = world.sandbox.spruce.violations.length;
   console.log(`
 Outcome
   Patients with exactly one linked Spruce contact: ${linked} of ${patientIds.length}
-  Webhook events: ${events.length} received, ${count('processed')} processed, ${count('ignored')} ignored, ${count('queued')} waiting, ${count('dead')} dead letters
-  Spruce activity recorded on Spry charts: ${communications}
-  OpenAPI violations seen by the Spruce simulator: ${world.sandbox.spruce.violations.length}`);
-  return linked === patientIds.length && count('dead') === 0 && count('queued') === 0 && world.sandbox.spruce.violations.length === 0;
+  Webhook events: ${events.received} received, ${events.real} real changes, ${events.echoes} echoes of our own writes, ${events.ignored} with nothing to do; ${events.waiting} waiting, ${events.dead} dead letters
+  Spry chart entries from Spruce activity: ${chartEntries(world, patientIds)}
+  OpenAPI violations seen by the Spruce simulator: ${violations}`);
+  return linked === patientIds.length && events.dead === 0 && events.waiting === 0 && violations === 0;
 }

@@ -4,6 +4,7 @@ import { registerAuditCommand } from './audit.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerConfigCommand } from './config-check.ts';
 import { registerDlqCommand } from './dlq.ts';
+import { registerDoctorCommand } from './doctor.ts';
 import { registerEventsCommand } from './events.ts';
 import { registerInitCommand } from './init.ts';
 import { registerPauseCommands } from './pause.ts';
@@ -40,6 +41,7 @@ registerAuditCommand(program);
 registerBackfillCommand(program);
 registerReconcileCommand(program);
 registerSetupCommand(program);
+registerDoctorCommand(program);
 registerSubscriptionsCommand(program);
 
 try {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -51,11 +52,14 @@ export function registerSandboxCommand(program: Command): void {
       if (options.serviceUrl) {
         const url = new URL(options.serviceUrl);
         const secrets = await registerSandboxWebhooks(sandbox, url.origin);
+        // A fresh token per config, so the dashboard is on (it is off without one) yet no two
+        // sandboxes share a guessable password.
+        const adminToken = randomBytes(24).toString('base64url');
         const config = sandboxConfig(sandbox, {
           port: Number(url.port || 80),
           databaseUrl: 'sqlite:./data/spruce-sync.db',
           secrets,
-          config: { log: { level: 'info' } },
+          config: { log: { level: 'info' }, admin: { token: adminToken } },
         });
         await mkdir(path.dirname(options.writeConfig), { recursive: true });
         await writeFile(options.writeConfig, stringify(config), { mode: 0o600 });
@@ -63,6 +67,7 @@ export function registerSandboxCommand(program: Command): void {
         console.log(`  Spry signature key:    ${secrets.spryWebhook}`);
         console.log(`  Spruce signing secret: ${secrets.spruceWebhook}`);
         console.log(`Config written to ${options.writeConfig}: npx spruce-sync start --config ${options.writeConfig}`);
+        console.log(`Dashboard    ${url.origin}/admin   (admin token: ${adminToken}, also in the config)`);
       } else {
         console.log('\nWebhook secrets are issued when a receiver registers: pass --service-url to register one.');
       }

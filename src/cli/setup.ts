@@ -12,12 +12,12 @@ import { CliProblem, openTenant, runCli } from './backfill.ts';
 const UNSET_SECRET = /^tenants\.(\d+)\.(spry|spruce)\.webhookSecrets\.\d+: environment variable ([A-Za-z_][A-Za-z0-9_]*) is not set$/;
 
 /** Environment variables of webhook secrets that are not set yet, by tenant index and system. */
-interface PendingSecrets {
+export interface PendingSecrets {
   names: Map<string, string>;
 }
 
 /** Loads the config, standing in for webhook-secret variables that setup is about to provide. */
-async function loadForSetup(file: string, pending: PendingSecrets): Promise<Config> {
+export async function loadForSetup(file: string, pending: PendingSecrets): Promise<Config> {
   try {
     return await loadConfig(file);
   } catch (error) {

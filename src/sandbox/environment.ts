@@ -13,7 +13,7 @@ import { startService, type RunningService, type ServiceOptions } from '../servi
 import { SpruceClient } from '../spruce/client.ts';
 import { SpryClient } from '../spry/client.ts';
 import { ensureWebhookRegistrations } from '../sync/webhook-registration.ts';
-import { createSpruceSimulator, type SpruceSimulator } from './spruce/index.ts';
+import { createSpruceSimulator, type SpruceEventOptions, type SpruceSimulator } from './spruce/index.ts';
 import { createSprySimulator, type SprySimulator } from './spry/index.ts';
 
 export const SANDBOX_TENANT_ID = 'sandbox-pt';
@@ -29,6 +29,8 @@ export interface SandboxOptions {
   spryPort?: number;
   sprucePort?: number;
   clock?: ControlledClock;
+  /** Kinder-than-documented Spruce webhook payloads; default: exactly as documented. */
+  spruceEvents?: SpruceEventOptions;
 }
 
 export interface Sandbox {
@@ -53,6 +55,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const spruce = await createSpruceSimulator({
     clock,
     seed: options.seed ?? 1,
+    events: options.spruceEvents,
     organizations: [
       {
         id: 'entity_0SANDBOXORG00',

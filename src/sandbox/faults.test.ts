@@ -131,12 +131,77 @@ describe('route faults on a Fastify app', () => {
     faults.setRouteFaults([{ timeoutRate: 1, hangMs: 20_000 }]);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
+    const timers = clock.pendingTimers;
     const outcome = request(`http://127.0.0.1:${port}/api/items/1`).then(
       (res) => `status ${res.statusCode}`,
       (error: Error & { code?: string }) => error.code ?? error.name,
     );
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Move the clock only once the request is being held (a real wait would race a busy machine).
+    while (clock.pendingTimers === timers) await new Promise((resolve) => setImmediate(resolve));
     await clock.advance(20_000);
     expect(await outcome).toMatch(/UND_ERR_SOCKET|ECONNRESET|SocketError/);
+  });
+
+  describe('ambiguous failures: the write commits, its answer is lost', () => {
+    let writes = 0;
+    async function buildWithWrites(committed?: (status: number, payload: unknown) => boolean): Promise<string> {
+      app = Fastify({ logger: false });
+      faults.clear();
+      writes = 0;
+      faults.install(app, { clock, errorBody: (status, kind) => ({ status, kind }), exceptPrefix: '/_control', committed });
+      app.post('/api/items', async (req, reply) => {
+        if ((req.body as { bad?: boolean } | undefined)?.bad) return reply.code(400).send({ refused: true });
+        writes++;
+        return reply.code(201).send({ id: writes });
+      });
+      app.get('/api/items/:id', async () => ({ ok: true }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    }
+    const post = (base: string, body: object = {}) =>
+      request(`${base}/api/items`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }).then(
+        async (res) => `status ${res.statusCode} ${await res.body.text()}`,
+        (error: Error & { code?: string }) => error.code ?? error.name,
+      );
+
+    it('reset: the write is done, the connection is reset instead of the answer', async () => {
+      const base = await buildWithWrites();
+      faults.setRouteFaults([{ match: 'POST /api/**', ambiguousRate: 1 }]);
+      expect(await post(base)).toMatch(/UND_ERR_SOCKET|ECONNRESET|SocketError/);
+      expect(writes).toBe(1);
+    });
+
+    it('error: the write is done and answered 5xx', async () => {
+      const base = await buildWithWrites();
+      faults.setRouteFaults([{ ambiguousRate: 1, ambiguousMode: 'error', ambiguousStatus: 504 }]);
+      expect(await post(base)).toBe('status 504 {"status":504,"kind":"error"}');
+      expect(writes).toBe(1);
+    });
+
+    it('hang: the write is done, then nothing until hangMs on the clock, then the connection drops', async () => {
+      const base = await buildWithWrites();
+      faults.setRouteFaults([{ ambiguousRate: 1, ambiguousMode: 'hang', hangMs: 60_000 }]);
+      let outcome: string | undefined;
+      const timers = clock.pendingTimers;
+      const pending = post(base).then((result) => (outcome = result));
+      while (clock.pendingTimers === timers) await new Promise((resolve) => setImmediate(resolve));
+      expect(writes).toBe(1);
+      await clock.advance(59_000);
+      expect(outcome).toBeUndefined();
+      await clock.advance(1_000);
+      expect(await pending).toMatch(/UND_ERR_SOCKET|ECONNRESET|SocketError/);
+    });
+
+    it('leaves reads and refused writes alone, and asks the simulator what "committed" means', async () => {
+      let base = await buildWithWrites();
+      faults.setRouteFaults([{ ambiguousRate: 1, ambiguousMode: 'error' }]);
+      expect(await post(base, { bad: true })).toBe('status 400 {"refused":true}');
+      expect((await request(`${base}/api/items/1`)).statusCode).toBe(200);
+      expect(writes).toBe(0);
+      await app.close();
+      base = await buildWithWrites(() => false);
+      faults.setRouteFaults([{ ambiguousRate: 1, ambiguousMode: 'error' }]);
+      expect(await post(base)).toBe('status 201 {"id":1}');
+    });
   });
 });

@@ -18,7 +18,25 @@ export interface RouteFault {
   /** The next N matching requests are answered 429 with `Retry-After`. */
   rateLimitBurst?: number;
   retryAfterSeconds?: number;
+  /**
+   * Fraction (0–1) of matching WRITE requests (POST, PATCH, PUT, DELETE) that are carried out
+   * and committed, after which the answer is lost (`ambiguousMode`). Only writes that did
+   * commit (the simulator's own success answer) are touched; a refused write keeps its answer.
+   */
+  ambiguousRate?: number;
+  /**
+   * `reset` (default): the connection is reset instead of the answer. `hang`: no answer for
+   * `hangMs`, then the connection is dropped (the client times out first). `error`: answered
+   * `ambiguousStatus` as if it had failed.
+   */
+  ambiguousMode?: AmbiguousMode;
+  /** Status of an ambiguous `error`, 500–599. Default 502 (a gateway that lost the answer). */
+  ambiguousStatus?: number;
 }
+
+export type AmbiguousMode = 'reset' | 'hang' | 'error';
+
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
 export interface DeliveryFaults {
   /** Fraction (0–1) of webhook deliveries sent twice. */
@@ -36,6 +54,19 @@ export interface DeliveryDecision {
 }
 
 export type FaultErrorBody = (status: number, kind: 'error' | 'rate_limited') => unknown;
+
+export interface FaultInstallOptions {
+  clock: Clock;
+  errorBody: FaultErrorBody;
+  exceptPrefix: string;
+  /**
+   * Whether an answer means the write was carried out (default: a 2xx status). Spry answers
+   * some refusals with HTTP 200 and an error envelope, so it passes its own test.
+   */
+  committed?: (statusCode: number, payload: unknown) => boolean;
+}
+
+type AmbiguousFate = { mode: AmbiguousMode; hangMs: number; status: number };
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same faults. */
 export function seededRandom(seed: number): () => number {
@@ -103,9 +134,12 @@ export class FaultInjector {
 
   /**
    * Applies route faults to every request of `app` except those under `exceptPrefix` (the
-   * control API must stay reachable while the API is "down").
+   * control API must stay reachable while the API is "down"). Install it before the routes'
+   * own plugins, so its hooks run first.
    */
-  install(app: FastifyInstance, options: { clock: Clock; errorBody: FaultErrorBody; exceptPrefix: string }): void {
+  install(app: FastifyInstance, options: FaultInstallOptions): void {
+    const ambiguous = new WeakMap<FastifyRequest, AmbiguousFate>();
+    const committed = options.committed ?? ((status: number) => status >= 200 && status < 300);
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.url.startsWith(options.exceptPrefix)) return;
       for (const fault of this.routeFaults) {
@@ -126,7 +160,23 @@ export class FaultInjector {
           const status = fault.errorStatus ?? 503;
           return reply.code(status).send(options.errorBody(status, 'error'));
         }
+        if (fault.ambiguousRate && WRITE_METHODS.has(request.method.toUpperCase()) && !ambiguous.has(request) && this.random() < fault.ambiguousRate) {
+          ambiguous.set(request, { mode: fault.ambiguousMode ?? 'reset', hangMs: fault.hangMs ?? 30_000, status: fault.ambiguousStatus ?? 502 });
+        }
       }
+    });
+
+    // The write has been carried out by now; only its answer is lost.
+    app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      const fate = ambiguous.get(request);
+      if (!fate || !committed(reply.statusCode, payload)) return payload;
+      if (fate.mode === 'error') {
+        reply.code(fate.status).header('content-type', 'application/json; charset=utf-8');
+        return JSON.stringify(options.errorBody(fate.status, 'error'));
+      }
+      if (fate.mode === 'hang') await options.clock.sleep(fate.hangMs);
+      request.raw.socket.destroy();
+      return payload;
     });
   }
 }

@@ -8,6 +8,7 @@ import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
 import type { SyncMetrics } from '../observe/metrics.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
 import type { SubscriptionAdmin } from '../fanout/subscriptions.ts';
+import { configDoctor } from '../doctor/run-doctor.ts';
 import { adminPlugin, ADMIN_API_PREFIX, type AdminActions } from './admin/index.ts';
 import { subscriptionRoutes } from './admin/subscription-routes.ts';
 import { PauseControl } from '../operations/pause.ts';
@@ -66,6 +67,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await app.register(adminPlugin, {
       token: adminToken,
       actions: deps.adminActions,
+      doctor: configDoctor(deps.config, deps.clock),
       ctx: {
         store: deps.store,
         clock: deps.clock,

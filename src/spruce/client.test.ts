@@ -160,6 +160,7 @@ class FakeSpruce {
       const id = (req.params as { id: string }).id;
       return id === 'ti_missing' ? this.error(reply, 404, 'NOT_FOUND', 'nope') : { conversationItem: { id, conversationId: 't_1' } };
     });
+    v1.get('/organization', async () => ({ organization: { id: 'entity_org', name: 'Acme PT', object: 'organization', type: 'organization' } }));
     v1.get('/webhooks/endpoints', async () => ({ endpoints: [{ id: 'wde_1', url: 'https://a/b', status: 'active', createdAt: 'x', object: 'webhookEndpoint', signingSecrets: [] }] }));
     v1.post('/webhooks/endpoints', async (req) => ({
       endpoint: { id: 'wde_2', ...(req.body as object), status: 'active', createdAt: 'x', object: 'webhookEndpoint', signingSecrets: [{ id: 's1', value: 'whsec' }] },
@@ -352,6 +353,11 @@ describe('SpruceClient other resources', () => {
     expect(await client.getConversation('t_missing')).toBeNull();
     expect(await client.getConversationItem('ti_1')).toMatchObject({ id: 'ti_1', conversationId: 't_1' });
     expect(await client.getConversationItem('ti_missing')).toBeNull();
+  });
+
+  it('reads the organization the credentials act for; bad credentials are SPRUCE_AUTH_FAILED', async () => {
+    expect(await makeClient().client.getOrganization()).toMatchObject({ id: 'entity_org', type: 'organization' });
+    expect((await failure(makeClient({ secretKey: 'sk_wrong' }).client.getOrganization())).code).toBe('SPRUCE_AUTH_FAILED');
   });
 
   it('webhook endpoints and their event log', async () => {

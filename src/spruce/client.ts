@@ -23,6 +23,7 @@ import type {
   SpruceConversationItem,
   SpruceCreateContact,
   SpruceIntegrationLink,
+  SpruceOrganization,
   SprucePage,
   SpruceTag,
   SpruceUpdateContact,
@@ -277,6 +278,13 @@ export class SpruceClient implements SpruceApi {
       nullIfMissing: true,
     });
     return res.status === 404 ? null : expectObject(res.body?.conversationItem, `GET ${path}`);
+  }
+
+  /** The organization the credentials act for: the cheapest authenticated read (used by `doctor`). */
+  async getOrganization(): Promise<SpruceOrganization> {
+    const path = '/organization';
+    const res = await this.send<Answer<'Organization', 200>>({ method: 'GET', path });
+    return expectObject(res.body?.organization, `GET ${path}`);
   }
 
   async listWebhookEndpoints(): Promise<SpruceWebhookEndpoint[]> {

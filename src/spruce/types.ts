@@ -15,6 +15,7 @@ export type SpruceConversation = Schemas['conversation'];
 export type SpruceConversationItem = Schemas['conversationItem'];
 export type SpruceWebhookEndpoint = Schemas['webhookDestinationEndpoint'];
 export type SpruceWebhookEndpointEvent = Schemas['webhookDestinationEndpointEvent'];
+export type SpruceOrganization = Schemas['organization'];
 export type SpruceError = Schemas['error'];
 
 export interface SprucePage<T> {

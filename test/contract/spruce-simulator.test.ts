@@ -3,6 +3,7 @@
 // simulator's own responses match the spec (validateResponses).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nullListsAsEmpty } from '../../src/sandbox/spruce/test-context.ts';
 import { addEndpoint, START, startReceiver, startSim, type Receiver, type TestSim } from './spruce-simulator-helpers.ts';
 
 type Contact = {
@@ -37,6 +38,20 @@ afterEach(async () => {
   }
   open = [];
 });
+
+/** A webhook object against the spec's schema of its resource (null lists read as empty). */
+function expectSpecShaped(t: TestSim, type: string, object: Record<string, unknown>): void {
+  expect(t.sim.openapi.validateSchema(type.split('.')[0]!, nullListsAsEmpty(object)), type).toEqual([]);
+}
+
+/** A simulator (default organization) with a webhook receiver registered as its endpoint. */
+async function simWithReceiver(): Promise<{ t: TestSim; receiver: Receiver }> {
+  const t = await sim();
+  const receiver = await startReceiver();
+  open.push({ receiver });
+  await addEndpoint(t, receiver.url);
+  return { t, receiver };
+}
 
 async function createContact(t: TestSim, body: Record<string, unknown>): Promise<Contact> {
   const response = await t.api<Contact>('POST', '/contacts', { body });
@@ -90,6 +105,42 @@ describe('idempotency keys', () => {
     expect((await t.api('PATCH', `/contacts/${first.body.id}`, { body: { familyName: 'Lee' }, headers: key })).status).toBe(200);
     await t.clock.advance(24 * 3600_000);
     expect((await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key })).status).toBe(201);
+  });
+
+  it('ambiguous failures: the write commits and its answer is lost (reset, 5xx, hang); the key is used up, a retry gets 422', async () => {
+    const t = await sim({ organizations: [{ id: 'entity_ORG', accessId: 'aid_a', secretKey: 'sk_a', rateLimitPerMinute: 0 }] });
+    const outcome = (call: Promise<{ status: number }>) => call.then((r) => r.status, () => 'no answer');
+    const key = (k: string) => ({ 's-idempotency-key': k });
+
+    expect((await t.control('PUT', '/faults', { routes: [{ match: 'POST /v1/contacts', ambiguousRate: 1 }] })).status).toBe(200);
+    expect(await outcome(t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') }))).toBe('no answer');
+    expect(t.sim.contacts().map((c) => c.givenName)).toEqual(['Ann']);
+    await t.sim.settle(); // the server sees its side of the reset a moment after the client
+    expect(t.sim.requestLog.map((r) => [r.route, r.status])).toEqual([['POST /v1/contacts', 0]]);
+    expect((await t.api('GET', '/contacts')).status).toBe(200); // reads are untouched
+    await t.control('DELETE', '/faults');
+    const retry = await t.api('POST', '/contacts', { body: { givenName: 'Ann' }, headers: key('create-1') });
+    expect([retry.status, retry.body.type]).toEqual([422, 'DUPLICATE_REQUEST']);
+    expect(t.sim.contacts()).toHaveLength(1);
+    const ann = t.sim.contacts()[0]!;
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'PATCH /v1/contacts/*', ambiguousRate: 1, ambiguousMode: 'error' }] });
+    const patched = await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') });
+    expect([patched.status, patched.body.type]).toEqual([502, 'INTERNAL']);
+    expect(t.sim.contacts()[0]!.familyName).toBe('Lee');
+    // A refused write is not a commit: its answer and its key are left alone.
+    const refused = await t.api('PATCH', `/contacts/${ann.id}`, { body: { tagIds: ['tag_unknown'] }, headers: key('edit-2') });
+    expect(refused.status).toBe(400);
+    await t.control('DELETE', '/faults');
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-1') })).status).toBe(422);
+    expect((await t.api('PATCH', `/contacts/${ann.id}`, { body: { familyName: 'Lee' }, headers: key('edit-2') })).status).toBe(200);
+
+    await t.control('PUT', '/faults', { routes: [{ match: 'DELETE /v1/**', ambiguousRate: 1, ambiguousMode: 'hang', hangMs: 10_000 }] });
+    const deleting = outcome(t.api('DELETE', `/contacts/${ann.id}`));
+    while (t.sim.contacts().length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await t.clock.advance(10_000);
+    expect(await deleting).toBe('no answer');
+    expect((await t.api('GET', `/contacts/${ann.id}`)).status).toBe(404);
   });
 
   it('a request that failed does not use up its key; keys over 255 chars are refused', async () => {
@@ -359,10 +410,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('GET conversation is wrapped, items wrapped; a posted message carries our access id and request id', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const sms = (await t.control<{ conversation: { id: string } }>('POST', '/sms', { from: '2065550001', text: 'Hello' })).body;
     const got = await t.api<{ conversation: { id: string; associatedContactIds: string[] } }>('GET', `/conversations/${sms.conversation.id}`);
@@ -390,10 +438,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('merge via the control API: survivor keeps and gains links; contact.merged carries deletedContactIds', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const a = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const b = await createContact(t, { givenName: 'Ann', familyName: 'Lee', emailAddresses: [{ value: 'ann@example.com' }] });
     await t.api('POST', `/contacts/${a.id}/integrationlinks`, { body: { type: 'custom', externalId: 'p-1', url: 'https://spry.example/1' } });
@@ -415,10 +460,7 @@ describe('conversations and staff actions', () => {
   });
 
   it('staff edits, secure messages, notes and calls emit the documented events', async () => {
-    const t = await sim();
-    const receiver = await startReceiver();
-    open.push({ receiver });
-    await addEndpoint(t, receiver.url);
+    const { t, receiver } = await simWithReceiver();
     const ann = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550001' }] });
     const edited = await t.control<Contact>('PATCH', `/contacts/${ann.id}`, { familyName: 'Lee' });
     expect(edited.body.displayName).toBe('Ann Lee');
@@ -441,10 +483,116 @@ describe('conversations and staff actions', () => {
       'conversationItem.created',
       'contact.deleted',
     ]);
-    for (const r of receiver.received) {
-      const schema = r.json.type.startsWith('contact.') ? 'contact' : r.json.type.startsWith('conversation.') ? 'conversation' : 'conversationItem';
-      expect(t.sim.openapi.validateSchema(schema, r.json.data.object)).toEqual([]);
-    }
+    for (const r of receiver.received) expectSpecShaped(t, r.json.type, r.json.data.object);
+  });
+
+  it('items edited, deleted and restored, a conversation deleted: each emits its event and the API hides what is deleted', async () => {
+    const { t, receiver } = await simWithReceiver();
+    type Pair = { conversation: { id: string }; item: { id: string } };
+    const first = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Runing late' })).body;
+    const second = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Here now' })).body;
+    const call = (await t.control<Pair>('POST', '/calls', { phone: '2065550001' })).body;
+    const itemIds = async () =>
+      (await t.api<{ conversationItems: { id: string }[] }>('GET', `/conversations/${first.conversation.id}/items?order=oldest_first`)).body.conversationItems.map((i) => i.id);
+
+    await t.clock.advance(2_000);
+    const edited = await t.control<{ text: string; modifiedAt: string; createdAt: string }>('PATCH', `/conversation-items/${first.item.id}`, { text: 'Running late' });
+    expect(edited.body).toMatchObject({ text: 'Running late', createdAt: '2025-06-02T09:00:00Z', modifiedAt: '2025-06-02T09:00:02Z' });
+    expect((await t.control('DELETE', `/conversation-items/${second.item.id}`)).status).toBe(200);
+    expect((await t.api('GET', `/conversationItems/${second.item.id}`)).status).toBe(404);
+    expect(await itemIds()).toEqual([first.item.id, call.item.id]);
+    expect((await t.control('DELETE', `/conversation-items/${second.item.id}`)).status).toBe(400); // already deleted
+    expect((await t.control<{ id: string }>('POST', `/conversation-items/${second.item.id}/restore`)).body.id).toBe(second.item.id);
+    expect(await itemIds()).toEqual([first.item.id, second.item.id, call.item.id]);
+    expect((await t.control('POST', `/conversation-items/${first.item.id}/restore`)).status).toBe(400); // not deleted
+
+    // Through the API: a call cannot be deleted, a message can (200 {requestId}).
+    expect((await t.api<{ type: string }>('DELETE', `/conversationItems/${call.item.id}`)).body.type).toBe('NOT_DELETABLE');
+    const removed = await t.api<{ requestId: string }>('DELETE', `/conversationItems/${first.item.id}`);
+    expect([removed.status, removed.body.requestId]).toEqual([200, expect.stringMatching(/^asyncRequest_/)]);
+    expect((await t.api('DELETE', `/conversationItems/${first.item.id}`)).status).toBe(404);
+
+    expect((await t.control('DELETE', `/conversations/${first.conversation.id}`)).status).toBe(200);
+    expect((await t.api('GET', `/conversations/${first.conversation.id}`)).status).toBe(404);
+    expect((await t.api('GET', `/conversationItems/${second.item.id}`)).status).toBe(404);
+    expect((await t.control('DELETE', `/conversations/${first.conversation.id}`)).status).toBe(400);
+    const again = (await t.control<Pair>('POST', '/sms', { from: '2065550001', text: 'Hello?' })).body;
+    expect(again.conversation.id).not.toBe(first.conversation.id);
+
+    await t.sim.settle();
+    const seen = receiver.received.map((r) => [r.json.type, r.json.data.object.id]);
+    expect(seen).toEqual([
+      ['conversation.created', first.conversation.id],
+      ['conversationItem.created', first.item.id],
+      ['conversationItem.created', second.item.id],
+      ['conversationItem.created', call.item.id],
+      ['conversationItem.updated', first.item.id],
+      ['conversationItem.deleted', second.item.id],
+      ['conversationItem.restored', second.item.id],
+      ['conversationItem.deleted', first.item.id],
+      ['conversation.deleted', first.conversation.id],
+      ['conversation.created', again.conversation.id],
+      ['conversationItem.created', again.item.id],
+    ]);
+    const body = (type: string) => receiver.received.find((r) => r.json.type === type)!.json.data.object;
+    expect(body('conversationItem.updated')).toMatchObject({ text: 'Running late', conversationId: first.conversation.id, conversation: { id: first.conversation.id } });
+    expect(body('conversationItem.deleted')).toMatchObject({ text: 'Here now', conversation: { id: first.conversation.id } });
+    expect(body('conversation.deleted')).toMatchObject({ id: first.conversation.id, type: 'phone' });
+    for (const r of receiver.received) expectSpecShaped(t, r.json.type, r.json.data.object);
+  });
+
+  it('scheduled messages: scheduled in the app or through the API, edited, deleted, sent; each emits its event', async () => {
+    const { t, receiver } = await simWithReceiver();
+    const ann = await createContact(t, { givenName: 'Ann' });
+    const secure = (await t.control<{ conversation: { id: string } }>('POST', '/secure-messages', { contactId: ann.id, text: 'Hi' })).body.conversation;
+    type Scheduled = { id: string; text?: string; scheduledToSendAt: string; sentConversationItemId?: string; message: { text: string } };
+    const later = '2025-06-02T10:00:00Z';
+    const byStaff = await t.control<Scheduled>('POST', '/scheduled-messages', { conversationId: secure.id, text: 'Reminder: visit at 3', sendAt: later });
+    expect(byStaff.status).toBe(201);
+    expect(byStaff.body).toMatchObject({ id: expect.stringMatching(/^scm_/), scheduledToSendAt: later, message: { text: 'Reminder: visit at 3' } });
+    expect((await t.control('POST', '/scheduled-messages', { conversationId: secure.id, text: 'x', sendAt: new Date(START - 1000).toISOString() })).status).toBe(400);
+    const viaApi = await t.api<{ scheduledMessage: Scheduled }>('POST', `/conversations/${secure.id}/scheduledmessages`, {
+      body: { message: { body: [{ type: 'text', value: 'Bring your insurance card' }] }, sendAt: later },
+    });
+    expect(viaApi.status, viaApi.raw).toBe(201);
+    const edited = await t.control<Scheduled>('PATCH', `/scheduled-messages/${byStaff.body.id}`, { text: 'Reminder: visit at 4' });
+    expect(edited.body.message.text).toBe('Reminder: visit at 4');
+    const listed = await t.api<{ scheduledMessages: Scheduled[] }>('GET', `/conversations/${secure.id}/scheduledmessages`);
+    expect(listed.body.scheduledMessages.map((m) => m.id)).toEqual([byStaff.body.id, viaApi.body.scheduledMessage.id]);
+    expect((await t.api('DELETE', `/scheduledmessages/${viaApi.body.scheduledMessage.id}`)).status).toBe(200);
+    expect((await t.api('DELETE', `/scheduledmessages/${viaApi.body.scheduledMessage.id}`)).status).toBe(404);
+
+    const sent = await t.control<{ item: { id: string; text: string; direction: string }; scheduledMessage: Scheduled }>('POST', `/scheduled-messages/${byStaff.body.id}/send`);
+    expect(sent.body.item).toMatchObject({ text: 'Reminder: visit at 4', direction: 'outbound' });
+    expect(sent.body.scheduledMessage.sentConversationItemId).toBe(sent.body.item.id);
+    expect((await t.api<{ conversationItem: { id: string } }>('GET', `/conversationItems/${sent.body.item.id}`)).status).toBe(200);
+    expect((await t.control('POST', `/scheduled-messages/${byStaff.body.id}/send`)).status).toBe(400); // already sent
+    expect((await t.api<{ scheduledMessages: unknown[]; totalCount: number }>('GET', '/scheduledmessages')).body).toMatchObject({ scheduledMessages: [], totalCount: 0 });
+
+    await t.sim.settle();
+    const scheduledEvents = receiver.received.filter((r) => r.json.type.startsWith('scheduledMessage.') || r.json.data.object.id === sent.body.item.id);
+    expect(scheduledEvents.map((r) => [r.json.type, r.json.data.object.id])).toEqual([
+      ['scheduledMessage.created', byStaff.body.id],
+      ['scheduledMessage.created', viaApi.body.scheduledMessage.id],
+      ['scheduledMessage.updated', byStaff.body.id],
+      ['scheduledMessage.deleted', viaApi.body.scheduledMessage.id],
+      ['conversationItem.created', sent.body.item.id],
+      ['scheduledMessage.sent', byStaff.body.id],
+    ]);
+    expect(scheduledEvents.at(-1)!.json.data.object).toMatchObject({ sentConversationItemId: sent.body.item.id });
+    for (const r of receiver.received) expectSpecShaped(t, r.json.type, r.json.data.object);
+  });
+
+  it('webhook payloads carry null where Spruce examples do: associatedContactIds when none, buttons', async () => {
+    const { t, receiver } = await simWithReceiver();
+    await t.control('POST', '/sms', { from: '+13605559999', text: 'Who is this?' });
+    await t.sim.settle();
+    const [created, item] = receiver.received.map((r) => r.json.data.object);
+    expect(created!.associatedContactIds).toBeNull();
+    expect(item).toMatchObject({ buttons: null, conversationId: created!.id, conversation: { id: created!.id, associatedContactIds: null } });
+    // REST keeps the spec's lists.
+    const got = await t.api<{ conversationItem: { buttons: unknown } }>('GET', `/conversationItems/${item!.id as string}`);
+    expect(got.body.conversationItem.buttons).toEqual([]);
   });
 
   it('reset returns to the seeded state and clears logs', async () => {
@@ -507,17 +655,58 @@ describe('webhook deliveries', () => {
     expect(verifySignature(endpoint.secret, delivery!.raw.replace('Ann', 'Bob'), delivery!.headers['x-spruce-signature'])).toBe(false);
     expect(verifySignature('wrong-secret', delivery!.raw, delivery!.headers['x-spruce-signature'])).toBe(false);
     expect(delivery!.headers['content-type']).toBe('application/json');
+    // No event id, eventTime to the second, as Spruce's examples show.
     expect(delivery!.json).toEqual({
       object: 'event',
-      id: expect.stringMatching(/^wev_/),
       type: 'contact.created',
-      eventTime: expect.stringMatching(/^2025-06-02T09:00:00\.\d+Z$/),
+      eventTime: '2025-06-02T09:00:00Z',
       data: { object: expect.objectContaining({ id: contact.body.id, displayName: 'Ann Lee', integrationLinks: [] }) },
     });
     const entries = (await log(t, endpoint.id)).events;
     expect(entries).toEqual([
-      { object: 'event', id: delivery!.json.id, eventTime: delivery!.json.eventTime, data: delivery!.raw, delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: new Date(START).toISOString() } },
+      {
+        object: 'event',
+        id: expect.stringMatching(/^wev_/),
+        eventTime: '2025-06-02T09:00:00Z',
+        data: delivery!.raw,
+        delivery: { status: 'delivered', attempts: 1, attemptLimit: 10, deliveryTime: '2025-06-02T09:00:00Z' },
+      },
     ]);
+  });
+
+  it('two edits of one contact in one second give two events with the same type, object id and eventTime', async () => {
+    const { t, receiver, endpoint } = await setup();
+    const contact = await createContact(t, { givenName: 'Ann', phoneNumbers: [{ value: '2065550100' }] });
+    expect((contact as Contact & { created: string }).created).toBe('2025-06-02T09:00:00Z'); // every timestamp to the second
+    await t.clock.advance(400);
+    await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550101' }] } });
+    await t.clock.advance(400);
+    await t.api('PATCH', `/contacts/${contact.id}`, { body: { phoneNumbers: [{ value: '2065550102' }] } });
+    await t.sim.settle();
+    const updates = receiver.received.filter((r) => r.json.type === 'contact.updated');
+    expect(updates.map((r) => [r.json.id, r.json.eventTime, r.json.data.object.id])).toEqual([
+      [undefined, '2025-06-02T09:00:00Z', contact.id],
+      [undefined, '2025-06-02T09:00:00Z', contact.id],
+    ]);
+    expect(updates[0]!.raw).not.toBe(updates[1]!.raw);
+    const entries = (await log(t, endpoint.id)).events;
+    expect(new Set(entries.map((e) => e.id)).size).toBe(3);
+    expect(entries.map((e) => e.data)).toEqual(receiver.received.map((r) => r.raw));
+  });
+
+  it('kinder payloads only on request: eventIds adds the log id, distinctEventTimes orders within a millisecond', async () => {
+    const { t, receiver, endpoint } = await setup({ events: { eventIds: true, distinctEventTimes: true } });
+    await createContact(t, { givenName: 'Ann' });
+    await createContact(t, { givenName: 'Bob' });
+    await t.sim.settle();
+    const [a, b] = receiver.received.map((r) => r.json);
+    expect(a!.eventTime).toMatch(/^2025-06-02T09:00:00\.\d{9}Z$/);
+    expect(a!.eventTime < b!.eventTime).toBe(true);
+    expect((await log(t, endpoint.id)).events.map((e) => [e.id, e.eventTime])).toEqual([
+      [a!.id, a!.eventTime],
+      [b!.id, b!.eventTime],
+    ]);
+    expect(a!.id).toMatch(/^wev_/);
   });
 
   it('every endpoint of the organization gets every event; other organizations get none', async () => {
@@ -556,7 +745,7 @@ describe('webhook deliveries', () => {
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
     let entry = (await log(t, endpoint.id)).events[0]!;
-    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: new Date(START + 120_000).toISOString() });
+    expect(entry.delivery).toEqual({ status: 'pending', attempts: 1, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:02:00Z' });
     await t.clock.advance(119_000);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1);
@@ -605,7 +794,7 @@ describe('webhook deliveries', () => {
     } while (token);
     expect([last!.id, last!.delivery]).toEqual([
       t.sim.events[1000]!.id,
-      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: new Date(START + 60_000).toISOString() },
+      { status: 'pending', attempts: 0, attemptLimit: 10, nextAttemptTime: '2025-06-02T09:01:00Z' },
     ]);
     await t.clock.advance(59_999);
     await t.sim.settle();
@@ -613,7 +802,7 @@ describe('webhook deliveries', () => {
     await t.clock.advance(1);
     await t.sim.settle();
     expect(receiver.received).toHaveLength(1001);
-    expect(receiver.received.at(-1)!.json.id).toBe(t.sim.events[1000]!.id);
+    expect(receiver.received.at(-1)!.raw).toBe(t.sim.events[1000]!.body);
   }, 60_000);
 
   it('the delivery log pages 20 at a time, filters by time and keeps 30 days', async () => {

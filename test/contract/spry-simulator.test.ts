@@ -16,6 +16,8 @@ const HOUR = 3_600_000;
 interface Res {
   status: number;
   headers: Headers;
+  /** The raw answer (the body is its JSON, or undefined when it is not JSON). */
+  text: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
@@ -38,7 +40,7 @@ async function call(
   }
   const res = await fetch(`${base}${path}`, { method, headers, body });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.includes('json') && text ? JSON.parse(text) : undefined };
 }
 
 async function tokenOf(sim: SprySimulator, organisationId?: number, scope = 'read write'): Promise<string> {
@@ -237,6 +239,31 @@ describe('Spry simulator: OAuth and the response envelope', () => {
       expect(res.body.data).toBeUndefined();
     }
     expect(sim.patient(74, firstId(sim))).toEqual(before);
+  });
+
+  it('expires every token on demand (control action), answered as an expired token; a new token works', async () => {
+    const token = await tokenOf(sim);
+    expect((await call(sim.url, 'GET', '/apis/v1/patient', { token })).body.code).toBe(2000);
+    expect((await call(sim.url, 'POST', '/_sandbox/oauth/expire-tokens')).body).toEqual({ expired: true });
+    const expired = await call(sim.url, 'GET', '/apis/v1/patient', { token });
+    expect([expired.status, expired.body]).toEqual([401, { code: 4010, message: 'Access token expired' }]);
+    expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token", error_description="Access token expired"');
+    expect((await call(sim.url, 'GET', '/apis/v1/patient', { token: await tokenOf(sim) })).body.code).toBe(2000);
+  });
+
+  it('answers a path the API does not have from the gateway: 404 HTML, no envelope, whatever the token', async () => {
+    const token = await tokenOf(sim);
+    for (const path of ['/apis/v1/patients/1', '/apis/v2/patient/1', `/apis/v1/patient/${firstId(sim)}/notes`]) {
+      const res = await call(sim.url, 'GET', path, { token });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.body).toBeUndefined();
+      expect(res.text).toContain('404 Not Found');
+    }
+    expect((await call(sim.url, 'GET', '/apis/v1/nothing')).status).toBe(404); // before auth, as a gateway
+    // A record that does not exist is Spry's own answer: 404 with the envelope.
+    const missing = await call(sim.url, 'GET', '/apis/v1/patient/999999999', { token });
+    expect([missing.status, missing.headers.get('content-type'), missing.body.code]).toEqual([404, 'application/json; charset=utf-8', 4004]);
   });
 
   it('answers an unknown patient, appointment or case with HTTP 404 and code 4004', async () => {
@@ -786,6 +813,42 @@ describe('Spry simulator: faults, rate limit and the control API', () => {
     expect((await call(sim.url, 'GET', '/apis/v1/patient', { token })).status).toBe(200);
     expect((await call(sim.url, 'GET', '/_sandbox/state')).status).toBe(200);
     expect(sim.requestLog.filter((e) => e.status === 503)).toHaveLength(failed);
+  });
+
+  it('ambiguous failures: a write is carried out and its answer lost (reset, 5xx, hang); a refused write keeps its answer', async () => {
+    const patientId = firstId(sim);
+    const outcome = (res: Promise<Res>) => res.then((r) => r.status, () => 'no answer');
+    sim.requestLog.length = 0;
+    await call(sim.url, 'PUT', '/_sandbox/faults', { json: { routes: [{ match: 'PATCH /apis/**', ambiguousRate: 1 }] } });
+    expect(await outcome(call(sim.url, 'PATCH', `/apis/v1/patient/${patientId}`, { token, json: { first_name: 'Alva' } }))).toBe('no answer');
+    expect(sim.patient(74, patientId)!.first_name).toBe('Alva');
+    expect(sim.events(74).map((e) => [e.event_type, e.data.patient_id])).toEqual([['patient.updated', patientId]]);
+    // Spry refuses some writes with HTTP 200 and an error envelope: not carried out, answer kept.
+    const refused = await call(sim.url, 'PATCH', `/apis/v1/patient/${patientId}`, { token, json: { sex: 'NOPE' } });
+    expect([refused.status, refused.body.code]).toEqual([200, 4001]);
+    expect((await call(sim.url, 'GET', `/apis/v1/patient/${patientId}`, { token })).body.code).toBe(2000); // reads untouched
+    await sim.settle();
+    expect(sim.requestLog.map((e) => [e.route, e.status, e.code])).toEqual([
+      ['PATCH /apis/v1/patient/:id', 0, null],
+      ['PATCH /apis/v1/patient/:id', 200, 4001],
+      ['GET /apis/v1/patient/:id', 200, 2000],
+    ]);
+
+    sim.faults.setRouteFaults([{ match: 'POST /apis/v1/patient/*/communication', ambiguousRate: 1, ambiguousMode: 'error', ambiguousStatus: 504 }]);
+    const input = { channel: 'SPRUCE', direction: 'INBOUND', kind: 'MESSAGE', occurred_at: '2026-06-11T14:00:00Z', summary: 'Running late', external_id: 'spruce:ti_1' };
+    const lost = await call(sim.url, 'POST', `/apis/v1/patient/${patientId}/communication`, { token, json: input });
+    expect([lost.status, lost.body.code]).toEqual([504, 5004]);
+    expect(sim.communications(74, patientId)).toHaveLength(1);
+
+    sim.faults.setRouteFaults([{ match: 'POST /apis/v1/patient/*/communication', ambiguousRate: 1, ambiguousMode: 'hang', hangMs: 30_000 }]);
+    const hanging = outcome(call(sim.url, 'POST', `/apis/v1/patient/${patientId}/communication`, { token, json: { ...input, external_id: 'spruce:ti_2' } }));
+    while (sim.communications(74, patientId).length < 2) await new Promise((resolve) => setImmediate(resolve));
+    await (sim.clock as ControlledClock).advance(30_000);
+    expect(await hanging).toBe('no answer');
+    sim.faults.clear();
+    const retry = await call(sim.url, 'POST', `/apis/v1/patient/${patientId}/communication`, { token, json: input });
+    expect(retry.body.data.communication_id).toBe(sim.communications(74, patientId)[0]!.communication_id);
+    expect(sim.communications(74, patientId)).toHaveLength(2);
   });
 
   it('adds latency', async () => {

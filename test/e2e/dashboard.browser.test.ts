@@ -3,6 +3,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startAdminHarness, type AdminHarness } from './admin-fixture.ts';
+import { axeViolations, describeViolations } from './dashboard-axe.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from './dashboard-chromium.ts';
 
 if (!hasChromium) console.log(`[dashboard browser test] SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium)`);
@@ -102,6 +103,64 @@ describe.skipIf(!hasChromium)('dashboard in a real browser', () => {
     await page.waitForSelector('#view-events tbody tr[data-event-id] .badge:has-text("processed")');
     expect(await page.evaluate('Object.keys(sessionStorage)')).toEqual(['spruce-sync.admin-token']);
     expect(await page.evaluate('Object.keys(localStorage)')).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+  it('passes axe-core (WCAG 2 A and AA) on every page, and the audit trail reads as text', async () => {
+    // Something on every page: a dead letter, events of both sources, audit entries with details.
+    h.failing.add('spry-patient:74:43');
+    expect((await h.postSpry('acme-pt', 43, 'evt-43')).status).toBe(200);
+    await until('the dead letter', async () => (await h.store.listDeadJobs({ limit: 10 })).some((j) => j.key === 'spry-patient:74:43'));
+    const at = Date.now();
+    await h.store.appendAudit({ at, tenantId: 'acme-pt', system: 'spruce', recordType: 'contact', recordId: 'entity_7', action: 'update', eventId: 1, detail: { fields: ['phoneNumbers', 'emailAddresses', 'familyName', 'field:Address', 'field:Next Appointment', 'field:Active Case'], cause: 'spry_edit' } });
+    await h.store.appendAudit({ at, tenantId: 'acme-pt', system: 'spry', recordType: 'patient', recordId: '7', action: 'read', eventId: 1 });
+
+    const problems: string[] = [];
+    await page.goto(`${h.url}/admin`);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.waitForSelector('#login-form');
+    problems.push(...describeViolations('sign-in', await axeViolations(page)));
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login-form button[type=submit]');
+    await page.locator('article.tenant[data-tenant="acme-pt"]').waitFor();
+    problems.push(...describeViolations('overview', await axeViolations(page)));
+
+    await page.click('#nav a[data-view="events"]');
+    await page.click('#view-events button[type=submit]');
+    await page.locator('#view-events tbody tr[data-event-id]').first().click();
+    problems.push(...describeViolations('events', await axeViolations(page)));
+
+    await page.click('#nav a[data-view="dead-letters"]');
+    await page.locator('#view-dead-letters tr[data-job-key="spry-patient:74:43"]').waitFor();
+    problems.push(...describeViolations('dead letters', await axeViolations(page)));
+
+    await page.click('#nav a[data-view="patient"]');
+    await page.selectOption('#view-patient select[name=tenantId]', 'acme-pt');
+    await page.fill('#view-patient input[name=patientId]', '43');
+    await page.click('#view-patient button[type=submit]');
+    await page.waitForSelector('#timeline-patient:has-text("43")');
+    problems.push(...describeViolations('patient', await axeViolations(page)));
+
+    await page.click('#nav a[data-view="audit"]');
+    const entry = page.locator('#view-audit tbody tr', { hasText: 'entity_7' });
+    await entry.waitFor();
+    problems.push(...describeViolations('audit', await axeViolations(page)));
+    expect(problems).toEqual([]);
+
+    // The audit trail: a timestamp on one line, even on a laptop screen with long details;
+    // details as "key: value", not JSON.
+    await page.setViewportSize({ width: 1024, height: 768 });
+    const when = entry.locator('td').first();
+    const lines = await when.evaluate((td) => {
+      const range = td.ownerDocument.createRange();
+      range.selectNodeContents(td);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    });
+    expect(lines).toBe(1);
+    const detail = (await entry.locator('td').last().innerText()).trim();
+    expect(detail).toContain('fields: phoneNumbers, emailAddresses, familyName, field:Address');
+    expect(detail).toContain('cause: spry_edit');
+    expect(detail).not.toMatch(/[{}"]/);
     expect(errors).toEqual([]);
   });
 });

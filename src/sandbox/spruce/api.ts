@@ -11,6 +11,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { contactHandlers } from './routes-contacts.ts';
 import { conversationHandlers } from './routes-conversations.ts';
 import { organizationHandlers } from './routes-organization.ts';
+import { scheduledMessageHandlers } from './routes-scheduled-messages.ts';
 import { webhookHandlers } from './routes-webhooks.ts';
 
 export interface RequestLogEntry {
@@ -52,10 +53,18 @@ interface RequestInfo {
   caller?: Caller;
   logged?: boolean;
   idempotencySlot?: string;
+  /** The handler carried the request out (2xx): its key stays used whatever answer is sent. */
+  committed?: boolean;
   coerced?: { params: Record<string, string>; query: Record<string, unknown>; body: unknown };
 }
 
-const handlers: Record<string, Handler> = { ...contactHandlers, ...conversationHandlers, ...webhookHandlers, ...organizationHandlers };
+const handlers: Record<string, Handler> = {
+  ...contactHandlers,
+  ...conversationHandlers,
+  ...scheduledMessageHandlers,
+  ...webhookHandlers,
+  ...organizationHandlers,
+};
 
 /** The operations the sandbox simulates; every other operation of the spec answers 501. */
 export const SIMULATED_OPERATIONS = Object.keys(handlers).sort();
@@ -95,9 +104,13 @@ export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(`${API_PREFIX}/`)) return;
     reply.header('s-request-id', infoOf(request).requestId);
-    // A connection dropped without an answer (the timeout fault) never reaches onResponse.
+    // A connection dropped without an answer (the timeout and ambiguous faults) never reaches
+    // onResponse. 'finish' means the answer was handed to the network; `writableFinished` alone
+    // is not enough, as it is also true for an answer written to an already destroyed socket.
+    let answered = false;
+    reply.raw.once('finish', () => (answered = true));
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) log(request, 0);
+      if (!answered) log(request, 0);
     });
   });
 
@@ -147,10 +160,12 @@ export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
         }
       });
 
-      // Give an idempotency key back when the request did not succeed (see idempotency.ts).
-      api.addHook('onSend', async (request, reply, payload) => {
-        const slot = info.get(request)?.idempotencySlot;
-        if (slot && (reply.statusCode < 200 || reply.statusCode >= 300)) deps.idempotency.release(slot);
+      // Give an idempotency key back when the request was not carried out (see idempotency.ts).
+      // Decided by the handler's result, not the status sent: an injected ambiguous failure
+      // answers 5xx (or nothing) for a write that did commit, and its key stays used.
+      api.addHook('onSend', async (request, _reply, payload) => {
+        const state = info.get(request);
+        if (state?.idempotencySlot && !state.committed) deps.idempotency.release(state.idempotencySlot);
         return payload;
       });
 
@@ -172,6 +187,7 @@ export function installApi(app: FastifyInstance, deps: ApiPipelineDeps): void {
               query: state.coerced!.query,
               body: state.coerced!.body,
             });
+            state.committed = result.status >= 200 && result.status < 300;
             if (deps.responseViolations) {
               const errors = openapi.validateResponse(operation.operationId, result.status, result.body);
               if (errors.length) deps.responseViolations.push({ at: clock.now(), method: request.method, route: operation.route, errors });

@@ -15,7 +15,11 @@ export type EventType =
   | 'conversationItem.created'
   | 'conversationItem.updated'
   | 'conversationItem.deleted'
-  | 'conversationItem.restored';
+  | 'conversationItem.restored'
+  | 'scheduledMessage.created'
+  | 'scheduledMessage.updated'
+  | 'scheduledMessage.deleted'
+  | 'scheduledMessage.sent';
 
 export interface EventSink {
   /** Records and (to unpaused endpoints) delivers one event with `data.object = object`. */
@@ -33,6 +37,10 @@ export interface SimContext {
 
 export const APP_BASE = 'https://app.sprucehealth.com';
 
+/**
+ * RFC 3339 to the second (`2024-05-15T00:00:00Z`), as every timestamp in Spruce's examples and
+ * spec is [doc]: two changes in one second carry the same `modifiedAt`/`eventTime`.
+ */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }

@@ -4,31 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ControlledClock } from '../../clock.ts';
+import { faultsSchema } from '../fault-schema.ts';
 import { ApiError, badParameter, errorBody } from './errors.ts';
 import type { SpruceSimulator } from './index.ts';
 
 export const CONTROL_PREFIX = '/_sandbox';
-
-const routeFault = z.strictObject({
-  match: z.string().optional(),
-  latencyMs: z.number().min(0).optional(),
-  errorRate: z.number().min(0).max(1).optional(),
-  errorStatus: z.number().int().min(400).max(599).optional(),
-  timeoutRate: z.number().min(0).max(1).optional(),
-  hangMs: z.number().min(0).optional(),
-  rateLimitBurst: z.number().int().min(0).optional(),
-  retryAfterSeconds: z.number().min(0).optional(),
-});
-const faultsInput = z.strictObject({
-  routes: z.array(routeFault).optional(),
-  deliveries: z
-    .strictObject({
-      duplicateRate: z.number().min(0).max(1).optional(),
-      dropRate: z.number().min(0).max(1).optional(),
-      reorderWindowMs: z.number().min(0).optional(),
-    })
-    .optional(),
-});
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input ?? {});
@@ -69,7 +49,7 @@ export function installControlApi(app: FastifyInstance, sim: SpruceSimulator): v
       // Faults, reset, clock
       control.get('/faults', async () => sim.faults.describe());
       control.put('/faults', async (request) => {
-        const input = parse(faultsInput, request.body);
+        const input = parse(faultsSchema, request.body);
         sim.faults.setRouteFaults(input.routes ?? []);
         sim.faults.setDeliveryFaults(input.deliveries ?? {});
         return sim.faults.describe();
@@ -111,6 +91,26 @@ export function installControlApi(app: FastifyInstance, sim: SpruceSimulator): v
       control.post('/secure-messages', async (request) => sim.staff.receiveSecureMessage(body(request) as never));
       control.post('/notes', async (request) => sim.staff.postInternalNote(body(request) as never));
       control.post('/calls', async (request) => sim.staff.phoneCall(body(request) as never));
+      const id = (request: { params: unknown }, name: string) => (request.params as Record<string, string>)[name]!;
+      control.patch('/conversation-items/:itemId', async (request) => sim.staff.editConversationItem(id(request, 'itemId'), body(request) as never));
+      control.delete('/conversation-items/:itemId', async (request) => {
+        sim.staff.deleteConversationItem(id(request, 'itemId'));
+        return { ok: true };
+      });
+      control.post('/conversation-items/:itemId/restore', async (request) => sim.staff.restoreConversationItem(id(request, 'itemId')));
+      control.delete('/conversations/:conversationId', async (request) => {
+        sim.staff.deleteConversation(id(request, 'conversationId'));
+        return { ok: true };
+      });
+      control.post('/scheduled-messages', async (request, reply) => reply.code(201).send(sim.staff.scheduleMessage(body(request) as never)));
+      control.patch('/scheduled-messages/:messageId', async (request) =>
+        sim.staff.editScheduledMessage(id(request, 'messageId'), body(request) as never),
+      );
+      control.delete('/scheduled-messages/:messageId', async (request) => {
+        sim.staff.deleteScheduledMessage(id(request, 'messageId'));
+        return { ok: true };
+      });
+      control.post('/scheduled-messages/:messageId/send', async (request) => sim.staff.sendScheduledMessage(id(request, 'messageId')));
       control.post('/credentials/:accessId/disabled', async (request) => {
         const { disabled } = parse(z.strictObject({ disabled: z.boolean() }), request.body);
         sim.staff.setCredentialDisabled((request.params as { accessId: string }).accessId, disabled);

@@ -6,7 +6,7 @@ import type { SpruceConversation, SpruceConversationItem } from '../../spruce/ty
 import type { components } from '../../spruce/openapi-types.ts';
 import { displayName } from './contacts.ts';
 import { APP_BASE, iso, type SimContext } from './context.ts';
-import { badParameter } from './errors.ts';
+import { ApiError, badParameter } from './errors.ts';
 import type { OrgState, StoredAuthor, StoredConversation, StoredItem } from './state.ts';
 
 type MessagePost = components['schemas']['conversation_messagePost'];
@@ -111,13 +111,29 @@ export function renderItem(ctx: SimContext, org: OrgState, item: StoredItem): Sp
 }
 
 /**
- * The webhook form: the item plus its parent `conversation` [spec]. The prose of the spec
- * names the request id `requestID` on the webhook event while the schema says `requestId`;
- * both are sent [ours] so that either reading works.
+ * A conversation as webhook payloads carry it: the REST shape, but `associatedContactIds` is
+ * `null` rather than `[]` when there are none, as in Spruce's example [doc].
+ */
+export function renderConversationForWebhook(ctx: SimContext, org: OrgState, conversation: StoredConversation): object {
+  const rendered = renderConversation(ctx, org, conversation);
+  return { ...rendered, associatedContactIds: rendered.associatedContactIds?.length ? rendered.associatedContactIds : null };
+}
+
+/**
+ * The webhook form of an item, the same for every conversationItem.* event: the REST shape plus
+ * its parent `conversation` (the integration guide and the spec say item payloads embed it; the
+ * overview's example shows only `conversationId`, which is also there), `buttons: null` as in
+ * the example [doc]. The spec's prose names the request id `requestID` on webhook events while
+ * the schema says `requestId`; both are sent [ours] so that either reading works.
  */
 export function renderItemForWebhook(ctx: SimContext, org: OrgState, item: StoredItem): object {
   const conversation = org.conversations.get(item.conversationId)!;
-  return { ...renderItem(ctx, org, item), requestID: item.requestId, conversation: renderConversation(ctx, org, conversation) };
+  return {
+    ...renderItem(ctx, org, item),
+    buttons: null,
+    requestID: item.requestId,
+    conversation: renderConversationForWebhook(ctx, org, conversation),
+  };
 }
 
 function newConversation(ctx: SimContext, org: OrgState, init: Partial<StoredConversation> & { type: StoredConversation['type'] }): StoredConversation {
@@ -131,7 +147,7 @@ function newConversation(ctx: SimContext, org: OrgState, init: Partial<StoredCon
   };
   org.conversations.set(conversation.id, conversation);
   org.itemsByConversation.set(conversation.id, []);
-  ctx.events.emit(org, 'conversation.created', renderConversation(ctx, org, conversation));
+  ctx.events.emit(org, 'conversation.created', renderConversationForWebhook(ctx, org, conversation));
   return conversation;
 }
 
@@ -190,6 +206,55 @@ export function addItem(ctx: SimContext, org: OrgState, conversation: StoredConv
   return item;
 }
 
+export interface ComposedMessage {
+  text: string;
+  internal: boolean;
+  author: { id: string; displayName: string };
+}
+
+/**
+ * The text and author of a message posted or scheduled through the API: page elements need
+ * `internal`, authors and pages must be members, note conversations take internal messages only.
+ */
+export function composeMessage(
+  org: OrgState,
+  conversation: StoredConversation,
+  body: { body: components['schemas']['conversation_messageBodyElement'][]; internal?: boolean; author?: string },
+): ComposedMessage {
+  const internal = body.internal ?? false;
+  if (body.body.length === 0) throw badParameter('body must contain at least one element');
+  if (conversation.type === 'note' && !internal) throw badParameter('only internal messages can be posted in a note conversation');
+  const text = body.body
+    .map((element, i) => {
+      if (element.type === 'text') return element.value;
+      if (!internal) throw badParameter(`body/${i}: a page element needs internal=true`);
+      const member = org.teammates.find((t) => t.id === element.value);
+      if (!member) throw badParameter(`body/${i}: unknown organization member ${element.value}`);
+      return `@${member.displayName}`;
+    })
+    .join('');
+  let author = { id: org.id, displayName: org.config.name };
+  if (body.author && body.author !== org.id) {
+    const member = org.teammates.find((t) => t.id === body.author);
+    if (!member) throw badParameter(`unknown author ${body.author}`);
+    author = { id: member.id, displayName: member.displayName };
+  }
+  return { text, internal, author };
+}
+
+/** Adds a composed message as an item sent by the API caller (`accessId`). */
+export function addComposedItem(ctx: SimContext, org: OrgState, conversation: StoredConversation, message: ComposedMessage, accessId?: string, requestId?: string): StoredItem {
+  const author: StoredAuthor = { displayName: message.author.displayName, id: message.author.id };
+  if (accessId) author.deviceInformation = { accessID: accessId };
+  return addItem(ctx, org, conversation, {
+    text: message.text,
+    direction: message.internal ? 'none' : 'outbound',
+    isInternalNote: message.internal,
+    author,
+    requestId,
+  });
+}
+
 /**
  * `POST /conversations/{id}/messages`: the item's author carries the caller's access id in
  * `deviceInformation.accessID` and the returned `requestId` [spec], so the caller can
@@ -202,37 +267,61 @@ export function postMessage(
   body: MessagePost,
   accessId: string,
 ): { requestId: string; item: StoredItem } {
-  const internal = body.internal ?? false;
-  if (body.body.length === 0) throw badParameter('body must contain at least one element');
   if (body.attachments?.length) throw badParameter(`unknown attachmentId ${body.attachments[0]!.attachmentId}`);
-  if (conversation.type === 'note' && !internal) throw badParameter('only internal messages can be posted in a note conversation');
-  const text = body.body
-    .map((element, i) => {
-      if (element.type === 'text') return element.value;
-      if (!internal) throw badParameter(`body/${i}: a page element needs internal=true`);
-      const member = org.teammates.find((t) => t.id === element.value);
-      if (!member) throw badParameter(`body/${i}: unknown organization member ${element.value}`);
-      return `@${member.displayName}`;
-    })
-    .join('');
-  let authorName = org.config.name;
-  let authorId = org.id;
-  if (body.author && body.author !== org.id) {
-    const member = org.teammates.find((t) => t.id === body.author);
-    if (!member) throw badParameter(`unknown author ${body.author}`);
-    authorName = member.displayName;
-    authorId = member.id;
-  }
+  const message = composeMessage(org, conversation, body);
   if (conversation.archived && !body.stayArchived) conversation.archived = false;
   const requestId = ctx.ids.short('asyncRequest');
-  const item = addItem(ctx, org, conversation, {
-    text,
-    direction: internal ? 'none' : 'outbound',
-    isInternalNote: internal,
-    author: { displayName: authorName, id: authorId, deviceInformation: { accessID: accessId } },
-    requestId,
-  });
+  const item = addComposedItem(ctx, org, conversation, message, accessId, requestId);
   return { requestId, item };
+}
+
+/** A live (not deleted) item of the organization, or undefined. */
+export function liveItem(org: OrgState, itemId: string): StoredItem | undefined {
+  const item = org.items.get(itemId);
+  return item && item.deletedAt === undefined ? item : undefined;
+}
+
+/** An item's text edited in the app: modifiedAt moves; emits conversationItem.updated. */
+export function editItem(ctx: SimContext, org: OrgState, item: StoredItem, text: string): void {
+  if (item.deletedAt !== undefined) throw badParameter(`conversation item ${item.id} is deleted`);
+  item.text = text;
+  item.modifiedAt = ctx.clock.now();
+  ctx.events.emit(org, 'conversationItem.updated', renderItemForWebhook(ctx, org, item));
+}
+
+/**
+ * Deleted (in the app or through `DELETE /conversationItems/{id}`): gone from the API until
+ * restored; emits conversationItem.deleted with the item as it was [ours].
+ */
+export function deleteItem(ctx: SimContext, org: OrgState, item: StoredItem, options: { force?: boolean } = {}): void {
+  if (item.deletedAt !== undefined) throw badParameter(`conversation item ${item.id} is already deleted`);
+  if (!item.canDelete && !options.force) throw new ApiError(400, 'NOT_DELETABLE', 'this conversation item cannot be deleted');
+  const before = renderItemForWebhook(ctx, org, item);
+  item.deletedAt = ctx.clock.now();
+  ctx.events.emit(org, 'conversationItem.deleted', before);
+}
+
+/** Restored in the app: back in the API as it was; emits conversationItem.restored. */
+export function restoreItem(ctx: SimContext, org: OrgState, item: StoredItem): void {
+  if (item.deletedAt === undefined) throw badParameter(`conversation item ${item.id} is not deleted`);
+  delete item.deletedAt;
+  ctx.events.emit(org, 'conversationItem.restored', renderItemForWebhook(ctx, org, item));
+}
+
+/**
+ * A conversation deleted in the app: it, its items and its scheduled messages are gone (a
+ * later text from the same number starts a new conversation). Emits conversation.deleted with
+ * the conversation as it was, and nothing for the items [ours].
+ */
+export function deleteConversation(ctx: SimContext, org: OrgState, conversation: StoredConversation): void {
+  const before = renderConversationForWebhook(ctx, org, conversation);
+  for (const itemId of org.itemsByConversation.get(conversation.id) ?? []) org.items.delete(itemId);
+  for (const message of [...org.scheduledMessages.values()]) {
+    if (message.conversationId === conversation.id) org.scheduledMessages.delete(message.id);
+  }
+  org.itemsByConversation.delete(conversation.id);
+  org.conversations.delete(conversation.id);
+  ctx.events.emit(org, 'conversation.deleted', before);
 }
 
 /** `PATCH /conversations/{id}`: archived, assignment and tags; emits conversation.updated. */
@@ -256,5 +345,5 @@ export function updateConversation(
     if (patch.assignToMemberId === '') delete conversation.assignedToMemberId;
     else conversation.assignedToMemberId = patch.assignToMemberId;
   }
-  ctx.events.emit(org, 'conversation.updated', renderConversation(ctx, org, conversation));
+  ctx.events.emit(org, 'conversation.updated', renderConversationForWebhook(ctx, org, conversation));
 }

@@ -20,12 +20,21 @@ describe('SpruceEvents', () => {
     expect(signSpruceBody('sécret', '{"a":1}')).toBe(expected);
   });
 
-  it('builds the documented envelope with distinct, ordered event times within one millisecond', () => {
-    const { org, events } = setup();
+  it('builds the documented envelope: no id, eventTime to the second', async () => {
+    const { org, events, clock } = setup();
+    await clock.advance(750);
+    events.emit(org, 'contact.created', { id: 'entity_1' });
+    expect(JSON.parse(events.emitted[0]!.body)).toEqual({ object: 'event', type: 'contact.created', eventTime: '2025-03-01T12:00:00Z', data: { object: { id: 'entity_1' } } });
+    expect(events.emitted[0]!.id).toMatch(/^wev_/);
+  });
+
+  it('with eventIds and distinctEventTimes: the log id in the payload, distinct ordered times within one millisecond', () => {
+    const { org, clock } = setup();
+    const events = new SpruceEvents(clock, new IdFactory(clock, 3), new FaultInjector(1), { eventIds: true, distinctEventTimes: true });
     events.emit(org, 'contact.created', { id: 'entity_1' });
     events.emit(org, 'contact.updated', { id: 'entity_1' });
     const [a, b] = events.emitted.map((e) => JSON.parse(e.body));
-    expect(a).toEqual({ object: 'event', id: expect.stringMatching(/^wev_/), type: 'contact.created', eventTime: expect.any(String), data: { object: { id: 'entity_1' } } });
+    expect(a).toEqual({ object: 'event', id: events.emitted[0]!.id, type: 'contact.created', eventTime: expect.any(String), data: { object: { id: 'entity_1' } } });
     expect(a.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(a.eventTime < b.eventTime).toBe(true);
     expect(Date.parse(a.eventTime)).toBe(Date.parse(b.eventTime));

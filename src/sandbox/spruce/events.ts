@@ -22,7 +22,19 @@ export const DELIVERY_RULES = {
   logPageSize: 20,
 } as const;
 
+/** Kinder-than-documented event shapes, each off by default [ours]. */
+export interface SpruceEventOptions {
+  /** Add a top-level `id` (the delivery log's `wev_` id) to every payload. Spruce sends none. */
+  eventIds?: boolean;
+  /**
+   * Give `eventTime` nanosecond digits, unique and ordered within the simulator. Spruce's own
+   * examples give it to the second, so two changes in one second share it.
+   */
+  distinctEventTimes?: boolean;
+}
+
 export interface LoggedEvent {
+  /** The delivery log's `wev_` id; in the payload only with the `eventIds` option. */
   id: string;
   orgId: string;
   type: EventType;
@@ -59,6 +71,7 @@ export class SpruceEvents implements EventSink {
     private readonly clock: Clock,
     private readonly ids: IdFactory,
     private readonly faults: FaultInjector,
+    private readonly options: SpruceEventOptions = {},
   ) {
     this.current = this.newDispatcher();
   }
@@ -100,18 +113,18 @@ export class SpruceEvents implements EventSink {
   }
 
   /**
-   * RFC 3339 with nanoseconds (as Go's RFC3339Nano, but always 9 digits): the clock gives the
-   * milliseconds and a counter the rest, so events in the same clock millisecond still get
-   * distinct, ordered times and a receiver deduping on (type, id, eventTime) never merges two
-   * real changes [ours].
+   * RFC 3339 to the second, as every Spruce example shows it [doc]. With `distinctEventTimes`
+   * [ours]: nanosecond digits (as Go's RFC3339Nano, always 9) where the clock gives the
+   * milliseconds and a counter the rest, so events in one millisecond get distinct, ordered times.
    */
   private eventTime(now: number): string {
+    if (!this.options.distinctEventTimes) return iso(now);
     if (now === this.lastMs) this.sameMs = Math.min(this.sameMs + 1, 999_999);
     else {
       this.lastMs = now;
       this.sameMs = 0;
     }
-    return `${iso(now).slice(0, 23)}${String(this.sameMs).padStart(6, '0')}Z`;
+    return `${new Date(now).toISOString().slice(0, 23)}${String(this.sameMs).padStart(6, '0')}Z`;
   }
 
   emit(org: OrgState, type: EventType, object: object, extraData: Record<string, unknown> = {}): void {
@@ -119,8 +132,12 @@ export class SpruceEvents implements EventSink {
     const at = this.clock.now();
     const id = this.ids.ulid('wev');
     const eventTime = this.eventTime(at);
-    // The envelope [doc]; `id` is a sandbox extra [ours] equal to the delivery log's id.
-    const body = JSON.stringify({ object: 'event', id, type, eventTime, data: { object, ...extraData } });
+    // The envelope [doc]: no event id. The `eventIds` option adds the log's id [ours]. The bytes
+    // are fixed here, so every redelivery and the delivery log's `data` repeat them exactly.
+    const envelope = this.options.eventIds
+      ? { object: 'event', id, type, eventTime, data: { object, ...extraData } }
+      : { object: 'event', type, eventTime, data: { object, ...extraData } };
+    const body = JSON.stringify(envelope);
     const event: LoggedEvent = { id, orgId: org.id, type, eventTime, at, body };
     this.emitted.push(event);
     for (const endpoint of org.endpoints.values()) {

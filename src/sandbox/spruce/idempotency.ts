@@ -1,8 +1,9 @@
 // `s-idempotency-key` (≤ 255 chars) on POST and PATCH, kept 24 h: a repeat of a key on the same
 // path is rejected with 422 and the first response is NOT replayed [doc].
 // [ours] Keys are per organization and path. A key is taken when the request reaches its
-// handler and given back if the answer is not 2xx, so a 422 always means "the first attempt
-// landed" (a request refused by auth, rate limit or validation never consumed its key).
+// handler and given back unless the handler carried the request out, so a 422 always means
+// "the first attempt landed" (a request refused by auth, rate limit or validation never consumed
+// its key), including when that landing's answer was lost (an injected ambiguous failure).
 import { ApiError, badParameter } from './errors.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;

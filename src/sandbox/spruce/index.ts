@@ -13,18 +13,19 @@ import type { SimContext } from './context.ts';
 import { CONTROL_PREFIX, installControlApi } from './control-api.ts';
 import { renderConversation, renderItem } from './conversations.ts';
 import { errorBody } from './errors.ts';
-import { SpruceEvents, type LoggedEvent } from './events.ts';
+import { SpruceEvents, type LoggedEvent, type SpruceEventOptions } from './events.ts';
 import { fakeOrganizationPeople, seedContacts } from './fake-data.ts';
 import { IdempotencyStore } from './idempotency.ts';
 import { IdFactory } from './ids.ts';
 import { spruceOpenApi, type OpenApiValidator } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { pendingScheduledMessages, renderScheduledMessage } from './scheduled-messages.ts';
 import { SpruceStaff } from './staff.ts';
 import { OrgState, SpruceState, type OrganizationConfig } from './state.ts';
 import { renderEndpoint } from './webhook-endpoints.ts';
 
 export type { RequestLogEntry, Violation } from './api.ts';
-export type { LoggedEvent } from './events.ts';
+export type { LoggedEvent, SpruceEventOptions } from './events.ts';
 export type { OrganizationConfig } from './state.ts';
 export type { SpruceStaff } from './staff.ts';
 export { signSpruceBody, DELIVERY_RULES } from './events.ts';
@@ -39,6 +40,8 @@ export interface SpruceSimulatorOptions {
   organizations?: OrganizationConfig[];
   /** Also check every response body against the spec, into `responseViolations`. Default false. */
   validateResponses?: boolean;
+  /** Kinder-than-documented webhook payloads (event ids, distinct event times). Default: none. */
+  events?: SpruceEventOptions;
 }
 
 export interface SpruceCredentials {
@@ -114,7 +117,7 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
   const openapi = spruceOpenApi();
   const ids = new IdFactory(clock, seed);
   const faults = new FaultInjector(seed);
-  const events = new SpruceEvents(clock, ids, faults);
+  const events = new SpruceEvents(clock, ids, faults, options.events);
   const state = new SpruceState();
   let baseUrl = '';
   const ctx: SimContext = { clock, ids, state, events, apiBase: () => baseUrl || 'https://api.sprucehealth.com/v1' };
@@ -254,7 +257,10 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
       const found = state.findConversation(conversationId);
       if (!found) return [];
       const { org: o } = found;
-      return (o.itemsByConversation.get(conversationId) ?? []).map((id) => renderItem(ctx, o, o.items.get(id)!));
+      return (o.itemsByConversation.get(conversationId) ?? [])
+        .map((id) => o.items.get(id)!)
+        .filter((item) => item.deletedAt === undefined)
+        .map((item) => renderItem(ctx, o, item));
     },
     webhookEndpoints(organizationId) {
       return [...org(organizationId).endpoints.values()].map((e) => renderEndpoint(e));
@@ -267,7 +273,8 @@ export async function createSpruceSimulator(options: SpruceSimulatorOptions = {}
         tags: [...o.tags.values()],
         fields: [...o.fields.values()],
         conversations: sim.conversations(o.id),
-        conversationItems: [...o.items.values()].map((item) => renderItem(ctx, o, item)),
+        conversationItems: [...o.items.values()].filter((item) => item.deletedAt === undefined).map((item) => renderItem(ctx, o, item)),
+        scheduledMessages: pendingScheduledMessages(o).map(renderScheduledMessage),
         webhookEndpoints: sim.webhookEndpoints(o.id),
         counts: { contacts: o.contacts.size, conversations: o.conversations.size, items: o.items.size, events: events.emitted.length },
       };

@@ -1,7 +1,7 @@
 // Conversations, their items, posting a message, conversation tags.
 import type { components } from '../../spruce/openapi-types.ts';
 import { ensureTagIn } from './contacts.ts';
-import { postMessage, renderConversation, renderItem, updateConversation } from './conversations.ts';
+import { deleteItem, liveItem, postMessage, renderConversation, renderItem, updateConversation } from './conversations.ts';
 import { badParameter, notFound } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, type ApiRequest, type Handler } from './handler.ts';
 import { paginate, queryHash } from './pagination.ts';
@@ -58,7 +58,7 @@ export const conversationHandlers: Record<string, Handler> = {
     const from = startFrom ? Date.parse(startFrom) : -Infinity;
     const all = (req.org.itemsByConversation.get(conversation.id) ?? [])
       .map((id) => req.org.items.get(id)!)
-      .filter((item) => item.createdAt >= from);
+      .filter((item) => item.deletedAt === undefined && item.createdAt >= from);
     const descending = order === 'newest_first';
     if (descending) all.reverse();
     const page = paginate(all, (item) => [item.id], {
@@ -80,9 +80,17 @@ export const conversationHandlers: Record<string, Handler> = {
   },
 
   ConversationItem({ ctx }, req) {
-    const item = req.org.items.get(req.params.conversationItemId!);
+    const item = liveItem(req.org, req.params.conversationItemId!);
     if (!item) throw notFound('conversation item');
     return { status: 200, body: { conversationItem: renderItem(ctx, req.org, item) } };
+  },
+
+  // 200 {requestId} [spec]; `canDelete: false` (calls) → 400 NOT_DELETABLE [ours].
+  DeleteConversationItem({ ctx }, req) {
+    const item = liveItem(req.org, req.params.conversationItemId!);
+    if (!item) throw notFound('conversation item');
+    deleteItem(ctx, req.org, item);
+    return { status: 200, body: { requestId: ctx.ids.short('asyncRequest') } };
   },
 
   PostConversationMessage({ ctx }, req) {

@@ -6,11 +6,23 @@ import { z } from 'zod';
 import type { SpruceContact, SpruceConversation, SpruceConversationItem, SpruceCreateContact, SpruceUpdateContact } from '../../spruce/types.ts';
 import { createContact, deleteContact, displayName, mergeContacts, renderContact, updateContact } from './contacts.ts';
 import type { SimContext } from './context.ts';
-import { addItem, noteConversation, phoneConversation, renderConversation, renderItem, secureConversation } from './conversations.ts';
+import {
+  addItem,
+  deleteConversation,
+  deleteItem,
+  editItem,
+  noteConversation,
+  phoneConversation,
+  renderConversation,
+  renderItem,
+  restoreItem,
+  secureConversation,
+} from './conversations.ts';
 import { ApiError, badParameter } from './errors.ts';
 import type { OpenApiValidator } from './openapi.ts';
 import { normalizePhone } from './phone.ts';
-import type { OrgState, StoredContact, StoredConversation, StoredItem } from './state.ts';
+import { deleteScheduledMessage, editScheduledMessage, renderScheduledMessage, scheduleMessage, sendScheduledMessage } from './scheduled-messages.ts';
+import type { OrgState, StoredContact, StoredConversation, StoredItem, StoredScheduledMessage } from './state.ts';
 
 export interface StaffContactInput extends SpruceCreateContact {
   organizationId?: string;
@@ -48,6 +60,19 @@ const callInput = z.strictObject({
   durationSeconds: z.number().int().min(0).default(60),
   organizationId: z.string().optional(),
 });
+
+const itemEditInput = z.strictObject({ text: z.string() });
+const isoTime = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an RFC 3339 date-time');
+const scheduleInput = z.strictObject({
+  conversationId: z.string().min(1),
+  text: z.string().min(1),
+  sendAt: isoTime,
+  internal: z.boolean().default(false),
+  authorId: z.string().optional(),
+});
+const scheduleEditInput = z.strictObject({ text: z.string().min(1).optional(), sendAt: isoTime.optional() });
+
+export type ScheduledMessageOut = ReturnType<typeof renderScheduledMessage>;
 
 export class SpruceStaff {
   constructor(
@@ -196,6 +221,90 @@ export class SpruceStaff {
       },
     });
     return this.pair(org, conversation, item);
+  }
+
+  /** The organization holding `id` in one of its record maps, or a 400 naming what is unknown. */
+  private find<T>(id: unknown, what: string, records: (org: OrgState) => Map<string, T>): { org: OrgState; record: T } {
+    if (typeof id !== 'string' || !id) throw badParameter(`a ${what} id is required`);
+    for (const org of this.ctx.state.orgs.values()) {
+      const record = records(org).get(id);
+      if (record) return { org, record };
+    }
+    throw badParameter(`unknown ${what} ${id}`);
+  }
+
+  private item(itemId: unknown): { org: OrgState; item: StoredItem } {
+    const { org, record } = this.find(itemId, 'conversation item', (o) => o.items);
+    return { org, item: record };
+  }
+
+  private scheduled(messageId: unknown): { org: OrgState; message: StoredScheduledMessage } {
+    const { org, record } = this.find(messageId, 'scheduled message', (o) => o.scheduledMessages);
+    return { org, message: record };
+  }
+
+  /** A teammate edits an item's text in the app (emits conversationItem.updated). */
+  editConversationItem(itemId: string, input: { text: string }): SpruceConversationItem {
+    const { text } = parse(itemEditInput, input, 'editConversationItem');
+    const { org, item } = this.item(itemId);
+    editItem(this.ctx, org, item, text);
+    return renderItem(this.ctx, org, item);
+  }
+
+  /** A teammate deletes an item in the app, calls included (emits conversationItem.deleted). */
+  deleteConversationItem(itemId: string): void {
+    const { org, item } = this.item(itemId);
+    deleteItem(this.ctx, org, item, { force: true });
+  }
+
+  /** A teammate restores a deleted item (emits conversationItem.restored). */
+  restoreConversationItem(itemId: string): SpruceConversationItem {
+    const { org, item } = this.item(itemId);
+    restoreItem(this.ctx, org, item);
+    return renderItem(this.ctx, org, item);
+  }
+
+  /** A teammate deletes a whole conversation (emits conversation.deleted only). */
+  deleteConversation(conversationId: string): void {
+    const found = this.ctx.state.findConversation(conversationId);
+    if (!found) throw badParameter(`unknown conversation ${conversationId}`);
+    deleteConversation(this.ctx, found.org, found.conversation);
+  }
+
+  /** A teammate schedules a message in a conversation (emits scheduledMessage.created). */
+  scheduleMessage(input: { conversationId: string; text: string; sendAt: string; internal?: boolean; authorId?: string }): ScheduledMessageOut {
+    const request = parse(scheduleInput, input, 'scheduleMessage');
+    const found = this.ctx.state.findConversation(request.conversationId);
+    if (!found) throw badParameter(`unknown conversation ${request.conversationId}`);
+    const { org, conversation } = found;
+    if (conversation.type === 'note' && !request.internal) throw badParameter('only internal messages can be scheduled in a note conversation');
+    const member = this.teammate(org, request.authorId);
+    const message = scheduleMessage(this.ctx, org, conversation, { text: request.text, internal: request.internal, author: member }, Date.parse(request.sendAt));
+    return renderScheduledMessage(message);
+  }
+
+  /** Edited before it goes out (emits scheduledMessage.updated). */
+  editScheduledMessage(messageId: string, input: { text?: string; sendAt?: string }): ScheduledMessageOut {
+    const patch = parse(scheduleEditInput, input, 'editScheduledMessage');
+    const { org, message } = this.scheduled(messageId);
+    editScheduledMessage(this.ctx, org, message, { text: patch.text, sendAt: patch.sendAt === undefined ? undefined : Date.parse(patch.sendAt) });
+    return renderScheduledMessage(message);
+  }
+
+  /** Deleted before it goes out (emits scheduledMessage.deleted). */
+  deleteScheduledMessage(messageId: string): void {
+    const { org, message } = this.scheduled(messageId);
+    deleteScheduledMessage(this.ctx, org, message);
+  }
+
+  /**
+   * Sends it now, whatever its scheduled time (the sandbox does not send on its own): emits
+   * conversationItem.created then scheduledMessage.sent.
+   */
+  sendScheduledMessage(messageId: string): ConversationAndItem & { scheduledMessage: ScheduledMessageOut } {
+    const { org, message } = this.scheduled(messageId);
+    const item = sendScheduledMessage(this.ctx, org, message);
+    return { ...this.pair(org, org.conversations.get(item.conversationId)!, item), scheduledMessage: renderScheduledMessage(message) };
   }
 
   /** Turns an API credential off (its requests get 403) or back on. */

@@ -89,6 +89,25 @@ export interface StoredItem {
   requestId: string;
   canDelete: boolean;
   event?: { type: 'inboundCall' | 'outboundCall'; data: Record<string, unknown> };
+  /** Deleted in the app or through the API: hidden from the API until restored. */
+  deletedAt?: number;
+}
+
+export interface StoredScheduledMessage {
+  id: string;
+  orgId: string;
+  conversationId: string;
+  text: string;
+  isInternalNote: boolean;
+  /** The member (teammate or the organization) the message goes out as. */
+  sendAs: { id: string; displayName: string };
+  createdAt: number;
+  modifiedAt: number;
+  sendAt: number;
+  /** Set once sent: the item it became. */
+  sentConversationItemId?: string;
+  /** What it was posted with through the API (for the item's author.deviceInformation). */
+  accessId?: string;
 }
 
 export interface StoredEndpoint {
@@ -128,6 +147,7 @@ export class OrgState {
   readonly conversations = new Map<string, StoredConversation>();
   readonly items = new Map<string, StoredItem>();
   readonly itemsByConversation = new Map<string, string[]>();
+  readonly scheduledMessages = new Map<string, StoredScheduledMessage>();
   readonly endpoints = new Map<string, StoredEndpoint>();
   /** Indexes: E.164 phone / lower-case email / `type|externalId` → contact ids. */
   readonly phoneIndex = new Map<string, Set<string>>();

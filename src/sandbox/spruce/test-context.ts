@@ -29,3 +29,19 @@ export function testContext(): { ctx: SimContext; org: OrgState; events: Recorde
   const ctx: SimContext = { clock, ids, state, events: sink, apiBase: () => 'https://api.sprucehealth.com/v1' };
   return { ctx, org, events, clock };
 }
+
+/**
+ * A webhook object as the spec's schemas type it: Spruce's examples send `null` for lists the
+ * spec types as arrays (`associatedContactIds`, `buttons`, also inside an item's embedded
+ * conversation); those read as empty lists here, so the rest can be checked against the spec.
+ */
+export function nullListsAsEmpty(object: Record<string, unknown>): Record<string, unknown> {
+  const fix = (o: Record<string, unknown>) => {
+    const out = { ...o };
+    for (const key of ['associatedContactIds', 'buttons']) if (out[key] === null) out[key] = [];
+    return out;
+  };
+  const out = fix(object);
+  if (out.conversation && typeof out.conversation === 'object') out.conversation = fix(out.conversation as Record<string, unknown>);
+  return out;
+}

@@ -25,6 +25,9 @@ import { ValidationError } from './validation.ts';
 
 export const CONTROL_PREFIX = '/_sandbox';
 
+const GATEWAY_NOT_FOUND =
+  '<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
 export interface AppDeps extends RouteDeps {
   faults: FaultInjector;
   oauth: OAuthServer;
@@ -54,6 +57,16 @@ function envelopeError(error: FastifyError | Error, reply: FastifyReply) {
   return reply.code(500).send({ code: CODE.INTERNAL, message: 'Internal server error' });
 }
 
+/** A write was carried out when Spry says so: a 2xx AND envelope code 2000 (refusals can be HTTP 200). */
+function envelopeSucceeded(statusCode: number, payload: unknown): boolean {
+  if (statusCode < 200 || statusCode >= 300 || typeof payload !== 'string') return false;
+  try {
+    return (JSON.parse(payload) as { code?: unknown }).code === CODE.SUCCESS;
+  } catch {
+    return false;
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // No logger: request bodies and URLs can carry PHI.
   const app = Fastify({ logger: false });
@@ -66,13 +79,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     defaultJson(request, String(body), done);
   });
 
-  installRequestLog(app, {
+  const requestLog = installRequestLog(app, {
     clock: deps.clock,
     log: deps.requestLog,
     exceptPrefix: CONTROL_PREFIX,
     organisationOf: (request) => deps.oauth.organisationOf(request.headers.authorization),
   });
-  deps.faults.install(app, { clock: deps.clock, errorBody: faultErrorBody, exceptPrefix: CONTROL_PREFIX });
+  deps.faults.install(app, { clock: deps.clock, errorBody: faultErrorBody, exceptPrefix: CONTROL_PREFIX, committed: envelopeSucceeded });
+  requestLog.recordCodes();
 
   await app.register(async (api) => {
     api.setErrorHandler((error: FastifyError | Error, _request, reply) => envelopeError(error, reply));
@@ -93,8 +107,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   app.setErrorHandler((error: FastifyError | Error, _request, reply) => envelopeError(error, reply));
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ code: CODE.UNKNOWN_ROUTE, message: `No route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  // A path the API does not have is answered by the gateway in front of it, not by Spry: a
+  // plain HTML 404 with no envelope [ours], unlike a missing record (404 + code 4004), so a
+  // client that reads "not found" as "no such patient" is caught out.
+  app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/html; charset=utf-8').send(GATEWAY_NOT_FOUND));
   return app;
 }

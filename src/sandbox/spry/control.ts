@@ -4,32 +4,13 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ControlledClock } from '../../clock.ts';
+import { faultsSchema } from '../fault-schema.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './envelope.ts';
 import { RecordError, type SpryRecords } from './records.ts';
 import type { SpryStaff } from './staff.ts';
 import type { SprySimulator } from './types.ts';
 import { appointmentStatusChangeSchema, parse, patientStatusSchema, ValidationError } from './validation.ts';
 
-const rate = z.number().min(0).max(1);
-const ms = z.number().int().min(0);
-const routeFaultSchema = z
-  .object({
-    match: z.string().optional(),
-    latencyMs: ms.optional(),
-    errorRate: rate.optional(),
-    errorStatus: z.number().int().min(400).max(599).optional(),
-    timeoutRate: rate.optional(),
-    hangMs: ms.optional(),
-    rateLimitBurst: z.number().int().min(0).optional(),
-    retryAfterSeconds: z.number().int().min(0).optional(),
-  })
-  .strict();
-const deliveryFaultsSchema = z
-  .object({ duplicateRate: rate.optional(), dropRate: rate.optional(), reorderWindowMs: ms.optional() })
-  .strict();
-const faultsSchema = z
-  .object({ routes: z.array(routeFaultSchema).optional(), deliveries: deliveryFaultsSchema.optional() })
-  .strict();
 const rateLimitSchema = z.object({ requests_per_second: z.number().positive().nullable() }).strict();
 const advanceSchema = z.object({ ms: z.number().int().min(0).max(30 * 86_400_000) }).strict();
 const pagingSchema = z
@@ -209,6 +190,10 @@ export function registerControlRoutes(
   app.delete('/faults', async () => {
     sim.faults.clear();
     return sim.faults.describe();
+  });
+  app.post('/oauth/expire-tokens', async () => {
+    sim.expireTokens();
+    return { expired: true };
   });
   app.put('/rate-limit', async (request) => {
     const { requests_per_second } = parse(rateLimitSchema, request.body);

@@ -146,6 +146,7 @@ export async function createSprySimulator(options: SprySimulatorOptions = {}): P
         .filter((e) => org === undefined || e.data.organisation_id === org)
         .map((e) => structuredClone(e)),
     setRateLimit: (rps) => rateLimiter.setLimit(rps),
+    expireTokens: () => oauth.expireAll(),
     reset() {
       records.reset();
       webhooks.reset();

@@ -38,12 +38,17 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
+/** 401 with Spry's envelope and the RFC 6750 challenge a bearer-token API answers with. */
 const unauthorized = (message: string) =>
-  new SpryApiError(401, CODE.UNAUTHORIZED, message, undefined, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  new SpryApiError(401, CODE.UNAUTHORIZED, message, undefined, {
+    'www-authenticate': `Bearer error="invalid_token", error_description="${message}"`,
+  });
 
 export class OAuthServer {
   /** Signs this simulator's tokens: a token from another run (or made up) is "unknown". */
   private readonly signingKey = randomBytes(32);
+  /** Tokens carry the generation they were issued in; `expireAll` starts a new one. */
+  private generation = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -80,6 +85,7 @@ export class OAuthServer {
       iat: issuedAt,
       exp: issuedAt + this.ttlSeconds,
       jti: randomUUID(),
+      gen: this.generation,
     };
     const org = this.describeOrg(client.organisationId);
     return {
@@ -101,13 +107,21 @@ export class OAuthServer {
     if (!match) throw unauthorized('Missing bearer token');
     const payload = this.decode(match[1]!);
     if (!payload) throw unauthorized('Invalid access token');
-    if (this.clock.now() >= payload.exp * 1000) throw unauthorized('Access token expired');
+    if (this.clock.now() >= payload.exp * 1000 || payload.gen !== this.generation) throw unauthorized('Access token expired');
     return {
       organisationId: payload.organisation_id,
       clientId: payload.sub,
       scopes: new Set(payload.scope.split(' ')),
       expiresAtMs: payload.exp * 1000,
     };
+  }
+
+  /**
+   * Every token issued so far expires now, as after a key rotation or a server restart on
+   * Spry's side [ours]: callers must cope with a 401 before `expires_in` runs out.
+   */
+  expireAll(): void {
+    this.generation++;
   }
 
   /** The organisation a (possibly expired) token of ours names, for the request log. */
@@ -121,7 +135,7 @@ export class OAuthServer {
     return `${unsigned}.${createHmac('sha256', this.signingKey).update(unsigned).digest('base64url')}`;
   }
 
-  private decode(token: string): { sub: string; organisation_id: number; scope: string; exp: number } | null {
+  private decode(token: string): { sub: string; organisation_id: number; scope: string; exp: number; gen: number } | null {
     const parts = token.split('.');
     if (parts.length !== 3) return null;
     const expected = createHmac('sha256', this.signingKey).update(`${parts[0]}.${parts[1]}`).digest();

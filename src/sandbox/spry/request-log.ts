@@ -10,6 +10,7 @@ export interface RequestLogEntry {
   method: string;
   /** `METHOD /template`, e.g. `GET /apis/v1/patient/:id`; unmatched paths are logged as sent. */
   route: string;
+  /** HTTP status; 0 when the connection was dropped without an answer (timeout and ambiguous faults). */
   status: number;
   organisationId: number | null;
   /** The envelope `code` answered, or null when the body was not an envelope. */
@@ -19,6 +20,7 @@ export interface RequestLogEntry {
 interface Pending {
   at: number;
   code: number | null;
+  logged: boolean;
 }
 
 export function installRequestLog(
@@ -29,30 +31,48 @@ export function installRequestLog(
     exceptPrefix: string;
     organisationOf: (request: FastifyRequest) => number | null;
   },
-): void {
+): { recordCodes(): void } {
   const pending = new WeakMap<FastifyRequest, Pending>();
-  app.addHook('onRequest', async (request) => {
-    pending.set(request, { at: options.clock.now(), code: null });
-  });
-  app.addHook('onSend', async (request, _reply, payload) => {
+  const log = (request: FastifyRequest, status: number) => {
     const entry = pending.get(request);
-    if (entry && typeof payload === 'string') {
-      const match = /^\{"code":(\d+)/.exec(payload);
-      entry.code = match ? Number(match[1]) : null;
-    }
-    return payload;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.url.startsWith(options.exceptPrefix)) return;
-    const entry = pending.get(request);
+    if (!entry || entry.logged) return;
+    entry.logged = true;
     const template = request.routeOptions.url;
     options.log.push({
-      at: entry?.at ?? options.clock.now(),
+      at: entry.at,
       method: request.method,
       route: `${request.method} ${template ?? request.url.split('?')[0]}`,
-      status: reply.statusCode,
+      status,
       organisationId: options.organisationOf(request),
-      code: entry?.code ?? null,
+      code: status === 0 ? null : entry.code,
+    });
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith(options.exceptPrefix)) return;
+    pending.set(request, { at: options.clock.now(), code: null, logged: false });
+    // A connection dropped without an answer never reaches onResponse; 'finish' means the
+    // answer was handed to the network.
+    let answered = false;
+    reply.raw.once('finish', () => (answered = true));
+    reply.raw.once('close', () => {
+      if (!answered) log(request, 0);
     });
   });
+  app.addHook('onResponse', async (request, reply) => log(request, reply.statusCode));
+  return {
+    /**
+     * Notes the envelope code of each answer. Call it after installing anything that may still
+     * replace an answer (the fault injector), so the code logged is the one sent.
+     */
+    recordCodes() {
+      app.addHook('onSend', async (request, _reply, payload) => {
+        const entry = pending.get(request);
+        if (entry && typeof payload === 'string') {
+          const match = /^\{"code":(\d+)/.exec(payload);
+          entry.code = match ? Number(match[1]) : null;
+        }
+        return payload;
+      });
+    },
+  };
 }

@@ -91,6 +91,8 @@ export interface SprySimulator {
   /** Webhook events emitted (one per change, whatever the number of subscriptions). */
   events(organisationId?: number): SpryWebhookEnvelope[];
   setRateLimit(requestsPerSecond: number | null): void;
+  /** Every access token issued so far is expired from now on (new ones work). */
+  expireTokens(): void;
   /**
    * Back to the seeded state: records, subscriptions, communications, events, deliveries, the
    * request log, faults and the rate limit. Issued tokens stay valid; the clock is not moved.

@@ -8,6 +8,7 @@ import { adminErrorHandler } from './error-handler.ts';
 import type { AdminContext } from '../../operations/context.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
+import { doctorRoutes, type DoctorRunner } from './doctor-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { buildOpenApi, type RouteRecord } from './openapi.ts';
 import { operationRoutes } from './operation-routes.ts';
@@ -19,11 +20,13 @@ export interface AdminOptions {
   token: string;
   ctx: AdminContext;
   actions?: AdminActions;
+  /** Runs `doctor` for one tenant (the service supplies it; 501 without). */
+  doctor?: DoctorRunner;
 }
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
-const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, actions }) => {
+const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, actions, doctor }) => {
   const routes: RouteRecord[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
@@ -40,6 +43,7 @@ const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, act
   await app.register(deadLetterRoutes, { ctx });
   await app.register(auditRoutes, { ctx });
   await app.register(operationRoutes, { ctx, actions: actions ?? {} });
+  await app.register(doctorRoutes, { ctx, doctor });
 
   let document: Record<string, unknown> | null = null;
   app.get(
