@@ -9,7 +9,7 @@
 import type { CancelTimer, Clock } from '../clock.ts';
 import type { AlertsConfig } from '../config/schema.ts';
 import type { CallReport, RemoteSystem } from '../http/types.ts';
-import type { Store } from '../store/types.ts';
+import type { JobQueue } from '../store/ports.ts';
 
 export type AlertName = 'dead_letters' | 'signature_failures' | 'api_failing';
 
@@ -78,7 +78,7 @@ interface TenantWatch {
 
 export interface AlertMonitorOptions {
   tenants: { id: string; alerts?: AlertsConfig }[];
-  store: Store;
+  store: Pick<JobQueue, 'queueStats'>;
   clock: Clock;
   post?: PostAlert;
   onSent?: (notice: AlertNotice) => void;

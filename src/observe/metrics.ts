@@ -3,7 +3,8 @@
 // remote system, route template, HTTP status — never PHI.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallReport } from '../http/types.ts';
-import type { Job, JobAttempt, Store } from '../store/types.ts';
+import type { OperatorViews } from '../store/ports.ts';
+import type { Job, JobAttempt } from '../store/types.ts';
 
 const PREFIX = 'spruce_sync_';
 
@@ -199,7 +200,7 @@ export class SyncMetrics {
  * After a job completed: the receipt → processed lag of the events it covered, read back from
  * the inbox (a few rows through the job-key index). Sampled to the newest 50 for a huge burst.
  */
-export async function observeCompletedJobLag(metrics: SyncMetrics, store: Store, attempt: JobAttempt): Promise<void> {
+export async function observeCompletedJobLag(metrics: SyncMetrics, store: Pick<OperatorViews, 'listEventSummaries'>, attempt: JobAttempt): Promise<void> {
   if (attempt.outcome !== 'succeeded') return;
   const events = await store.listEventSummaries({ tenantId: attempt.tenantId, jobKey: attempt.jobKey, status: 'processed', limit: 50 });
   for (const event of events) {

@@ -3,7 +3,10 @@
 // keys keep working); dead letters and queued events keep their payloads, since they will be
 // read again. Runs on a timer in the service and on demand (CLI, admin API).
 import type { CancelTimer, Clock } from '../clock.ts';
-import type { Store } from '../store/types.ts';
+import type { OperatorViews, SyncState } from '../store/ports.ts';
+
+/** What retention needs of the store: pruning, and a place to keep its last report. */
+type RetentionStore = Pick<OperatorViews, 'prunePayloads' | 'refreshStatistics'> & Pick<SyncState, 'getState' | 'setState'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -19,7 +22,7 @@ export interface PruneReport {
   durationMs: number;
 }
 
-export async function pruneInbox(store: Store, options: { clock: Clock; payloadDays: number }): Promise<PruneReport> {
+export async function pruneInbox(store: RetentionStore, options: { clock: Clock; payloadDays: number }): Promise<PruneReport> {
   const startedAt = options.clock.now();
   // Whole milliseconds: a fractional age (1.5 days is fine, 1/3 is not) must not reach a bigint column.
   const olderThan = Math.floor(startedAt - options.payloadDays * DAY_MS);
@@ -31,7 +34,7 @@ export async function pruneInbox(store: Store, options: { clock: Clock; payloadD
   return report;
 }
 
-export async function lastPruneReport(store: Store): Promise<PruneReport | null> {
+export async function lastPruneReport(store: Pick<SyncState, 'getState'>): Promise<PruneReport | null> {
   const text = await store.getState(RETENTION_STATE.tenantId, RETENTION_STATE.key);
   if (!text) return null;
   try {
@@ -42,7 +45,7 @@ export async function lastPruneReport(store: Store): Promise<PruneReport | null>
 }
 
 export interface RetentionSchedulerOptions {
-  store: Store;
+  store: RetentionStore;
   clock: Clock;
   payloadDays: number;
   /** 0 = never on a timer. */

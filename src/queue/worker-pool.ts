@@ -3,7 +3,8 @@
 // Per-key order comes from the store: a key has one job row, and only one worker holds it.
 import type { CancelTimer, Clock } from '../clock.ts';
 import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
-import type { Job, JobAttempt, Store } from '../store/types.ts';
+import type { JobQueue } from '../store/ports.ts';
+import type { Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
 export interface JobContext {
@@ -18,7 +19,7 @@ export interface JobContext {
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;
 
 export interface WorkerPoolOptions {
-  store: Store;
+  store: JobQueue;
   clock: Clock;
   /** Unique per process: leases are held in its name. */
   workerId: string;

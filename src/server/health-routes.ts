@@ -1,6 +1,6 @@
 // /healthz: the process is up. /readyz: the store answers, so webhooks can be accepted.
 import type { FastifyPluginAsync } from 'fastify';
-import type { Store } from '../store/types.ts';
+import type { StoreLifecycle } from '../store/ports.ts';
 
 const statusBody = {
   type: 'object',
@@ -8,7 +8,7 @@ const statusBody = {
   required: ['status'],
 } as const;
 
-export const healthRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
+export const healthRoutes: FastifyPluginAsync<{ store: Pick<StoreLifecycle, 'ping'> }> = async (app, { store }) => {
   app.get('/healthz', { schema: { response: { 200: statusBody } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { response: { 200: statusBody, 503: statusBody } } }, async (_request, reply) => {
     try {

@@ -9,11 +9,12 @@ import { parseSpryEnvelope, spryInboundEvent } from '../ingest/spry-envelope.ts'
 import type { Logger } from '../observe/logger.ts';
 import { verifySpruceWebhook } from '../spruce/webhook-signature.ts';
 import { verifySpryWebhook } from '../spry/webhook-signature.ts';
-import type { NewInboundEvent, Store } from '../store/types.ts';
+import type { Inbox } from '../store/ports.ts';
+import type { NewInboundEvent } from '../store/types.ts';
 
 export interface WebhookRoutesOptions {
   tenants: ReadonlyMap<string, TenantConfig>;
-  store: Store;
+  store: Pick<Inbox, 'insertEvent'>;
   clock: Clock;
   logger: Logger;
   bodyLimitBytes: number;

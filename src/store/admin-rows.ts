@@ -1,42 +1,13 @@
-// Row ↔ view mapping and filters for the operator queries, shared by both adapters (same
-// columns, different placeholders and drivers).
+// Row ↔ view mapping and filters for the operator queries (sql/views.ts).
 import type { ActivityBucket, AuditQuery, AuditRecord, DeadJob, DeadJobQuery, EventSummary, EventSummaryQuery } from './admin-types.ts';
-import { eventColumns, eventFilters, toAudit, type AuditRow } from './rows.ts';
-
-export type FilterOp = '=' | '>=' | '<' | '<=' | 'in' | 'starts';
-export type Filter = [column: string, op: FilterOp, value: string | number | string[]];
-
-function num(value: unknown): number {
-  return typeof value === 'number' ? value : Number(value);
-}
-
-function numOrNull(value: unknown): number | null {
-  return value === null || value === undefined ? null : num(value);
-}
-
-function json<T>(value: unknown): T {
-  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
-}
+import { eventColumns, eventFilters, jobColumns, num, numOrNull, toAudit, type AuditRow, type EventRow, type JobRow } from './rows.ts';
+import type { Filter } from './sql/sql.ts';
 
 /** The event columns an operator view reads: never the payload itself, only its size. */
 export const SUMMARY_COLUMNS =
   'id, tenant_id, source, event_key, type, occurred_at, received_at, subject, status, job_key, reason, updated_at';
 
-export interface EventSummaryRow {
-  id: number;
-  tenant_id: string;
-  source: string;
-  event_key: string;
-  type: string;
-  occurred_at: number;
-  received_at: number;
-  subject: unknown;
-  status: string;
-  job_key: string | null;
-  reason: string | null;
-  updated_at: number;
-  payload_bytes: number;
-}
+export type EventSummaryRow = Omit<EventRow, 'payload'> & { payload_bytes: number };
 
 export function toEventSummary(row: EventSummaryRow): EventSummary {
   return { ...eventColumns(row), payloadPruned: num(row.payload_bytes) === 0 };
@@ -49,29 +20,14 @@ export function summaryFilters(query: EventSummaryQuery): Filter[] {
   return filters;
 }
 
-export interface DeadJobRow {
-  id: number;
-  tenant_id: string;
-  key: string;
-  task: string;
-  params: unknown;
-  attempts: number;
-  max_attempts: number;
-  last_error: string | null;
+export type DeadJobRow = Pick<JobRow, 'id' | 'tenant_id' | 'key' | 'task' | 'params' | 'attempts' | 'max_attempts' | 'last_error'> & {
   updated_at: number;
   dead_events: number;
-}
+};
 
 export function toDeadJob(row: DeadJobRow): DeadJob {
   return {
-    id: num(row.id),
-    tenantId: row.tenant_id,
-    key: row.key,
-    task: row.task,
-    params: json(row.params),
-    attempts: num(row.attempts),
-    maxAttempts: num(row.max_attempts),
-    lastError: row.last_error,
+    ...jobColumns(row),
     diedAt: num(row.updated_at),
     deadEvents: num(row.dead_events),
   };

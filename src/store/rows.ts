@@ -1,7 +1,7 @@
 // Row ↔ domain mapping shared by both adapters: their tables have the same columns, only the
 // drivers differ (SQLite hands JSON back as text, PostgreSQL as parsed values).
 import type { Cipher } from './cipher.ts';
-import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry } from './types.ts';
+import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry, LedgerSystem } from './types.ts';
 
 /** When an enqueue does not say: enough tries to ride out an upstream outage of a few hours. */
 export const DEFAULT_MAX_ATTEMPTS = 20;
@@ -27,15 +27,15 @@ export function subjectIds(subject: Record<string, string | number>): { patientI
   };
 }
 
-function json<T>(value: unknown): T {
+export function json<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
-function num(value: unknown): number {
+export function num(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-function numOrNull(value: unknown): number | null {
+export function numOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : num(value);
 }
 
@@ -93,20 +93,27 @@ export interface JobRow {
   last_error: string | null;
 }
 
-export function toJob(row: JobRow): Job {
+/** The columns a job and a dead letter (admin-rows.ts) share. */
+export function jobColumns(row: Pick<JobRow, 'id' | 'tenant_id' | 'key' | 'task' | 'params' | 'attempts' | 'max_attempts' | 'last_error'>) {
   return {
     id: num(row.id),
     tenantId: row.tenant_id,
     key: row.key,
     task: row.task,
-    params: json(row.params),
+    params: json<Job['params']>(row.params),
     attempts: num(row.attempts),
     maxAttempts: num(row.max_attempts),
+    lastError: row.last_error,
+  };
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    ...jobColumns(row),
     runAt: num(row.run_at),
     lastEventId: num(row.last_event_id),
     lockedBy: row.locked_by,
     lockedUntil: numOrNull(row.locked_until),
-    lastError: row.last_error,
     state: row.state as Job['state'],
   };
 }
@@ -166,16 +173,17 @@ export interface LedgerRow {
   written_at: number;
 }
 
-export function sealLedgerFields(fields: Record<string, unknown>, cipher: Cipher): Buffer {
+export function sealLedgerFields(fields: LedgerEntry['fields'], cipher: Cipher): Buffer {
   return cipher.seal(Buffer.from(JSON.stringify(fields)), LEDGER_CONTEXT);
 }
 
-export function toLedger(row: LedgerRow, cipher: Cipher): LedgerEntry {
+/** The row was read by its system, and each system's fields are written by putLedger typed for it. */
+export function toLedger<S extends LedgerSystem>(row: LedgerRow, cipher: Cipher): LedgerEntry<S> {
   return {
     tenantId: row.tenant_id,
-    system: row.system as LedgerEntry['system'],
+    system: row.system as S,
     recordId: row.record_id,
-    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as Record<string, unknown>,
+    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as LedgerEntry<S>['fields'],
     hash: row.hash,
     writtenAt: num(row.written_at),
   };

@@ -35,6 +35,8 @@ const STORE_WRITES = new Set<keyof Store>([
   'deleteLinkByContact',
   'putLedger',
   'setState',
+  'incrementCounter',
+  'setFlag',
   'appendAudit',
   'prunePayloads',
 ]);

@@ -4,7 +4,7 @@
 // next sync, which we queue at once.
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
-import type { InboundEvent } from '../store/types.ts';
+import type { Counter, Flag, InboundEvent } from '../store/types.ts';
 import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
@@ -19,8 +19,8 @@ interface ContactEnvelope {
 }
 
 const appliedKey = (contactId: string) => `spruce-contact-applied:${contactId}`;
-export const createGenerationKey = (patientId: number) => `create-generation:${patientId}`;
-export const leaveDeletedKey = (patientId: number) => `leave-deleted:${patientId}`;
+export const createGenerationKey = (patientId: number): Counter => `create-generation:${patientId}`;
+export const leaveDeletedKey = (patientId: number): Flag => `leave-deleted:${patientId}`;
 
 /** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
 export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
@@ -96,7 +96,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     await queuePatientSync(ctx, patientId);
     return;
   }
-  const known = ledger.fields as unknown as ContactSnapshot;
+  const known = ledger.fields;
   if (differences(known, snapshotOfContact(contact), ourTags).length === 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, {});
     return;
@@ -129,7 +129,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
       tenantId,
       system: 'spry',
       recordId: String(patientId),
-      fields: patch as Record<string, unknown>,
+      fields: patch,
       hash: '',
       writtenAt: ctx.clock.now(),
     });
@@ -145,10 +145,10 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     } else if (key === 'tags') {
       settled.tags = live.tags;
     } else {
-      (settled as unknown as Record<string, unknown>)[key] = live[key as keyof ContactSnapshot];
+      Object.assign(settled, { [key]: live[key as keyof ContactSnapshot] });
     }
   }
-  await ctx.store.putLedger({ ...ledger, fields: settled as unknown as Record<string, unknown>, hash: '', writtenAt: ctx.clock.now() });
+  await ctx.store.putLedger({ ...ledger, fields: settled, hash: '', writtenAt: ctx.clock.now() });
   if (sprysOwn.length > 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'revert_queued', event.id, { fields: sprysOwn });
   }
@@ -162,7 +162,7 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
  */
 async function isOurWriteInFlight(ctx: TenantContext, contactId: string, live: ContactSnapshot, eventId: number): Promise<boolean> {
   const intent = await ctx.store.getLedger(ctx.config.id, 'spruce-intent', contactId);
-  if (!intent || differences(intent.fields as unknown as ContactSnapshot, live, [ctx.config.sync.tag]).length > 0) return false;
+  if (!intent || differences(intent.fields, live, [ctx.config.sync.tag]).length > 0) return false;
   await audit(ctx, 'spruce', 'contact', contactId, 'echo', eventId, { of: 'write_in_flight' });
   return true;
 }
@@ -196,7 +196,7 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
   await ctx.store.deleteLinkByContact(tenantId, contactId);
   await bumpCreateGeneration(ctx, link.patientId);
   if (ctx.config.inbound.onContactDeleted === 'leave') {
-    await ctx.store.setState(tenantId, leaveDeletedKey(link.patientId), '1');
+    await ctx.store.setFlag(tenantId, leaveDeletedKey(link.patientId));
     await audit(ctx, 'spruce', 'link', contactId, 'unlink', eventId, { patientId: link.patientId, then: 'leave' });
     return;
   }
@@ -240,7 +240,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
     tenantId,
     system: 'spruce',
     recordId: survivor.id,
-    fields: snapshotOfContact(survivor) as unknown as Record<string, unknown>,
+    fields: snapshotOfContact(survivor),
     hash: '',
     writtenAt: ledger?.writtenAt ?? ctx.clock.now(),
   });
@@ -248,9 +248,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
 }
 
 async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Promise<void> {
-  const key = createGenerationKey(patientId);
-  const generation = Number((await ctx.store.getState(ctx.config.id, key)) ?? '0');
-  await ctx.store.setState(ctx.config.id, key, String(generation + 1));
+  await ctx.store.incrementCounter(ctx.config.id, createGenerationKey(patientId));
 }
 
 export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {

@@ -78,13 +78,13 @@ describe('checkPatient', () => {
       { kind: 'drift', patientId: 5, contactId: 'e1', fields: ['familyName'], actionable: true },
     ]);
     const written = contactOf('e1');
-    const ledger: LedgerEntry = {
+    const ledger: LedgerEntry<'spruce'> = {
       tenantId: 't',
       system: 'spruce',
       recordId: 'e1',
       hash: 'h',
       writtenAt: 0,
-      fields: { ...snapshotOfDesired(desiredContact({ patient, cases: [], nextAppointment: null }, { organisationId: 74, chartUrl: config.spry.chartUrl, policy: config.sync }), catalog), fields: { 'Active Case': 'Knee' } } as unknown as Record<string, unknown>,
+      fields: { ...snapshotOfDesired(desiredContact({ patient, cases: [], nextAppointment: null }, { organisationId: 74, chartUrl: config.spry.chartUrl, policy: config.sync }), catalog), fields: { 'Active Case': 'Knee' } },
     };
     const drift = checkPatient(config, catalog, seen({ link: link('e1'), carriers: [written], ledger }));
     expect(drift.map((f) => f.fields)).toEqual([['field:Active Case']]);

@@ -6,7 +6,7 @@ import type { TenantConfig } from '../config/schema.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatient } from '../spry/types.ts';
 import type { ContactLink, LedgerEntry } from '../store/types.ts';
-import { differences, snapshotOfContact, snapshotOfDesired, type ContactSnapshot, type OrgCatalog } from './contact-diff.ts';
+import { differences, snapshotOfContact, snapshotOfDesired, type OrgCatalog } from './contact-diff.ts';
 import { desiredContact } from './desired-contact.ts';
 
 export type FindingKind =
@@ -47,7 +47,7 @@ export interface PatientObservation {
   carriers: SpruceContact[];
   /** The linked contact read by id when no carrier is it: null = gone, undefined = not read. */
   linkedContact?: SpruceContact | null;
-  ledger: LedgerEntry | null;
+  ledger: LedgerEntry<'spruce'> | null;
   /** Staff deleted the contact and the tenant leaves it deleted. */
   leftDeleted: boolean;
 }
@@ -111,13 +111,13 @@ export function checkPatient(config: TenantConfig, catalog: OrgCatalog, seen: Pa
 }
 
 /** Field names that differ between Spruce and what we last wrote, or between Spruce and Spry. */
-export function driftedFields(config: TenantConfig, catalog: OrgCatalog, patient: SpryPatient, contact: SpruceContact, ledger: LedgerEntry | null): string[] {
+export function driftedFields(config: TenantConfig, catalog: OrgCatalog, patient: SpryPatient, contact: SpruceContact, ledger: LedgerEntry<'spruce'> | null): string[] {
   const live = snapshotOfContact(contact);
   const drift = new Set<string>();
   const ourTags = [config.sync.tag];
   if (ledger) {
     // Changed in Spruce behind our back (an edit whose event never reached us).
-    for (const key of differences(ledger.fields as unknown as ContactSnapshot, live, ourTags)) drift.add(key);
+    for (const key of differences(ledger.fields, live, ourTags)) drift.add(key);
   }
   const desired = desiredContact(
     { patient, cases: [], nextAppointment: null },

@@ -40,13 +40,12 @@ export async function repairPatient(
       case 'dangling_link': {
         await ctx.store.deleteLinkByContact(tenantId, finding.contactId!);
         // The next create must not reuse the key of the create that made the vanished contact.
-        const generation = Number((await ctx.store.getState(tenantId, createGenerationKey(patientId))) ?? '0');
-        await ctx.store.setState(tenantId, createGenerationKey(patientId), String(generation + 1));
+        await ctx.store.incrementCounter(tenantId, createGenerationKey(patientId));
         tally.linksDropped += 1;
         await audit(ctx, 'spruce', 'link', finding.contactId!, 'unlink', undefined, { ...detail(finding.kind), reason: 'contact_not_found' });
         const adoptable = findings.some((f) => f.kind === 'untracked');
         if (ctx.config.inbound.onContactDeleted === 'leave' && !adoptable) {
-          await ctx.store.setState(tenantId, leaveDeletedKey(patientId), '1');
+          await ctx.store.setFlag(tenantId, leaveDeletedKey(patientId));
         } else {
           sync = true;
         }
@@ -78,7 +77,7 @@ export async function repairPatient(
             tenantId,
             system: 'spruce',
             recordId: contact.id,
-            fields: snapshotOfContact(contact) as unknown as Record<string, unknown>,
+            fields: snapshotOfContact(contact),
             hash: '',
             writtenAt: seen.ledger?.writtenAt ?? ctx.clock.now(),
           });

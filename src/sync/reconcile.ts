@@ -122,7 +122,7 @@ async function observePage(ctx: TenantContext, patients: PatientObservation['pat
       carriers: found,
       linkedContact,
       ledger: keeper ? await ctx.store.getLedger(tenantId, 'spruce', keeper.id) : null,
-      leftDeleted: Boolean(await ctx.store.getState(tenantId, leaveDeletedKey(patient.patient_id))),
+      leftDeleted: await ctx.store.isFlagSet(tenantId, leaveDeletedKey(patient.patient_id)),
     });
   }
   return observed;

@@ -95,7 +95,7 @@ async function updateLinked(
   if (ledger?.hash === hash) return { outcome: 'unchanged', contactId, changed: [] };
   let current: ContactSnapshot;
   if (ledger) {
-    current = ledger.fields as unknown as ContactSnapshot;
+    current = ledger.fields;
   } else {
     const live = await ctx.spruce.getContact(contactId);
     if (!live) return null;
@@ -142,7 +142,7 @@ async function findOrCreate(
 ): Promise<PatientSyncResult> {
   const existing = await findByLink(ctx, desired, patientId, eventId, contactsWithLink);
   if (existing) return linkExisting(ctx, patientId, existing, desired, hash, eventId);
-  if (await ctx.store.getState(ctx.config.id, leaveDeletedKey(patientId))) {
+  if (await ctx.store.isFlagSet(ctx.config.id, leaveDeletedKey(patientId))) {
     // Staff deleted this patient's contact and the tenant's policy is to leave it gone.
     await audit(ctx, 'spruce', 'contact', `patient:${patientId}`, 'skip', eventId, { reason: 'deleted_in_spruce' });
     return { outcome: 'unchanged', changed: [] };
@@ -208,7 +208,7 @@ async function createContact(
 ): Promise<{ contact: SpruceContact; fresh: boolean }> {
   const tenantId = ctx.config.id;
   const generationKey = createGenerationKey(patientId);
-  const generation = Number((await ctx.store.getState(tenantId, generationKey)) ?? '0');
+  const generation = await ctx.store.getCounter(tenantId, generationKey);
   const catalog = await ctx.catalog.get();
   try {
     const contact = await ctx.spruce.createContact(createBody(desired, catalog), {
@@ -223,7 +223,7 @@ async function createContact(
     (await findByLink(ctx, desired, patientId, eventId)) ?? (await findByPatientIdField(ctx, patientId));
   if (landed) return { contact: landed, fresh: false };
   // The earlier contact was created and has since been deleted: the next attempt uses a new key.
-  await ctx.store.setState(tenantId, generationKey, String(generation + 1));
+  await ctx.store.incrementCounter(tenantId, generationKey);
   throw new SyncError('SYNC_CONFLICT', 'an earlier create landed but its contact is gone; retrying with a new key', {
     retryable: true,
     ids: { tenantId, patientId },
@@ -292,7 +292,7 @@ async function putSnapshot(
     tenantId: ctx.config.id,
     system,
     recordId: contactId,
-    fields: snapshot as unknown as Record<string, unknown>,
+    fields: snapshot,
     hash,
     writtenAt: ctx.clock.now(),
   });

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/errors.ts';
 import type { EnqueueJob, Job, NewInboundEvent, Store } from '../../src/store/types.ts';
+import type { ContactSnapshot } from '../../src/sync/contact-diff.ts';
 
 export interface StoreHarness {
   store: Store;
@@ -18,6 +19,21 @@ export type HarnessFactory = (options: { encryptionKey?: string }) => Promise<St
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
 const KEY_HEX = '8f'.repeat(32);
+
+/** A contact as the ledger keeps it; `givenName` may be PHI (the encryption test). */
+function snapshot(givenName: string): ContactSnapshot {
+  return {
+    givenName,
+    middleName: '',
+    familyName: 'Lovelace',
+    dateOfBirth: '1815-12-10',
+    gender: 'female',
+    phoneNumbers: [{ label: 'mobile', value: '+15550100' }],
+    emailAddresses: [],
+    fields: { 'Spry Patient ID': '12' },
+    tags: [{ id: 'tag_1', value: 'spry' }],
+  };
+}
 
 function jobFor(tenantId: string, patientId: number, extra: Partial<EnqueueJob> = {}): EnqueueJob {
   return { key: `spry-patient:${tenantId}:${patientId}`, task: 'spry.patient', params: { patientId }, ...extra };
@@ -431,19 +447,14 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       });
 
       it('keeps one ledger entry per tenant, system and record', async () => {
-        const entry = {
-          tenantId: 't1',
-          system: 'spruce' as const,
-          recordId: 'entity_a',
-          fields: { givenName: 'Ada', phones: ['+15550100'], optOut: false },
-          hash: 'h1',
-          writtenAt: T0,
-        };
+        const entry = { tenantId: 't1', system: 'spruce' as const, recordId: 'entity_a', fields: snapshot('Ada'), hash: 'h1', writtenAt: T0 };
         expect(await store.getLedger('t1', 'spruce', 'entity_a')).toBeNull();
         await store.putLedger(entry);
         expect(await store.getLedger('t1', 'spruce', 'entity_a')).toEqual(entry);
-        await store.putLedger({ ...entry, fields: { givenName: 'Ada B' }, hash: 'h2', writtenAt: T0 + 1 });
-        expect(await store.getLedger('t1', 'spruce', 'entity_a')).toMatchObject({ fields: { givenName: 'Ada B' }, hash: 'h2', writtenAt: T0 + 1 });
+        await store.putLedger({ ...entry, fields: snapshot('Ada B'), hash: 'h2', writtenAt: T0 + 1 });
+        expect(await store.getLedger('t1', 'spruce', 'entity_a')).toEqual({ ...entry, fields: snapshot('Ada B'), hash: 'h2', writtenAt: T0 + 1 });
+        await store.putLedger({ tenantId: 't1', system: 'spry', recordId: '12', fields: { first_name: 'Ada' }, hash: '', writtenAt: T0 });
+        expect((await store.getLedger('t1', 'spry', '12'))!.fields).toEqual({ first_name: 'Ada' });
         expect(await store.getLedger('t1', 'spry', 'entity_a')).toBeNull();
         expect(await store.getLedger('t2', 'spruce', 'entity_a')).toBeNull();
       });
@@ -455,6 +466,24 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         await store.setState('t2', 'spruce.tag.synced', 'tag_9');
         expect(await store.getState('t1', 'spruce.tag.synced')).toBe('tag_2');
         expect(await store.getState('t2', 'spruce.tag.synced')).toBe('tag_9');
+      });
+
+      it('counts in the database: increments made at once are all kept', async () => {
+        expect(await store.getCounter('t1', 'create-generation:7')).toBe(0);
+        const values = await Promise.all(Array.from({ length: 5 }, () => store.incrementCounter('t1', 'create-generation:7')));
+        expect(values.sort()).toEqual([1, 2, 3, 4, 5]);
+        expect(await store.getCounter('t1', 'create-generation:7')).toBe(5);
+        expect(await store.getCounter('t2', 'create-generation:7')).toBe(0);
+        expect(await store.getCounter('t1', 'create-generation:8')).toBe(0);
+      });
+
+      it('keeps named flags per tenant', async () => {
+        expect(await store.isFlagSet('t1', 'leave-deleted:7')).toBe(false);
+        await store.setFlag('t1', 'leave-deleted:7');
+        await store.setFlag('t1', 'leave-deleted:7');
+        expect(await store.isFlagSet('t1', 'leave-deleted:7')).toBe(true);
+        expect(await store.isFlagSet('t2', 'leave-deleted:7')).toBe(false);
+        expect(await store.isFlagSet('t1', 'leave-deleted:8')).toBe(false);
       });
 
       it('appends audit entries, finds them newest first, and refuses to change them', async () => {
@@ -494,7 +523,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       const h = await factory({ encryptionKey: KEY_HEX });
       try {
         const { id } = await h.store.insertEvent(patientEvent('t1', 1, 'e1', T0, { payload: Buffer.from(phi) }));
-        await h.store.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_a', fields: { name: phi }, hash: 'h', writtenAt: T0 });
+        await h.store.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_a', fields: snapshot(phi), hash: 'h', writtenAt: T0 });
 
         const [event] = await h.raw('SELECT payload FROM events');
         const [ledger] = await h.raw('SELECT fields FROM ledger');
@@ -504,7 +533,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
           expect((stored as Buffer).includes(Buffer.from('555-0100'))).toBe(false);
         }
         expect((await h.store.getEvent(id))!.payload.toString()).toBe(phi);
-        expect((await h.store.getLedger('t1', 'spruce', 'entity_a'))!.fields).toEqual({ name: phi });
+        expect((await h.store.getLedger('t1', 'spruce', 'entity_a'))!.fields).toEqual(snapshot(phi));
 
         // The same key given as base64 reads it; no key, or another key, refuses with a clear code.
         const sameKey = await h.openAnother({ encryptionKey: Buffer.from(KEY_HEX, 'hex').toString('base64') });

@@ -3,6 +3,7 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { SyncError } from '../../errors.ts';
+import { postgres, render, type Db, type Sql } from '../sql/sql.ts';
 
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
@@ -119,4 +120,53 @@ export async function withConnection<T>(pool: pg.Pool, fn: (client: pg.PoolClien
 
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
+}
+
+/** A pool (or one connection in a transaction) as a Db for the shared statements (sql/). */
+export class PgDb implements Db {
+  readonly dialect = postgres;
+  private savepoints = 0;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly client?: pg.PoolClient,
+  ) {}
+
+  async all<R>(query: Sql): Promise<R[]> {
+    return (await this.query(query)).rows as R[];
+  }
+
+  async get<R>(query: Sql): Promise<R | undefined> {
+    return (await this.all<R>(query))[0];
+  }
+
+  async run(query: Sql): Promise<number> {
+    return (await this.query(query)).rowCount ?? 0;
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return isUniqueViolation(error);
+  }
+
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const client = this.client;
+    if (!client) return inTransaction(this.pool, (c) => fn(new PgDb(this.pool, c)));
+    const name = `s${++this.savepoints}`;
+    await client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      await client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw error;
+    } finally {
+      this.savepoints--;
+    }
+  }
+
+  private query(query: Sql): Promise<pg.QueryResult> {
+    const { text, params } = render(query, postgres);
+    return (this.client ?? this.pool).query(text, params);
+  }
 }

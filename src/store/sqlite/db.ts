@@ -1,77 +1,198 @@
-// Opening the SQLite file and running SQL with prepared statements cached by their text, so
-// the queries can stay inline and readable where they are used.
+// Opening the SQLite file and running the shared statements (sql/) on it, prepared statements
+// cached by their text.
+//
+// better-sqlite3 runs each statement synchronously, but a transaction of async steps yields
+// between them. While one is open on a file, statements from elsewhere in this process (this
+// connection or another one on the same file, e.g. the fan-out store's) wait for it: they must
+// neither join it nor ask for the write lock it holds, which better-sqlite3 would wait for by
+// blocking the very event loop the open transaction needs to finish.
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-
-export type SqlParams = Record<string, unknown> | unknown[];
+import { render, sqlite, type Db, type Sql } from '../sql/sql.ts';
 
 export interface SqliteOptions {
   /**
-   * FULL: every `durableWrite` is fsynced before it returns, and with it every commit before it
-   * (one WAL file, synced as a whole); other commits are not fsynced one by one. NORMAL: no
-   * commit is fsynced (the WAL is at checkpoints); a power cut may lose the last commits. Neither
-   * corrupts the file.
+   * FULL: every durable transaction is fsynced before it resolves, and with it every commit
+   * before it (one WAL file, synced as a whole); other commits are not fsynced one by one.
+   * NORMAL: no commit is fsynced (the WAL is at checkpoints); a power cut may lose the last
+   * commits. Neither corrupts the file.
    */
   synchronous?: 'NORMAL' | 'FULL';
   /** How long to wait for another process holding the write lock. */
   busyTimeoutMs?: number;
 }
 
-export class Sqlite {
+/** The transaction open on a file in this process, if any. */
+interface Gate {
+  open: Promise<void> | null;
+}
+
+const gates = new Map<string, Gate>();
+
+function gateOf(filename: string): Gate {
+  if (filename === ':memory:') return { open: null };
+  const key = resolve(filename);
+  let gate = gates.get(key);
+  if (!gate) gates.set(key, (gate = { open: null }));
+  return gate;
+}
+
+type Mode = 'all' | 'get' | 'run';
+
+export class SqliteDb implements Db {
+  readonly dialect = sqlite;
   readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly durable: boolean;
+  private readonly gate: Gate;
 
+  /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteOptions = {}) {
     this.db = new Database(filename, { timeout: options.busyTimeoutMs ?? 5000 });
     if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
     // The workers' bookkeeping (claims, leases, ledger, audit) commits many times per sync and
     // is safe to redo; an fsync for each of those blocked the event loop for most of a busy
-    // second. Only what we acknowledge to a sender must be on disk first: durableWrite.
+    // second. Only what we acknowledge to a sender must be on disk first: durableTransaction.
     this.durable = options.synchronous !== 'NORMAL';
     this.db.pragma('synchronous = NORMAL');
+    this.gate = gateOf(filename);
   }
 
-  statement(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+  all<R>(query: Sql): Promise<R[]> {
+    return this.outside(() => this.exec(query, 'all') as R[]);
+  }
+
+  get<R>(query: Sql): Promise<R | undefined> {
+    return this.outside(() => this.exec(query, 'get') as R | undefined);
+  }
+
+  run(query: Sql): Promise<number> {
+    return this.outside(() => (this.exec(query, 'run') as Database.RunResult).changes);
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  }
+
+  /** Runs `fn` on the connection itself (migrations, ANALYZE), outside any transaction of ours. */
+  direct<T>(fn: (db: Database.Database) => T): Promise<T> {
+    return this.outside(() => fn(this.db));
+  }
+
+  /** Taken IMMEDIATE (the write lock up front), so it cannot fail half-way on SQLITE_BUSY. */
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (this.gate.open) await this.idle();
+    let done!: () => void;
+    this.gate.open = new Promise((resolve) => (done = resolve));
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(new SqliteTx(this));
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.gate.open = null;
+      done();
     }
-    return statement;
-  }
-
-  run(sql: string, params: SqlParams = []): Database.RunResult {
-    return this.statement(sql).run(params);
-  }
-
-  get<T>(sql: string, params: SqlParams = []): T | undefined {
-    return this.statement(sql).get(params) as T | undefined;
-  }
-
-  all<T>(sql: string, params: SqlParams = []): T[] {
-    return this.statement(sql).all(params) as T[];
-  }
-
-  /** Runs `fn` in a write transaction taken up front, so it cannot fail half-way on SQLITE_BUSY. */
-  write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
   }
 
   /**
-   * A write whose commit is on disk when this returns (with synchronous FULL): for what is
+   * A transaction whose commit is on disk when it resolves (with synchronous FULL): for what is
    * acknowledged to someone else. Syncing the WAL also makes every earlier commit durable.
    */
-  durableWrite<T>(fn: () => T): T {
-    if (!this.durable) return this.write(fn);
+  async durableTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    if (!this.durable) return this.transaction(fn);
+    if (this.gate.open) await this.idle();
     this.db.pragma('synchronous = FULL');
     try {
-      return this.write(fn);
+      return await this.transaction(fn);
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }
   }
 
+  /**
+   * A durable transaction whose body runs synchronously (better-sqlite3's own transaction): no
+   * other work of the process runs inside it, so it holds the file for the shortest time.
+   */
+  async durableSync<T>(fn: () => T): Promise<T> {
+    if (this.gate.open) await this.idle();
+    if (!this.durable) return this.db.transaction(fn).immediate();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** Runs one statement now, inside whatever transaction is open on this connection. */
+  exec(query: Sql, mode: Mode): unknown {
+    const { text, params } = render(query, sqlite);
+    let statement = this.statements.get(text);
+    if (!statement) this.statements.set(text, (statement = this.db.prepare(text)));
+    return statement[mode](params);
+  }
+
   close(): void {
     this.db.close();
+  }
+
+  private async idle(): Promise<void> {
+    while (this.gate.open) await this.gate.open;
+  }
+
+  private outside<T>(fn: () => T): Promise<T> {
+    if (this.gate.open) return this.idle().then(fn);
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+/** Statements inside an open transaction: they run at once; nested transactions are savepoints. */
+class SqliteTx implements Db {
+  readonly dialect = sqlite;
+  private depth = 0;
+
+  constructor(private readonly connection: SqliteDb) {}
+
+  async all<R>(query: Sql): Promise<R[]> {
+    return this.connection.exec(query, 'all') as R[];
+  }
+
+  async get<R>(query: Sql): Promise<R | undefined> {
+    return this.connection.exec(query, 'get') as R | undefined;
+  }
+
+  async run(query: Sql): Promise<number> {
+    return (this.connection.exec(query, 'run') as Database.RunResult).changes;
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return this.connection.isUniqueViolation(error);
+  }
+
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const name = `s${++this.depth}`;
+    const { db } = this.connection;
+    db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      db.exec(`ROLLBACK TO ${name}`);
+      db.exec(`RELEASE ${name}`);
+      throw error;
+    } finally {
+      this.depth--;
+    }
   }
 }

@@ -24,6 +24,8 @@ export interface GroupCommitStats {
 export class GroupCommit<T, R> {
   private pending: Pending<T, R>[] = [];
   private scheduled: Promise<void> | null = null;
+  /** The batch being committed (gathering the next one starts meanwhile). */
+  private committing: Promise<void> | null = null;
   private readonly counters: GroupCommitStats = { batches: 0, items: 0 };
 
   /**
@@ -31,15 +33,18 @@ export class GroupCommit<T, R> {
    * error that item alone hit (it should isolate items, e.g. with savepoints). If it throws,
    * the whole batch was rolled back and every caller gets the error.
    */
-  constructor(private readonly commitBatch: (items: T[]) => (R | ItemFailure)[]) {}
+  constructor(private readonly commitBatch: (items: T[]) => (R | ItemFailure)[] | Promise<(R | ItemFailure)[]>) {}
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       this.scheduled ??= new Promise<void>((done) =>
         setImmediate(() => {
-          this.flush();
-          done();
+          const committing = this.flush().finally(() => {
+            if (this.committing === committing) this.committing = null;
+            done();
+          });
+          this.committing = committing;
         }),
       );
     });
@@ -47,21 +52,21 @@ export class GroupCommit<T, R> {
 
   /** Waits for writes already submitted to be committed. */
   async settle(): Promise<void> {
-    while (this.scheduled) await this.scheduled;
+    while (this.scheduled ?? this.committing) await (this.scheduled ?? this.committing);
   }
 
   get stats(): GroupCommitStats {
     return { ...this.counters };
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = null;
     if (batch.length === 0) return;
     let results: (R | ItemFailure)[];
     try {
-      results = this.commitBatch(batch.map((p) => p.item));
+      results = await this.commitBatch(batch.map((p) => p.item));
     } catch (error) {
       for (const p of batch) p.reject(error);
       return;

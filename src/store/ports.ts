@@ -1,0 +1,141 @@
+// The Store as focused ports, each read at once: the inbox, the job queue, the links, the sync's
+// own state, the audit log and the operator's views. Consumers take the ports they use; the
+// composite `Store` is what an adapter (SQLite embedded, PostgreSQL for scale-out) provides, and
+// one contract suite runs against both.
+import type * as views from './admin-types.ts';
+import type {
+  AuditEntry,
+  ClaimOptions,
+  ContactLink,
+  Counter,
+  EnqueueJob,
+  EventQuery,
+  EventSource,
+  FailJob,
+  Flag,
+  InboundEvent,
+  Job,
+  JobAttempt,
+  LedgerEntry,
+  LedgerSystem,
+  NewInboundEvent,
+} from './types.ts';
+
+/** Inbound events: stored once, deduped, found again. */
+export interface Inbox {
+  /**
+   * Stores an event and, when it carries a job, enqueues or coalesces that job, in one
+   * transaction. A repeat of (tenantId, source, eventKey) stores nothing and returns the
+   * existing id with `inserted: false`.
+   */
+  insertEvent(event: NewInboundEvent): Promise<{ id: number; inserted: boolean }>;
+  getEvent(id: number): Promise<InboundEvent | null>;
+  /** Queued events fed into `jobKey` with id ≤ uptoId, oldest first (payloads included). */
+  listQueuedEvents(tenantId: string, jobKey: string, uptoId: number): Promise<InboundEvent[]>;
+  searchEvents(query: EventQuery): Promise<InboundEvent[]>;
+  /** Newest occurredAt stored for a tenant and source, for catch-up after downtime. */
+  latestEventTime(tenantId: string, source: EventSource): Promise<number | null>;
+}
+
+export interface QueueStats {
+  tenantId: string;
+  /** Unclaimed. */
+  waiting: number;
+  /** Claimed, not settled. */
+  running: number;
+  dead: number;
+  oldestRunAt: number | null;
+}
+
+/** One row per (tenant, key): work for a key runs one at a time, in order. */
+export interface JobQueue {
+  /** Enqueues (or coalesces into) a job with no inbound event: backfill, reconcile, replay. */
+  enqueueJob(tenantId: string, job: EnqueueJob, now: number): Promise<void>;
+  /**
+   * Claims up to `limit` due jobs, at most one per key, leasing each until now + leaseMs.
+   * A job whose lease ran out (its worker died) is claimable again.
+   */
+  claimJobs(options: ClaimOptions): Promise<Job[]>;
+  /** Extends the lease of a job this worker holds; false when it no longer holds it. */
+  renewLease(jobId: number, workerId: string, lockedUntil: number): Promise<boolean>;
+  /**
+   * Marks the job's events up to `job.lastEventId` processed. When newer events arrived
+   * meanwhile (or enqueueJob was called for the key) the job stays, unlocked and due now, with
+   * attempts reset; else it is removed. Does nothing if `workerId` no longer holds the lease.
+   */
+  completeJob(job: Job, workerId: string, now: number): Promise<void>;
+  /**
+   * A failed run: with `retryAt`, unlocked and due then; without, dead: the job and its events
+   * up to `lastEventId` become dead letters with the error. A later event revives the key.
+   */
+  failJob(job: Job, failure: FailJob): Promise<void>;
+  recordAttempt(attempt: JobAttempt): Promise<void>;
+  listAttempts(jobKey: string, tenantId: string): Promise<JobAttempt[]>;
+  queueStats(tenantId?: string): Promise<QueueStats[]>;
+  /** Re-enqueues a dead job; its dead events become queued again. */
+  replayDeadJob(tenantId: string, jobKey: string, now: number): Promise<boolean>;
+}
+
+/** Spry patient ↔ Spruce contact: one contact per patient, one patient per contact. */
+export interface Links {
+  getLinkByPatient(tenantId: string, patientId: number): Promise<ContactLink | null>;
+  getLinkByContact(tenantId: string, contactId: string): Promise<ContactLink | null>;
+  /** Sets the patient's contact, replacing any link either side had. */
+  upsertLink(tenantId: string, patientId: number, contactId: string, now: number): Promise<void>;
+  deleteLinkByContact(tenantId: string, contactId: string): Promise<void>;
+}
+
+/** What the sync remembers between runs: the write ledger, counters, flags, small documents. */
+export interface SyncState {
+  getLedger<S extends LedgerSystem>(tenantId: string, system: S, recordId: string): Promise<LedgerEntry<S> | null>;
+  putLedger<S extends LedgerSystem>(entry: LedgerEntry<S>): Promise<void>;
+  /** 0 until first incremented. */
+  getCounter(tenantId: string, counter: Counter): Promise<number>;
+  /** Adds one in one statement (two runs incrementing at once both count); returns the new value. */
+  incrementCounter(tenantId: string, counter: Counter): Promise<number>;
+  isFlagSet(tenantId: string, flag: Flag): Promise<boolean>;
+  setFlag(tenantId: string, flag: Flag): Promise<void>;
+  /** Small per-tenant documents: Spruce field and tag ids, backfill checkpoints, watermarks. */
+  getState(tenantId: string, key: string): Promise<string | null>;
+  setState(tenantId: string, key: string, value: string): Promise<void>;
+}
+
+export interface AuditLog {
+  appendAudit(entry: AuditEntry): Promise<void>;
+  searchAudit(query: { tenantId?: string; recordId?: string; since?: number; limit: number }): Promise<AuditEntry[]>;
+}
+
+/** What the admin API, dashboard and CLI read: ids, codes and times, never payloads. */
+export interface OperatorViews {
+  /** Like searchEvents without payloads (newest first, keyset paged by id). */
+  listEventSummaries(query: views.EventSummaryQuery): Promise<views.EventSummary[]>;
+  /** Queued and dead event counts and the oldest queued event's receipt time. */
+  inboxBacklog(tenantId: string): Promise<views.InboxBacklog>;
+  /** Events received in [since, until) per bucket: counts by outcome and receipt → processed lag. */
+  eventActivity(tenantId: string, since: number, until: number, bucketMs: number): Promise<views.ActivityBucket[]>;
+  /** Attempts finished since `since`, by outcome. */
+  attemptCounts(tenantId: string, since: number): Promise<views.AttemptCounts>;
+  /** The newest attempts of several job keys, oldest first. */
+  listAttemptsForKeys(query: views.AttemptsForKeysQuery): Promise<JobAttempt[]>;
+  /** Dead jobs (dead letters), newest first, keyset paged by id. */
+  listDeadJobs(query: views.DeadJobQuery): Promise<views.DeadJob[]>;
+  /** Audit entries with their ids, newest first, keyset paged by id. */
+  searchAuditRecords(query: views.AuditQuery): Promise<views.AuditRecord[]>;
+  /** Retention: removes payloads of finished events received before `olderThan` (never queued or dead ones). */
+  prunePayloads(options: views.PruneOptions): Promise<views.PruneResult>;
+  /**
+   * Refreshes the query planner's statistics, so operator searches keep picking the right index
+   * as the inbox grows (SQLite: a sampled ANALYZE; PostgreSQL: autovacuum does it already).
+   */
+  refreshStatistics(): Promise<void>;
+}
+
+export interface StoreLifecycle {
+  /** Creates or upgrades the schema; safe when several processes start at once. */
+  migrate(): Promise<void>;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews;

@@ -1,0 +1,181 @@
+// Every change of a job's state is one function here, with its SQL in sight, for both databases
+// (graphile-worker keeps its queue the same way). On PostgreSQL many instances share the table:
+// the job row's lock orders work on one key, and claims skip rows another session holds. On
+// SQLite one writer at a time does the same. Callers that need one pass a transaction.
+import { DEFAULT_MAX_ATTEMPTS, failureReason, toAttempt, toQueueStats, type AttemptRow, type JobRow, type QueueStatsRow } from '../rows.ts';
+import type { ClaimOptions, EnqueueJob, FailJob, JobAttempt } from '../types.ts';
+import { anyOf, forUpdate, least, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
+
+/**
+ * How an enqueue folds into the key's existing row `j`: newest task and params, one more
+ * enqueue counted, a pending retry keeps its backoff (an earlier runAt otherwise wins), and a
+ * dead row comes back to life with fresh attempts.
+ */
+export const COALESCE_INTO_EXISTING = sql`
+       task         = excluded.task,
+       params       = excluded.params,
+       max_attempts = excluded.max_attempts,
+       enqueue_seq  = j.enqueue_seq + 1,
+       run_at       = CASE WHEN j.state = 'dead' THEN excluded.run_at
+                           WHEN j.attempts > 0  THEN j.run_at
+                           ELSE ${least(raw('j.run_at'), raw('excluded.run_at'))} END,
+       attempts     = CASE WHEN j.state = 'dead' THEN 0 ELSE j.attempts END,
+       state        = 'waiting',
+       updated_at   = excluded.updated_at`;
+
+/** The job columns of an enqueue, in the order `INSERT INTO jobs AS j (…)` lists them. */
+export function jobValues(tenantId: string, job: EnqueueJob, now: number): Sql {
+  return sql`${tenantId}, ${job.key}, ${job.task}, ${JSON.stringify(job.params)}, ${job.runAt ?? now},
+             ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${now}, ${now}`;
+}
+
+/**
+ * Adds work for a key, or folds it into the key's row, then requeues the key's dead events
+ * (see requeueDeadEvents). Run in a transaction. Returns the job id.
+ */
+export async function enqueue(db: Db, tenantId: string, job: EnqueueJob, now: number): Promise<number> {
+  const row = await db.get<{ id: number }>(enqueueSql(tenantId, job, now));
+  await requeueDeadEvents(db, tenantId, job.key, now);
+  return row!.id;
+}
+
+/** The upsert of `enqueue` on its own, returning the job's id (SQLite's group commit runs it synchronously). */
+export function enqueueSql(tenantId: string, job: EnqueueJob, now: number): Sql {
+  return sql`
+    INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, created_at, updated_at)
+    VALUES (${jobValues(tenantId, job, now)})
+    ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING}
+    RETURNING id`;
+}
+
+/**
+ * A key with dead letters has a dead job row (bury marks both at once), so after any enqueue,
+ * its dead events, if any, belong to a job that just came back to life: queue them again, so
+ * the next run covers them too. Runs after the job row is locked, so it sees every event a
+ * concurrent bury committed.
+ */
+export async function requeueDeadEvents(db: Db, tenantId: string, jobKey: string, now: number): Promise<void> {
+  await db.run(requeueDeadEventsSql(tenantId, jobKey, now));
+}
+
+export function requeueDeadEventsSql(tenantId: string, jobKey: string, now: number): Sql {
+  return sql`
+    UPDATE events SET status = 'queued', reason = NULL, updated_at = ${now}
+    WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} AND status = 'dead'`;
+}
+
+/** Leases due jobs, oldest first: waiting, due, and either unlocked or with a lapsed lease. */
+export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
+  const { now } = options;
+  const filters = [sql`state = 'waiting' AND run_at <= ${now} AND (locked_until IS NULL OR locked_until <= ${now})`];
+  if (options.tenantIds) filters.push(sql`${anyOf('tenant_id', options.tenantIds)}`);
+  if (options.excludeTasks?.length) {
+    // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
+    const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
+    filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
+  }
+  return db.all<JobRow>(sql`
+    WITH due AS (
+      SELECT id FROM jobs ${where(filters)}
+      ORDER BY run_at, id
+      LIMIT ${options.limit}
+      ${skipLocked}
+    )
+    UPDATE jobs SET
+      locked_by    = ${options.workerId},
+      locked_until = ${now + options.leaseMs},
+      attempts     = attempts + 1,
+      claimed_seq  = enqueue_seq,
+      updated_at   = ${now}
+    WHERE id IN (SELECT id FROM due)
+    RETURNING *`);
+}
+
+export async function renewLease(db: Db, jobId: number, workerId: string, lockedUntil: number): Promise<boolean> {
+  const changed = await db.run(
+    sql`UPDATE jobs SET locked_until = ${lockedUntil} WHERE id = ${jobId} AND locked_by = ${workerId} AND state = 'waiting'`,
+  );
+  return changed > 0;
+}
+
+/**
+ * Success: the events the run covered are processed. If more work arrived while it ran, the row
+ * stays, unlocked and due now with fresh attempts; otherwise it is gone. A worker that lost its
+ * lease changes nothing: the new holder will do the work. Run in a transaction.
+ */
+export async function complete(db: Db, jobId: number, workerId: string, attempts: number, lastEventId: number, now: number): Promise<boolean> {
+  // `attempts` fences the claim: the same worker id may have claimed the key again after this
+  // run's lease lapsed, and only that newer claim may settle it.
+  const held = await db.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(sql`
+    SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs
+    WHERE id = ${jobId} AND locked_by = ${workerId} AND attempts = ${attempts} ${forUpdate}`);
+  if (!held) return false;
+  await db.run(sql`
+    UPDATE events SET status = 'processed', updated_at = ${now}
+    WHERE tenant_id = ${held.tenant_id} AND job_key = ${held.key} AND status = 'queued' AND id <= ${lastEventId}`);
+  if (held.enqueue_seq > held.claimed_seq) {
+    await db.run(sql`
+      UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${now}, attempts = 0, last_error = NULL, updated_at = ${now}
+      WHERE id = ${jobId}`);
+  } else {
+    await db.run(sql`DELETE FROM jobs WHERE id = ${jobId}`);
+  }
+  return true;
+}
+
+/** A failed run that may succeed later: unlocked, due at `retryAt`. */
+export async function retryLater(db: Db, failure: FailJob & { retryAt: number }, attempts: number): Promise<boolean> {
+  const changed = await db.run(sql`
+    UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${failure.retryAt},
+      last_error = ${failureReason(failure.error)}, updated_at = ${failure.now}
+    WHERE id = ${failure.jobId} AND locked_by = ${failure.workerId} AND attempts = ${attempts}`);
+  return changed > 0;
+}
+
+/** A failed run that will not succeed by retrying: the job and the events it covered die. Run in a transaction. */
+export async function bury(db: Db, failure: FailJob, lastEventId: number, attempts: number): Promise<boolean> {
+  const reason = failureReason(failure.error);
+  const held = await db.get<{ tenant_id: string; key: string }>(sql`
+    UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, last_error = ${reason}, updated_at = ${failure.now}
+    WHERE id = ${failure.jobId} AND locked_by = ${failure.workerId} AND attempts = ${attempts}
+    RETURNING tenant_id, key`);
+  if (!held) return false;
+  await db.run(sql`
+    UPDATE events SET status = 'dead', reason = ${reason}, updated_at = ${failure.now}
+    WHERE tenant_id = ${held.tenant_id} AND job_key = ${held.key} AND status = 'queued' AND id <= ${lastEventId}`);
+  return true;
+}
+
+/** An operator's replay: the dead job is due now with fresh attempts, its events queued again. Run in a transaction. */
+export async function replayDead(db: Db, tenantId: string, jobKey: string, now: number): Promise<boolean> {
+  const revived = await db.run(sql`
+    UPDATE jobs SET state = 'waiting', attempts = 0, run_at = ${now}, enqueue_seq = enqueue_seq + 1, updated_at = ${now}
+    WHERE tenant_id = ${tenantId} AND key = ${jobKey} AND state = 'dead'`);
+  if (revived === 0) return false;
+  await requeueDeadEvents(db, tenantId, jobKey, now);
+  return true;
+}
+
+export async function recordAttempt(db: Db, a: JobAttempt): Promise<void> {
+  await db.run(sql`
+    INSERT INTO job_attempts (job_id, tenant_id, job_key, started_at, finished_at, outcome, error_code, request_id)
+    VALUES (${a.jobId}, ${a.tenantId}, ${a.jobKey}, ${a.startedAt}, ${a.finishedAt}, ${a.outcome}, ${a.errorCode}, ${a.requestId})`);
+}
+
+export async function listAttempts(db: Db, jobKey: string, tenantId: string): Promise<JobAttempt[]> {
+  const rows = await db.all<AttemptRow>(sql`SELECT * FROM job_attempts WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} ORDER BY id`);
+  return rows.map(toAttempt);
+}
+
+export async function queueStats(db: Db, tenantId?: string) {
+  const rows = await db.all<QueueStatsRow>(sql`
+    SELECT tenant_id,
+      count(*) FILTER (WHERE state = 'waiting' AND locked_by IS NULL)     AS waiting,
+      count(*) FILTER (WHERE state = 'waiting' AND locked_by IS NOT NULL) AS running,
+      count(*) FILTER (WHERE state = 'dead')                              AS dead,
+      min(run_at) FILTER (WHERE state = 'waiting' AND locked_by IS NULL)  AS oldest_run_at
+    FROM jobs ${where(tenantId === undefined ? [] : [sql`tenant_id = ${tenantId}`])}
+    GROUP BY tenant_id
+    ORDER BY tenant_id`);
+  return rows.map(toQueueStats);
+}

@@ -1,0 +1,112 @@
+// The Store over a Db: every port's statements are shared (this folder); an adapter adds what
+// truly differs per database: opening and migrating, storing an event with its job (PostgreSQL
+// draws the event id under the job's lock, SQLite commits a burst of inserts together), and
+// keeping the planner's statistics.
+import type { Cipher } from '../cipher.ts';
+import { byRunAtThenId, toJob } from '../rows.ts';
+import type { Store } from '../ports.ts';
+import type * as views from '../admin-types.ts';
+import type {
+  AuditEntry,
+  ClaimOptions,
+  Counter,
+  EnqueueJob,
+  EventQuery,
+  EventSource,
+  FailJob,
+  Flag,
+  Job,
+  JobAttempt,
+  LedgerEntry,
+  LedgerSystem,
+  NewInboundEvent,
+} from '../types.ts';
+import * as audit from './audit.ts';
+import * as inbox from './inbox.ts';
+import * as links from './links.ts';
+import * as queue from './queue.ts';
+import type { Db } from './sql.ts';
+import * as state from './sync-state.ts';
+import * as operator from './views.ts';
+
+export abstract class SqlStore implements Store {
+  constructor(
+    protected readonly db: Db,
+    protected readonly cipher: Cipher,
+  ) {}
+
+  abstract migrate(): Promise<void>;
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract insertEvent(event: NewInboundEvent): Promise<{ id: number; inserted: boolean }>;
+  abstract refreshStatistics(): Promise<void>;
+
+  // Inbox ----------------------------------------------------------------------------------------
+  getEvent = (id: number) => inbox.getEvent(this.db, this.cipher, id);
+  listQueuedEvents = (tenantId: string, jobKey: string, uptoId: number) => inbox.listQueuedEvents(this.db, this.cipher, tenantId, jobKey, uptoId);
+  searchEvents = (query: EventQuery) => inbox.searchEvents(this.db, this.cipher, query);
+  latestEventTime = (tenantId: string, source: EventSource) => inbox.latestEventTime(this.db, tenantId, source);
+
+  // Job queue ------------------------------------------------------------------------------------
+  async enqueueJob(tenantId: string, job: EnqueueJob, now: number): Promise<void> {
+    await this.db.transaction((tx) => queue.enqueue(tx, tenantId, job, now));
+  }
+
+  async claimJobs(options: ClaimOptions): Promise<Job[]> {
+    if (options.limit <= 0 || options.tenantIds?.length === 0) return [];
+    return (await queue.claim(this.db, options)).map(toJob).sort(byRunAtThenId);
+  }
+
+  renewLease = (jobId: number, workerId: string, lockedUntil: number) => queue.renewLease(this.db, jobId, workerId, lockedUntil);
+
+  async completeJob(job: Job, workerId: string, now: number): Promise<void> {
+    await this.db.transaction((tx) => queue.complete(tx, job.id, workerId, job.attempts, job.lastEventId, now));
+  }
+
+  async failJob(job: Job, failure: FailJob): Promise<void> {
+    const { retryAt } = failure;
+    if (retryAt !== undefined) await queue.retryLater(this.db, { ...failure, retryAt }, job.attempts);
+    else await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts));
+  }
+
+  recordAttempt = (attempt: JobAttempt) => queue.recordAttempt(this.db, attempt);
+  listAttempts = (jobKey: string, tenantId: string) => queue.listAttempts(this.db, jobKey, tenantId);
+  queueStats = (tenantId?: string) => queue.queueStats(this.db, tenantId);
+  replayDeadJob = (tenantId: string, jobKey: string, now: number) => this.db.transaction((tx) => queue.replayDead(tx, tenantId, jobKey, now));
+
+  // Links ----------------------------------------------------------------------------------------
+  getLinkByPatient = (tenantId: string, patientId: number) => links.getLink(this.db, tenantId, 'patient_id', patientId);
+  getLinkByContact = (tenantId: string, contactId: string) => links.getLink(this.db, tenantId, 'contact_id', contactId);
+  upsertLink = (tenantId: string, patientId: number, contactId: string, now: number) => links.upsertLink(this.db, tenantId, patientId, contactId, now);
+  deleteLinkByContact = (tenantId: string, contactId: string) => links.deleteLinkByContact(this.db, tenantId, contactId);
+
+  // Sync state -----------------------------------------------------------------------------------
+  getLedger<S extends LedgerSystem>(tenantId: string, system: S, recordId: string): Promise<LedgerEntry<S> | null> {
+    return state.getLedger(this.db, this.cipher, tenantId, system, recordId);
+  }
+
+  putLedger<S extends LedgerSystem>(entry: LedgerEntry<S>): Promise<void> {
+    return state.putLedger(this.db, this.cipher, entry);
+  }
+
+  getCounter = (tenantId: string, counter: Counter) => state.getCounter(this.db, tenantId, counter);
+  incrementCounter = (tenantId: string, counter: Counter) => state.incrementCounter(this.db, tenantId, counter);
+  isFlagSet = (tenantId: string, flag: Flag) => state.isFlagSet(this.db, tenantId, flag);
+  setFlag = (tenantId: string, flag: Flag) => state.setFlag(this.db, tenantId, flag);
+  getState = (tenantId: string, key: string) => state.getState(this.db, tenantId, key);
+  setState = (tenantId: string, key: string, value: string) => state.setState(this.db, tenantId, key, value);
+
+  // Audit log ------------------------------------------------------------------------------------
+  appendAudit = (entry: AuditEntry) => audit.appendAudit(this.db, entry);
+  searchAudit = (query: { tenantId?: string; recordId?: string; since?: number; limit: number }) => audit.searchAudit(this.db, query);
+
+  // Operator views -------------------------------------------------------------------------------
+  listEventSummaries = (query: views.EventSummaryQuery) => operator.listEventSummaries(this.db, query);
+  inboxBacklog = (tenantId: string) => operator.inboxBacklog(this.db, tenantId);
+  eventActivity = (tenantId: string, since: number, until: number, bucketMs: number) => operator.eventActivity(this.db, tenantId, since, until, bucketMs);
+  attemptCounts = (tenantId: string, since: number) => operator.attemptCounts(this.db, tenantId, since);
+  listAttemptsForKeys = (query: views.AttemptsForKeysQuery) => operator.listAttemptsForKeys(this.db, query);
+  listDeadJobs = (query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query);
+  searchAuditRecords = (query: views.AuditQuery) => operator.searchAuditRecords(this.db, query);
+  prunePayloads = (options: views.PruneOptions) => operator.prunePayloads(this.db, options);
+}
