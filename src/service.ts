@@ -125,14 +125,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
       : new LocalLeadership();
 
-  const operator = createOperatorSurface({ config, store, clock, logger });
+  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
+  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
+  const operator = createOperatorSurface({ config, store, clock, logger, fanoutStore: fanout.store });
   await operator.prepare();
   const onApiCall = (tenantId: string, call: CallReport) => {
     operator.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
-  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
   const contexts = new Map(
     config.tenants.map((tenant) => [
       tenant.id,

@@ -1,8 +1,9 @@
-// `spruce-sync audit search`: the audit trail — which record in which system was read or
+// `spruce-sync audit search` (and `audit export`, audit-export.ts): the audit trail — which record in which system was read or
 // changed, when, and which event caused it.
 import type { Command } from 'commander';
 import { AdminError } from '../errors.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
+import { registerAuditExportCommand } from './audit-export.ts';
 
 interface AuditOptions {
   config: string;
@@ -64,4 +65,5 @@ export function registerAuditCommand(program: Command): void {
         if (nextBefore) console.log(`more: --before ${nextBefore}`);
       });
     });
+  registerAuditExportCommand(audit);
 }

@@ -37,7 +37,7 @@ export function registerStatusCommand(program: Command): void {
         );
         console.log(
           retention
-            ? `retention: last run ${isoTime(retention.startedAt)} pruned ${retention.events} payloads (${retention.bytes} bytes)`
+            ? `retention: last run ${isoTime(retention.startedAt)} pruned ${retention.events} payloads (${retention.bytes} bytes), ${retention.attempts ?? 0} job attempts, ${retention.fanoutAttempts ?? 0} fan-out attempts${retention.audit ? `, archived ${retention.audit.archived} audit entries` : ''}`
             : 'retention: never run',
         );
       });

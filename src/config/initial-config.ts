@@ -63,6 +63,9 @@ admin:
 
 retention:
   payloadDays: 30                 # payloads of processed events are removed after this many days
+  attemptDays: 30                 # job and fan-out delivery attempts are deleted after this many days
+  # auditArchiveAfterDays: 365    # move older audit rows to gzip files (default: never delete audit)
+  # auditArchiveDir: ./audit-archive
 
 tenants:
   - id: ${options.tenantId}       # a-z, 0-9 and -: part of the webhook URLs

@@ -178,6 +178,19 @@ export const configSchema = z.strictObject({
       payloadDays: z.number().positive().default(30),
       /** How often the service prunes; 0 = only on demand (`spruce-sync prune`, admin API). */
       pruneEveryMinutes: z.number().min(0).default(60),
+      /** Job attempts and fan-out delivery attempts older than this are deleted. */
+      attemptDays: z.number().positive().default(30),
+      /**
+       * Audit rows older than this are written to a gzip file in auditArchiveDir and only then
+       * deleted. Unset (the default): the audit trail is never deleted.
+       */
+      auditArchiveAfterDays: z.number().positive().optional(),
+      /** Where audit archive files go (created 0700; files 0600). Needed with auditArchiveAfterDays. */
+      auditArchiveDir: z.string().min(1).optional(),
+    })
+    .refine((r) => r.auditArchiveAfterDays === undefined || r.auditArchiveDir !== undefined, {
+      message: 'auditArchiveAfterDays needs auditArchiveDir (the folder archive files are written to)',
+      path: ['auditArchiveDir'],
     })
     .prefault({}),
   /** Event fan-out to the clinic's other systems (docs/fanout.md). */

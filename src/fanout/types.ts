@@ -224,4 +224,6 @@ export interface FanoutStore {
   replayFailed(subscriptionId: string, since: number, until: number, now: number): Promise<number>;
   /** Retention: removes settled deliveries (and their attempts) settled before `olderThan`, then orphaned messages. */
   prune(olderThan: number): Promise<{ deliveries: number; messages: number }>;
+  /** Retention (retention.attemptDays): removes attempts made before `olderThan`, in short batches; returns how many. */
+  pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number>;
 }

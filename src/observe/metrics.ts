@@ -85,7 +85,7 @@ export class SyncMetrics {
     });
     this.pruned = new Counter({
       name: `${PREFIX}retention_pruned_total`,
-      help: 'Retention: processed event payloads removed (kind=events) and their bytes (kind=bytes)',
+      help: 'Retention: event payloads removed (kind=events) and their bytes (kind=bytes), job and fan-out attempts deleted (kind=attempts, fanout_attempts), audit rows archived (kind=audit_archived)',
       labelNames: ['kind'],
       registers,
     });
@@ -181,9 +181,12 @@ export class SyncMetrics {
     this.rateLimitWait.observe({ system }, Math.max(0, waitedMs) / 1000);
   };
 
-  onPruned(result: { events: number; bytes: number }): void {
+  onPruned(result: { events: number; bytes: number; attempts?: number; fanoutAttempts?: number; audit?: { archived: number } }): void {
     this.pruned.inc({ kind: 'events' }, result.events);
     this.pruned.inc({ kind: 'bytes' }, result.bytes);
+    this.pruned.inc({ kind: 'attempts' }, result.attempts ?? 0);
+    this.pruned.inc({ kind: 'fanout_attempts' }, result.fanoutAttempts ?? 0);
+    this.pruned.inc({ kind: 'audit_archived' }, result.audit?.archived ?? 0);
   }
 
   onAlertSent(tenantId: string, alert: string, state: string): void {

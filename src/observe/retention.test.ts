@@ -27,7 +27,7 @@ describe('retention', () => {
     await store.insertEvent(event('old', 100 * DAY - 40 * DAY));
     await store.insertEvent(event('young', 100 * DAY - 10 * DAY));
     const reports: unknown[] = [];
-    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, attemptDays: 30, everyMinutes: 60, onReport: (r) => reports.push(r) });
     scheduler.start();
     await clock.advance(59_000);
     expect(reports).toHaveLength(0);
@@ -43,11 +43,29 @@ describe('retention', () => {
     await store.close();
   });
 
+  it('deletes job and fan-out attempts past attemptDays in the same run', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 100 * DAY, flowing: false });
+    const attempt = (finishedAt: number) =>
+      store.recordAttempt({ jobId: 1, tenantId: 't1', jobKey: 'k', startedAt: finishedAt, finishedAt, outcome: 'succeeded', errorCode: null, requestId: null });
+    await attempt(100 * DAY - 8 * DAY);
+    await attempt(100 * DAY - 6 * DAY);
+    const fanoutCutoffs: number[] = [];
+    const fanout = { pruneAttempts: async (o: { olderThan: number }) => (fanoutCutoffs.push(o.olderThan), 3) };
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 30, attemptDays: 7, everyMinutes: 0, fanout });
+    const report = await scheduler.runOnce();
+    expect(report).toMatchObject({ attempts: 1, fanoutAttempts: 3, attemptsOlderThan: 93 * DAY });
+    expect(report.audit).toBeUndefined();
+    expect(fanoutCutoffs).toEqual([93 * DAY]);
+    expect((await store.listAttempts('k', 't1')).map((a) => a.finishedAt)).toEqual([94 * DAY]);
+    await store.close();
+  });
+
   it('does not run on a timer when everyMinutes is 0', async () => {
     const store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 0, flowing: false });
     const reports: unknown[] = [];
-    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 1, everyMinutes: 0, onReport: (r) => reports.push(r) });
+    const scheduler = new RetentionScheduler({ store, clock, payloadDays: 1, attemptDays: 1, everyMinutes: 0, onReport: (r) => reports.push(r) });
     scheduler.start();
     await clock.advance(10 * DAY);
     expect(reports).toEqual([]);

@@ -8,7 +8,7 @@ import type { CallReport } from '../http/types.ts';
 import { AlertMonitor } from '../observe/alerts.ts';
 import type { Logger } from '../observe/logger.ts';
 import { observeCompletedJobLag, SyncMetrics } from '../observe/metrics.ts';
-import { RetentionScheduler } from '../observe/retention.ts';
+import { RetentionScheduler, retentionSettings, type RetentionSettings } from '../observe/retention.ts';
 import type { Job, JobAttempt, Store } from '../store/types.ts';
 import type { AdminActions } from './context.ts';
 import { DIRECTION_NAMES } from './directions.ts';
@@ -40,7 +40,14 @@ export interface OperatorSurface {
   stop(): Promise<void>;
 }
 
-export function createOperatorSurface(deps: { config: Config; store: Store; clock: Clock; logger: Logger }): OperatorSurface {
+export function createOperatorSurface(deps: {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** The fan-out store: retention ages its delivery attempts too. */
+  fanoutStore?: RetentionSettings['fanout'];
+}): OperatorSurface {
   const { config, store, clock, logger } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
 
@@ -71,12 +78,12 @@ export function createOperatorSurface(deps: { config: Config; store: Store; cloc
   });
   const retention = new RetentionScheduler({
     store,
-    clock,
-    payloadDays: config.retention.payloadDays,
+    ...retentionSettings(config.retention, { clock, fanout: deps.fanoutStore }),
     everyMinutes: config.retention.pruneEveryMinutes,
     onReport: (report) => {
       metrics.onPruned(report);
-      logger.info({ events: report.events, bytes: report.bytes, olderThan: report.olderThan, durationMs: report.durationMs }, 'retention: payloads pruned');
+      const { events, bytes, olderThan, attempts, fanoutAttempts, durationMs } = report;
+      logger.info({ events, bytes, olderThan, attempts, fanoutAttempts, auditArchived: report.audit?.archived, durationMs }, 'retention: pruned');
     },
     onError: (error) => logger.error({ code: errorCode(error) }, 'retention run failed'),
   });

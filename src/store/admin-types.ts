@@ -130,3 +130,29 @@ export interface PruneResult {
 
 /** Statuses whose payload will never be read again: retention may remove it. */
 export const PRUNABLE_STATUSES: readonly EventStatus[] = ['processed', 'ignored', 'test'];
+
+export interface RowPruneOptions {
+  /** Rows finished (attempted) before this time go. */
+  olderThan: number;
+  /** Rows deleted per transaction, so writers are never blocked for long. Default 2 000. */
+  batchSize?: number;
+}
+
+/** Audit entries oldest first by id, for export and archiving (keyset paged by id). */
+export interface AuditPageQuery {
+  /** Entries with id > afterId. */
+  afterId: number;
+  since?: number;
+  until?: number;
+  limit: number;
+}
+
+/** A file the audit rows with ids in [firstId, lastId] and `at` < beforeAt were written to. */
+export interface AuditArchive {
+  file: string;
+  firstId: number;
+  lastId: number;
+  beforeAt: number;
+  rows: number;
+  archivedAt: number;
+}

@@ -130,6 +130,25 @@ export interface OperatorViews {
   refreshStatistics(): Promise<void>;
 }
 
+/**
+ * Bounded storage: attempt logs go past their age; the audit trail is read in id order for
+ * export and archiving, and leaves the database only as rows an archive record covers.
+ */
+export interface StorageRetention {
+  /** Deletes job attempts finished before `olderThan`, in short batches; returns how many. */
+  pruneJobAttempts(options: views.RowPruneOptions): Promise<number>;
+  /** Audit entries oldest id first (keyset paged by id). */
+  listAuditPage(query: views.AuditPageQuery): Promise<views.AuditRecord[]>;
+  /**
+   * Records a written, synced archive file: the rows it covers may be deleted from then on.
+   * False when another instance recorded one for the same cutoff first.
+   */
+  recordAuditArchive(archive: views.AuditArchive): Promise<boolean>;
+  listAuditArchives(): Promise<views.AuditArchive[]>;
+  /** Deletes the rows of every unfinished archive record, in short batches; returns how many. */
+  deleteArchivedAudit(now: number, batchSize?: number): Promise<number>;
+}
+
 export interface StoreLifecycle {
   /** Creates or upgrades the schema; safe when several processes start at once. */
   migrate(): Promise<void>;
@@ -138,4 +157,4 @@ export interface StoreLifecycle {
   close(): Promise<void>;
 }
 
-export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews;
+export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention;

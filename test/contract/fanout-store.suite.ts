@@ -114,7 +114,7 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       await store.migrate();
       await store.migrate();
       const rows = await h.raw('SELECT version, name FROM fanout_migrations ORDER BY version');
-      expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
     });
 
     it('keeps subscriptions with their secrets sealed at rest; settings, health and status change separately', async () => {
@@ -231,6 +231,22 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       expect(await store.prune(3_000)).toEqual({ deliveries: 0, messages: 0 });
       expect(await store.prune(10_000)).toEqual({ deliveries: 1, messages: 1 });
       expect(await store.listAttempts(a!.id)).toEqual([]);
+      expect(await store.deliveryCounts(sub.id)).toEqual({ pending: 1, delivered: 0, failed: 0 });
+    });
+
+    it('deletes attempts past the retention age in batches, keeping younger ones and the deliveries', async () => {
+      await fan(message('a1', null));
+      for (const [claimAt, settleAt] of [[3_000, 3_100], [3_200, 3_300], [3_400, 3_500]] as const) {
+        const [d] = await claim(claimAt, 1, false);
+        await settle(d!.id, 'pending', settleAt, { nextAttemptAt: settleAt + 100 });
+      }
+      const [delivery] = await store.listDeliveries({ subscriptionId: sub.id, limit: 1 });
+      expect((await store.listAttempts(delivery!.id)).map((a) => a.attemptedAt)).toEqual([3_050, 3_250, 3_450]);
+      expect(await store.pruneAttempts({ olderThan: 3_050 })).toBe(0);
+      expect(await store.pruneAttempts({ olderThan: 3_451, batchSize: 1 })).toBe(3);
+      await settle((await claim(3_600, 1, false))[0]!.id, 'pending', 3_700, { nextAttemptAt: 3_800 });
+      expect(await store.pruneAttempts({ olderThan: 3_600, batchSize: 2 })).toBe(0);
+      expect((await store.listAttempts(delivery!.id)).map((a) => a.attemptedAt)).toEqual([3_650]);
       expect(await store.deliveryCounts(sub.id)).toEqual({ pending: 1, delivered: 0, failed: 0 });
     });
 

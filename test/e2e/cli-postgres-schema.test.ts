@@ -3,7 +3,7 @@
 // (backfill, reconcile) against the sandbox. Runs in a database of its own,
 // so "public is untouched" means exactly "has no tables". Skipped, with one line, when no
 // PostgreSQL is reachable.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,9 @@ describe.skipIf(!pgUrl)('operator commands on a PostgreSQL schema', () => {
 
     expect((await cli('dlq', 'list')).out).toMatch(/acme-pt\s+spry-to-spruce\s+spry-patient:74:2/);
     expect((await cli('audit', 'search', '--tenant', 'acme-pt')).out).toMatch(/acme-pt\s+spruce\s+contact entity_7\s+create/);
+    const exported = join(dir, 'audit.jsonl');
+    expect((await cli('audit', 'export', '--since', '1d', '--out', exported)).code).toBeUndefined();
+    expect(readFileSync(exported, 'utf8')).toMatch(/"recordId":"entity_7","action":"create"/);
   });
 
   it('write to the configured schema: pause, resume, replay, prune, subscriptions', async () => {

@@ -101,6 +101,13 @@ CREATE TABLE fanout_attempts (
 CREATE INDEX fanout_attempts_by_delivery ON fanout_attempts (delivery_id, id);
 `,
   },
+  {
+    version: 2,
+    name: 'attempts by time, for retention',
+    sql: `
+CREATE INDEX fanout_attempts_by_time ON fanout_attempts (attempted_at);
+`,
+  },
 ];
 
 export async function migrateFanout(pool: pg.Pool, schema: string | undefined): Promise<void> {

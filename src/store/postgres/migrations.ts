@@ -164,6 +164,36 @@ CREATE TABLE shared_budgets (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'audit archives: the one way audit rows may leave',
+    sql: `
+-- An archive run writes old audit rows to a file, records the file here, then deletes exactly
+-- the rows this record covers; the trigger still refuses every other delete and every update.
+-- Export and archiving read the audit by time.
+CREATE INDEX audit_by_time ON audit (at);
+CREATE TABLE audit_archives (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  file        text   NOT NULL,
+  first_id    bigint NOT NULL,
+  last_id     bigint NOT NULL,
+  before_at   bigint NOT NULL UNIQUE,           -- one archive per cutoff: two instances never both record one
+  row_count   bigint NOT NULL,
+  archived_at bigint NOT NULL,
+  done_at     bigint
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND EXISTS (
+    SELECT 1 FROM audit_archives a WHERE OLD.id BETWEEN a.first_id AND a.last_id AND OLD.at < a.before_at
+  ) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'audit is append-only';
+END
+$$;
+`,
+  },
 ];
 
 export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {

@@ -27,6 +27,7 @@ import type {
   SubscriptionStatus,
 } from '../../fanout/types.ts';
 import type { Cipher } from '../cipher.ts';
+import { pruneFanoutAttempts, pruneSettledDeliveries } from './retention.ts';
 import { anyOf, assignments, columnNames, columnValues, only, sql, where, type Columns, type Db } from './sql.ts';
 
 /** A subscription's settings (not its health), by column. */
@@ -224,15 +225,10 @@ export abstract class SqlFanoutStore implements FanoutStore {
   }
 
   prune(olderThan: number): Promise<{ deliveries: number; messages: number }> {
-    return this.db.transaction(async (tx) => {
-      await tx.run(sql`
-        DELETE FROM fanout_attempts
-        WHERE delivery_id IN (SELECT id FROM fanout_deliveries WHERE status <> 'pending' AND updated_at < ${olderThan})`);
-      const deliveries = await tx.run(sql`DELETE FROM fanout_deliveries WHERE status <> 'pending' AND updated_at < ${olderThan}`);
-      const messages = await tx.run(sql`
-        DELETE FROM fanout_messages
-        WHERE created_at < ${olderThan} AND NOT EXISTS (SELECT 1 FROM fanout_deliveries d WHERE d.message_id = fanout_messages.id)`);
-      return { deliveries, messages };
-    });
+    return pruneSettledDeliveries(this.db, olderThan);
+  }
+
+  pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number> {
+    return pruneFanoutAttempts(this.db, options);
   }
 }

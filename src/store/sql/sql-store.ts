@@ -25,6 +25,7 @@ import * as audit from './audit.ts';
 import * as inbox from './inbox.ts';
 import * as links from './links.ts';
 import * as queue from './queue.ts';
+import * as retention from './retention.ts';
 import type { Db } from './sql.ts';
 import * as state from './sync-state.ts';
 import * as operator from './views.ts';
@@ -109,4 +110,11 @@ export abstract class SqlStore implements Store {
   listDeadJobs = (query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query);
   searchAuditRecords = (query: views.AuditQuery) => operator.searchAuditRecords(this.db, query);
   prunePayloads = (options: views.PruneOptions) => operator.prunePayloads(this.db, options);
+
+  // Storage retention ----------------------------------------------------------------------------
+  pruneJobAttempts = (options: views.RowPruneOptions) => retention.pruneJobAttempts(this.db, options);
+  listAuditPage = (query: views.AuditPageQuery) => retention.listAuditPage(this.db, query);
+  recordAuditArchive = (archive: views.AuditArchive) => retention.recordAuditArchive(this.db, archive);
+  listAuditArchives = () => retention.listAuditArchives(this.db);
+  deleteArchivedAudit = (now: number, batchSize?: number) => retention.deleteArchivedAudit(this.db, now, batchSize);
 }

@@ -16,6 +16,7 @@ import {
 import * as views from '../admin-types.ts';
 import { toAttempt, type AttemptRow, type AuditRow } from '../rows.ts';
 import type { JobAttempt } from '../types.ts';
+import { tenantsIn } from './retention.ts';
 import { anyOf, filterConditions, raw, skipLocked, sql, where, type Db } from './sql.ts';
 
 export async function listEventSummaries(db: Db, query: views.EventSummaryQuery): Promise<views.EventSummary[]> {
@@ -82,16 +83,6 @@ export async function searchAuditRecords(db: Db, query: views.AuditQuery): Promi
   return rows.map(toAuditRecord);
 }
 
-/** Tenants present in the inbox, found by skipping through the index (one probe per tenant). */
-async function inboxTenants(db: Db): Promise<string[]> {
-  const tenants: string[] = [];
-  for (let last = ''; ; ) {
-    const row = await db.get<{ t: string | null }>(sql`SELECT min(tenant_id) AS t FROM events WHERE tenant_id > ${last}`);
-    if (!row?.t) return tenants;
-    tenants.push((last = row.t));
-  }
-}
-
 /**
  * Empties payloads of finished events received before `olderThan`, in short transactions per
  * tenant; rows another session holds are skipped (the next run gets them). Queued events and
@@ -101,7 +92,7 @@ async function inboxTenants(db: Db): Promise<string[]> {
 export async function prunePayloads(db: Db, options: views.PruneOptions): Promise<views.PruneResult> {
   const batchSize = options.batchSize ?? 2_000;
   const result: views.PruneResult = { events: 0, bytes: 0 };
-  for (const tenantId of await inboxTenants(db)) {
+  for (const tenantId of await tenantsIn(db, 'events')) {
     for (let cursor = 0; ; ) {
       const batch = await db.transaction(async (tx) => {
         const rows = await tx.all<{ id: number; received_at: number; bytes: number }>(sql`

@@ -68,6 +68,49 @@ describe('SqliteDb transactions', () => {
     expect(await b.all(sql`SELECT v FROM t ORDER BY v`)).toEqual([{ v: 1 }, { v: 2 }]);
   });
 
+  it('lets transactions that waited together take the file one at a time', async () => {
+    const db = connect(file(), {});
+    db.db.exec('CREATE TABLE t (v INTEGER)');
+    let letGo!: () => void;
+    let opened!: () => void;
+    const isOpen = new Promise<void>((resolve) => (opened = resolve));
+    const held = db.transaction(async (tx) => {
+      await tx.run(sql`INSERT INTO t VALUES (0)`);
+      await new Promise<void>((resolve) => ((letGo = resolve), opened()));
+    });
+    await isOpen;
+    // Three transactions and a plain statement queue behind the open one and wake together:
+    // each must begin only when the one before it has committed (a second BEGIN would throw).
+    const waiting = [1, 2, 3].map((v) =>
+      db.transaction(async (tx) => {
+        await tx.run(sql`INSERT INTO t VALUES (${v})`);
+        await new Promise((resolve) => setImmediate(resolve));
+        await tx.run(sql`INSERT INTO t VALUES (${v * 10})`);
+      }),
+    );
+    const plain = db.run(sql`INSERT INTO t VALUES (100)`);
+    letGo();
+    await held;
+    await Promise.all([...waiting, plain]);
+    expect((await db.all<{ v: number }>(sql`SELECT v FROM t ORDER BY v`)).map((r) => r.v)).toEqual([0, 1, 2, 3, 10, 20, 30, 100]);
+  });
+
+  it('keeps FULL through the commit of a durable transaction that waited behind another', async () => {
+    const db = connect(file(), { synchronous: 'FULL' });
+    db.db.exec('CREATE TABLE t (v INTEGER)');
+    const levels = await Promise.all(
+      [1, 2, 3].map((v) =>
+        db.durableTransaction(async (tx) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          await tx.run(sql`INSERT INTO t VALUES (${v})`);
+          return level(db);
+        }),
+      ),
+    );
+    expect(levels).toEqual([2, 2, 2]);
+    expect(level(db)).toBe(1);
+  });
+
   it('rolls back a savepoint alone, and the whole transaction on an error', async () => {
     const db = connect(':memory:', {});
     db.db.exec('CREATE TABLE t (v INTEGER)');

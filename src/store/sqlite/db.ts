@@ -81,37 +81,26 @@ export class SqliteDb implements Db {
 
   /** Taken IMMEDIATE (the write lock up front), so it cannot fail half-way on SQLITE_BUSY. */
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.gate.open) await this.idle();
-    let done!: () => void;
-    this.gate.open = new Promise((resolve) => (done = resolve));
+    const release = await this.acquire();
     try {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(new SqliteTx(this));
-        this.db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw error;
-      }
+      return await this.runInTransaction(fn);
     } finally {
-      this.gate.open = null;
-      done();
+      release();
     }
   }
 
   /**
    * A transaction whose commit is on disk when it resolves (with synchronous FULL): for what is
-   * acknowledged to someone else. Syncing the WAL also makes every earlier commit durable.
+   * acknowledged to someone else. Syncing the WAL also makes every earlier commit durable. The
+   * level is raised only while this transaction holds the file, so another caller's commit can
+   * neither lower it before ours nor ride on it unasked.
    */
   async durableTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    if (!this.durable) return this.transaction(fn);
-    if (this.gate.open) await this.idle();
-    this.db.pragma('synchronous = FULL');
+    const release = await this.acquire();
     try {
-      return await this.transaction(fn);
+      return await this.atLevel(() => this.runInTransaction(fn));
     } finally {
-      this.db.pragma('synchronous = NORMAL');
+      release();
     }
   }
 
@@ -120,13 +109,11 @@ export class SqliteDb implements Db {
    * other work of the process runs inside it, so it holds the file for the shortest time.
    */
   async durableSync<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) await this.idle();
-    if (!this.durable) return this.db.transaction(fn).immediate();
-    this.db.pragma('synchronous = FULL');
+    const release = await this.acquire();
     try {
-      return this.db.transaction(fn).immediate();
+      return await this.atLevel(() => this.db.transaction(fn).immediate());
     } finally {
-      this.db.pragma('synchronous = NORMAL');
+      release();
     }
   }
 
@@ -142,17 +129,47 @@ export class SqliteDb implements Db {
     this.db.close();
   }
 
-  private async idle(): Promise<void> {
+  /**
+   * Waits until no transaction of ours is open on the file, then takes it. The last check and
+   * the taking run in one synchronous step, so two waiters woken together cannot both pass.
+   */
+  private async acquire(): Promise<() => void> {
     while (this.gate.open) await this.gate.open;
+    let release!: () => void;
+    this.gate.open = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate.open = null;
+      release();
+    };
   }
 
-  private outside<T>(fn: () => T): Promise<T> {
-    if (this.gate.open) return this.idle().then(fn);
+  private async runInTransaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
     try {
-      return Promise.resolve(fn());
+      const result = await fn(new SqliteTx(this));
+      this.db.exec('COMMIT');
+      return result;
     } catch (error) {
-      return Promise.reject(error);
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
     }
+  }
+
+  /** Runs `body` with synchronous FULL when this connection is durable, then back to NORMAL. */
+  private async atLevel<T>(body: () => T | Promise<T>): Promise<T> {
+    if (!this.durable) return body();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return await body();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** Runs a statement when no transaction of ours is open: right after the last check, never inside one. */
+  private async outside<T>(fn: () => T): Promise<T> {
+    while (this.gate.open) await this.gate.open;
+    return fn();
   }
 }
 

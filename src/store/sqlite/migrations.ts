@@ -133,6 +133,30 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE INDEX job_attempts_by_time ON job_attempts (tenant_id, finished_at);
 `,
   },
+  {
+    version: 5,
+    name: 'audit archives: the one way audit rows may leave',
+    sql: `
+-- An archive run writes old audit rows to a file, records the file here, then deletes exactly
+-- the rows this record covers; the trigger still refuses every other delete and every update.
+-- Export and archiving read the audit by time.
+CREATE INDEX audit_by_time ON audit (at);
+CREATE TABLE audit_archives (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  file        TEXT    NOT NULL,
+  first_id    INTEGER NOT NULL,
+  last_id     INTEGER NOT NULL,
+  before_at   INTEGER NOT NULL UNIQUE,          -- one archive per cutoff: two instances never both record one
+  row_count   INTEGER NOT NULL,
+  archived_at INTEGER NOT NULL,
+  done_at     INTEGER
+);
+DROP TRIGGER audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+WHEN NOT EXISTS (SELECT 1 FROM audit_archives a WHERE old.id BETWEEN a.first_id AND a.last_id AND old.at < a.before_at)
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {
