@@ -22,6 +22,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Generated histories against the whole sandbox (fast-check; bounded runs).
+          name: 'property',
+          include: ['test/property/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 120_000,

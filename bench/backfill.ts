@@ -16,10 +16,10 @@ import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import { createLogger } from '../src/observe/logger.ts';
 import { tenantContext } from '../src/service.ts';
-import { openStore } from '../src/store/open-store.ts';
 import { runBackfill, type BackfillProgress } from '../src/sync/backfill.ts';
 import type { BackfillSummary } from '../src/sync/backfill-report.ts';
 import { scriptArgs } from './lib/args.ts';
+import { openConfiguredStore } from '../src/config/database.ts';
 
 const { option, flag, all: args } = scriptArgs();
 const patients = Number(option('--patients') ?? 100_000);
@@ -82,7 +82,7 @@ async function measure(rateLimit: number, spryRps: number, sliceMs?: number): Pr
         },
       ],
     });
-    const store = await openStore(databaseUrl);
+    const store = await openConfiguredStore(config.database);
     let spruceCalls = 0;
     let spruce429 = 0;
     const ctx = tenantContext(config.tenants[0]!, {

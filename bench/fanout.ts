@@ -4,6 +4,7 @@
 // signed, ordered per patient, through the store (SQLite by default, FULL durability). A second
 // round makes one of the ten endpoints slow, to show that the other nine do not wait for it.
 // Prints a table and appends it to docs/BENCHMARKS.md.
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,9 +15,9 @@ import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import { createFanout } from '../src/fanout/fanout.ts';
 import { createLogger } from '../src/observe/logger.ts';
-import { openStore } from '../src/store/open-store.ts';
 import type { NewInboundEvent } from '../src/store/types.ts';
 import { dropSchema, uniqueSchema } from '../test/support/postgres.ts';
+import { openConfiguredStore } from '../src/config/database.ts';
 
 const ENDPOINTS = 10;
 const DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/BENCHMARKS.md');
@@ -94,7 +95,7 @@ async function main() {
   // PostgreSQL: a schema of our own, dropped at the end.
   const schema = url.startsWith('postgres') ? uniqueSchema('bench_fanout') : undefined;
   const config = parseConfig({
-    database: { url, ...(schema ? { schema } : {}) },
+    database: { url, ...(schema ? { schema } : {}), encryptionKey: randomBytes(32).toString('base64') },
     log: { level: 'silent' },
     fanout: { pollIntervalMs: 200, ratePerSecond: 0, maxInFlight: 8, recoverMs: 0 },
     tenants: [
@@ -106,7 +107,7 @@ async function main() {
       },
     ],
   });
-  const main = await openStore(url, { schema });
+  const main = await openConfiguredStore(config.database);
   const endpoints = await Promise.all(Array.from({ length: ENDPOINTS }, endpoint));
   const fanout = await createFanout({ config, mainStore: main, clock: systemClock, logger: createLogger({ level: 'silent' }), workerId: 'bench' });
   await fanout.start();

@@ -19,6 +19,8 @@ export const ERRORS = {
   SPRY_RATE_LIMITED: { retryable: true, message: 'Spry asked us to slow down' },
   SPRY_UNAVAILABLE: { retryable: true, message: 'Spry is unavailable' },
   SPRY_REJECTED: { retryable: false, message: 'Spry refused the request' },
+  /** Spry answered something that is not a Spry answer: wrong base URL, a route that moved, a changed shape. */
+  SPRY_CONTRACT_MISMATCH: { retryable: false, message: 'Spry answered something that is not a Spry answer' },
   SPRUCE_AUTH_FAILED: { retryable: false, message: 'Spruce refused our credentials' },
   SPRUCE_NOT_FOUND: { retryable: false, message: 'Spruce has no such record' },
   SPRUCE_RATE_LIMITED: { retryable: true, message: 'Spruce asked us to slow down' },
@@ -30,6 +32,8 @@ export const ERRORS = {
 
   // Ours.
   CONFIG_INVALID: { retryable: false, message: 'the configuration is not valid' },
+  /** A stored value not sealed although an encryption key is configured (run spruce-sync rekey). */
+  UNSEALED_VALUE: { retryable: false, message: 'a stored value is not sealed although an encryption key is configured' },
   PAYLOAD_INVALID: { retryable: false, message: 'the input is not valid' },
   STORE_UNAVAILABLE: { retryable: true, message: 'the database is unavailable' },
   SYNC_CONFLICT: { retryable: true, message: 'the records changed under the sync; it runs again' },

@@ -119,7 +119,7 @@ export function tenantContext(
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
-  const store = await openConfiguredStore(config.database);
+  const store = await openConfiguredStore(config.database, logger);
   const leadership: Leadership =
     store instanceof PostgresStore
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })

@@ -64,7 +64,7 @@ export function registerSetupCommand(program: Command): void {
           } catch {
             throw new CliProblem(`--public-url: ${publicUrl} is not a URL`);
           }
-          const result = await runSetup(open.ctx, { publicUrl, encryptionKey: open.config.database.encryptionKey });
+          const result = await runSetup(open.ctx, { publicUrl });
           const index = open.config.tenants.indexOf(open.tenant);
           const envName = (system: 'spry' | 'spruce') => pending.names.get(`${index}.${system}`) ?? `${system.toUpperCase()}_WEBHOOK_SECRET`;
 
@@ -72,7 +72,7 @@ export function registerSetupCommand(program: Command): void {
           console.log(`Spry subscription ${spry.subscription.id}: ${spry.created ? 'created' : 'already registered'}${spry.subscription.is_active ? '' : ' (inactive)'} → ${result.urls.spry}`);
           if (spry.missingEventTypes.length > 0) console.log(`  it does not send ${spry.missingEventTypes.join(', ')}: add them in Spry`);
           console.log(`Spruce webhook endpoint ${spruce.endpoint.id}: ${spruce.created ? 'created' : 'already registered'} (${spruce.endpoint.status}) → ${result.urls.spruce}`);
-          const where = `the database (kv setup.spry.signatureKey / setup.spruce.signingSecret of tenant ${open.tenant.id}${result.sealed ? ', encrypted with database.encryptionKey' : ''})`;
+          const where = `the database (kv setup.spry.signatureKey / setup.spruce.signingSecret of tenant ${open.tenant.id}${result.sealed ? ', sealed with the database encryption key' : ''})`;
           if (spry.created || spruce.created) console.log(`The signing secrets they returned are kept in ${where}.`);
           for (const [system, secret] of [['spry', result.secrets.spry], ['spruce', result.secrets.spruce]] as const) {
             if (!secret) {

@@ -133,8 +133,15 @@ export const configSchema = z.strictObject({
   database: z
     .strictObject({
       url: z.string().default('sqlite:./data/spruce-sync.db'),
-      /** 32 bytes, base64 or hex: encrypts payloads and snapshots at rest. */
+      /**
+       * 32 bytes, base64 or hex: seals PHI and stored secrets at rest. Without it SQLite keeps a
+       * generated key beside the database (`<file>.key`); PostgreSQL needs one (or `encryption: off`).
+       */
       encryptionKey: z.string().optional(),
+      /** Older keys, read only, while `spruce-sync rekey` moves every row to encryptionKey. */
+      decryptionKeys: z.array(z.string()).optional(),
+      /** `off` stores PHI in plaintext (every start warns); only when written explicitly. */
+      encryption: z.enum(['on', 'off']).default('on'),
       synchronous: z.enum(['NORMAL', 'FULL']).default('FULL'),
       /** PostgreSQL: keep our tables in this schema (created on start); default: the server's search_path. */
       schema: z

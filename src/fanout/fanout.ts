@@ -61,7 +61,7 @@ const HOUR = 3_600_000;
 export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const { config, clock, logger } = deps;
   const settings = config.fanout;
-  const store = deps.store ?? (await openConfiguredFanoutStore(config.database));
+  const store = deps.store ?? (await openConfiguredFanoutStore(config.database, logger));
   const ownsStore = deps.store === undefined;
   const sender = deps.send ? null : new WebhookSender({ timeoutMs: settings.timeoutMs, snippetBytes: settings.responseSnippetBytes, resolve: deps.resolve });
   const send: Send = deps.send ?? sender!.send;

@@ -1,12 +1,18 @@
 // Rows of the fan-out tables ↔ records, shared by the SQLite and PostgreSQL adapters. JSON
 // columns arrive as text (SQLite) or already parsed (PostgreSQL jsonb); booleans as 0/1 or
 // true/false. Message data and signing secrets are sealed at rest (cipher.ts).
-import type { Cipher } from '../store/cipher.ts';
+import type { Cipher, SealContext } from '../store/cipher.ts';
 import type { PayloadFilter } from './filter.ts';
 import type { Delivery, DeliveryAttempt, Message, SigningSecret, Subscription } from './types.ts';
 
-export const SECRETS_CONTEXT = 'fanout_subscriptions.secrets';
-export const DATA_CONTEXT = 'fanout_messages.data';
+/** Sealed values are authenticated with their column and row (cipher.ts): ids are drawn before the insert. */
+export function secretsContext(subscription: { tenantId: string; id: string }): SealContext {
+  return { column: 'fanout_subscriptions.secrets', row: [subscription.tenantId, subscription.id] };
+}
+
+export function dataContext(message: { tenantId: string; id: string }): SealContext {
+  return { column: 'fanout_messages.data', row: [message.tenantId, message.id] };
+}
 
 export interface SubscriptionRow {
   id: string;
@@ -100,7 +106,7 @@ export function toSubscription(row: SubscriptionRow, cipher: Cipher): Subscripti
     ordered: Boolean(row.ordered),
     status: row.status as Subscription['status'],
     statusReason: row.status_reason,
-    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), SECRETS_CONTEXT).toString('utf8')) as SigningSecret[],
+    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext({ tenantId: row.tenant_id, id: row.id })).toString('utf8')) as SigningSecret[],
     health: {
       consecutiveFailures: row.consecutive_failures,
       failingSince: row.failing_since,
@@ -130,7 +136,7 @@ export function subscriptionParams(subscription: Subscription, cipher: Cipher) {
     ordered: subscription.ordered,
     status: subscription.status,
     statusReason: subscription.statusReason,
-    secrets: cipher.seal(Buffer.from(JSON.stringify(subscription.secrets)), SECRETS_CONTEXT),
+    secrets: cipher.seal(Buffer.from(JSON.stringify(subscription.secrets)), secretsContext(subscription)),
     createdAt: subscription.createdAt,
     updatedAt: subscription.updatedAt,
   };
@@ -148,7 +154,7 @@ export function toMessage(row: MessageRow, cipher: Cipher): Message {
     subject: json<Record<string, string | number>>(row.subject),
     orderKey: row.order_key,
     phi: Boolean(row.phi),
-    data: JSON.parse(cipher.open(Buffer.from(row.data), DATA_CONTEXT).toString('utf8')) as unknown,
+    data: JSON.parse(cipher.open(Buffer.from(row.data), dataContext({ tenantId: row.tenant_id, id: row.id })).toString('utf8')) as unknown,
   };
 }
 
@@ -164,7 +170,7 @@ export function messageParams(message: Message, cipher: Cipher) {
     subject: JSON.stringify(message.subject),
     orderKey: message.orderKey,
     phi: message.phi,
-    data: cipher.seal(Buffer.from(JSON.stringify(message.data ?? null)), DATA_CONTEXT),
+    data: cipher.seal(Buffer.from(JSON.stringify(message.data ?? null)), dataContext(message)),
   };
 }
 

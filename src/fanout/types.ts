@@ -5,6 +5,7 @@
 // Times are epoch milliseconds. Message data may hold PHI (Spruce events): adapters seal it at
 // rest when a key is configured; nothing here is ever logged but ids, codes and counts.
 
+import type { ResealOptions, ResealReport } from '../store/sql/reseal.ts';
 import type { PayloadFilter } from './filter.ts';
 
 export type SubscriptionStatus = 'active' | 'paused' | 'disabled';
@@ -184,6 +185,8 @@ export interface FanoutStore {
   /** Creates or upgrades the fan-out tables (tracked in `fanout_migrations`). */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** `spruce-sync rekey`: every sealed value (subscription secrets, message data) moved to the current key. */
+  resealAll(options?: ResealOptions): Promise<ResealReport>;
 
   insertSubscription(subscription: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | null>;

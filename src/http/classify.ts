@@ -40,6 +40,19 @@ export function statusError(ctx: StatusContext): SyncError {
   });
 }
 
+/**
+ * A success status with a body that is not JSON. From Spry that is no Spry answer at all (a web
+ * page where the API should be: a wrong base URL or a proxy), which asking again will not mend;
+ * Spruce's is left retryable as before.
+ */
+export function unparsableAnswer(ctx: Omit<StatusContext, 'detail' | 'retryAfterSeconds'>): SyncError {
+  const message = `${NAME[ctx.system]} ${ctx.route} answered ${ctx.status} with a body that is not JSON`;
+  const details = { status: ctx.status, requestId: ctx.requestId, ids: ctx.ids };
+  return ctx.system === 'spry'
+    ? new SyncError('SPRY_CONTRACT_MISMATCH', message, { ...details, retryable: false })
+    : new SyncError('SPRUCE_UNAVAILABLE', message, { ...details, retryable: true });
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 export interface NetworkContext {

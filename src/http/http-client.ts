@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.ts';
 import { SyncError } from '../errors.ts';
-import { networkError, statusError } from './classify.ts';
+import { networkError, statusError, unparsableAnswer } from './classify.ts';
 import { headerValue, parseRetryAfter } from './retry-after.ts';
 import type { OnCall, Priority, RemoteSystem, RequestLimiter, ResponseObservation } from './types.ts';
 
@@ -183,11 +183,7 @@ export class HttpClient {
     const success = status >= 200 && status < 300;
     let error: SyncError | undefined;
     if (success && !parsed.ok) {
-      error = new SyncError(
-        system === 'spry' ? 'SPRY_UNAVAILABLE' : 'SPRUCE_UNAVAILABLE',
-        `${system === 'spry' ? 'Spry' : 'Spruce'} ${route} answered ${status} with a body that is not JSON`,
-        { retryable: true, status, requestId, ids: req.ids },
-      );
+      error = unparsableAnswer({ system, route, status, requestId, ids: req.ids });
     } else if (!success && !req.accept?.includes(status)) {
       const detail = parsed.ok ? this.options.errorDetail?.(parsed.value) : undefined;
       error = statusError({ system, route, status, requestId, retryAfterSeconds, ids: req.ids, detail });

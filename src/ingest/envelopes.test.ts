@@ -59,12 +59,36 @@ describe('Spruce envelopes', () => {
     data: { object: { id: 'entity_1', givenName: 'not logged' } },
   };
 
-  it('dedupes on the id when present, else on type, object id and time', () => {
-    const withId = parseSpruceEnvelope({ ...contactEvent, id: 'wev_9' });
-    const withoutId = parseSpruceEnvelope(contactEvent);
-    if (!withId.ok || !withoutId.ok) throw new Error('parse');
-    expect(spruceEventKey(withId.envelope)).toBe('wev_9');
-    expect(spruceEventKey(withoutId.envelope)).toBe('contact.updated|entity_1|2026-11-23T10:00:00Z');
+  const keyOf = (body: unknown): string => {
+    const parsed = parseSpruceEnvelope(body);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    return parsed.envelope.key;
+  };
+
+  it('dedupes on the id when present', () => {
+    expect(keyOf({ ...contactEvent, id: 'wev_9' })).toBe('wev_9');
+    expect(spruceEventKey({ ...contactEvent, id: 'wev_9' })).toBe('wev_9');
+  });
+
+  it('without an id, tells two edits of one contact in one second apart, by a digest of the whole event', () => {
+    const first = { ...contactEvent, data: { object: { id: 'entity_1', phoneNumbers: [{ label: 'mobile', value: '+12065550101' }] } } };
+    const second = { ...contactEvent, data: { object: { id: 'entity_1', phoneNumbers: [{ label: 'mobile', value: '+12065550102' }] } } };
+    // Same type, object id and eventTime (to the second, as Spruce sends it): the old key merged these.
+    expect(keyOf(first)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(keyOf(second)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(keyOf(first)).not.toBe(keyOf(second));
+  });
+
+  it('gives a redelivery the same key however it was serialised (key order, spacing, number spelling)', () => {
+    const event = { ...contactEvent, data: { object: { id: 'entity_1', tags: ['a', 'b'], n: 10 } } };
+    const compact = JSON.stringify(event);
+    const reordered = '{ "data": {"object": {"n": 1e1, "tags": ["a","b"], "id": "entity_1"}},\n "type": "contact.updated", "eventTime": "2026-11-23T10:00:00Z", "object": "event" }';
+    expect(keyOf(JSON.parse(reordered))).toBe(keyOf(JSON.parse(compact)));
+    // Array order is content: a different order is a different event.
+    const swapped = { ...event, data: { object: { ...event.data.object, tags: ['b', 'a'] } } };
+    expect(keyOf(swapped)).not.toBe(keyOf(event));
+    // Fields the envelope schema does not name still count (the zod parse drops them).
+    expect(keyOf({ ...event, extra: 1 })).not.toBe(keyOf(event));
   });
 
   it('routes contacts and items to their own jobs, ignores the rest, and keeps only ids in the subject', () => {
@@ -76,9 +100,24 @@ describe('Spruce envelopes', () => {
     const item = parseSpruceEnvelope({ ...contactEvent, type: 'conversationItem.created', data: { object: { id: 'ti_1' } } });
     if (!item.ok) throw new Error(item.problem);
     expect(spruceInboundEvent('acme', item.envelope, Buffer.alloc(0), 1).job).toMatchObject({ key: 'spruce-item:ti_1', task: 'spruce.item' });
-    const other = parseSpruceEnvelope({ ...contactEvent, type: 'scheduledMessage.sent', data: { object: { id: 'sm_1' } } });
-    if (!other.ok) throw new Error(other.problem);
-    expect(spruceInboundEvent('acme', other.envelope, Buffer.alloc(0), 1)).toMatchObject({ status: 'ignored' });
+  });
+
+  it('stores every other type as ignored, with the reason the event log shows', () => {
+    const ignored = (type: string, object: Record<string, unknown> = { id: 'x_1' }) => {
+      const parsed = parseSpruceEnvelope({ ...contactEvent, type, data: { object } });
+      if (!parsed.ok) throw new Error(parsed.problem);
+      const event = spruceInboundEvent('acme', parsed.envelope, Buffer.alloc(0), 1);
+      expect(event.status).toBe('ignored');
+      expect(event.job).toBeUndefined();
+      return event.reason;
+    };
+    for (const type of ['conversation.created', 'conversation.updated']) expect(ignored(type)).toMatch(/^conversation_not_charted:/);
+    expect(ignored('conversation.deleted')).toMatch(/^conversation_deleted_kept:/);
+    for (const type of ['scheduledMessage.created', 'scheduledMessage.updated', 'scheduledMessage.deleted']) expect(ignored(type)).toMatch(/^scheduled_not_sent:/);
+    expect(ignored('scheduledMessage.sent')).toMatch(/^charted_as_item:/);
+    expect(ignored('invoice.paid')).toMatch(/^unknown_type:/);
+    expect(ignored('contact.archived')).toMatch(/^unknown_type:/);
+    expect(ignored('contact.updated', {})).toMatch(/^no_object_id:/);
   });
 
   it('refuses what is not a Spruce event', () => {

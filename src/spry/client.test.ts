@@ -269,7 +269,8 @@ describe('SpryClient envelope and records', () => {
     expect(error.message).toContain('4100');
     expect(error.message).not.toContain('Jane');
     expect(await failure(client.getPatient(50))).toMatchObject({ code: 'SPRY_UNAVAILABLE', retryable: true });
-    expect(await failure(client.getPatient(51))).toMatchObject({ code: 'SPRY_UNAVAILABLE' });
+    // No envelope at all: not a Spry answer (src/spry/contract.test.ts has the rest).
+    expect(await failure(client.getPatient(51))).toMatchObject({ code: 'SPRY_CONTRACT_MISMATCH', retryable: false });
   });
 
   it('patching an unknown patient is SPRY_NOT_FOUND, not null', async () => {

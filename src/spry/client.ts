@@ -8,7 +8,8 @@ import { safeToken } from '../http/classify.ts';
 import { HttpClient, type HttpRequest, type RetryPolicy } from '../http/http-client.ts';
 import { TokenBucket } from '../http/token-bucket.ts';
 import type { OnCall, Priority, RequestLimiter } from '../http/types.ts';
-import { isEnvelope, SPRY_NOT_FOUND_CODE, unwrapEnvelope } from './envelope.ts';
+import { contractMismatch, expectRecord } from './contract.ts';
+import { envelopeError, isEnvelope, SPRY_NOT_FOUND_CODE, unwrapEnvelope } from './envelope.ts';
 import { asSpryList, asSpryPage, spryItems } from './pages.ts';
 import { SpryTokenSource } from './token-source.ts';
 import type {
@@ -110,7 +111,7 @@ export class SpryClient implements SpryApi {
   }
 
   async getPatient(patientId: number): Promise<SpryPatient | null> {
-    return this.call<SpryPatient>({
+    return this.record<SpryPatient>('patient_id', 'number', {
       method: 'GET',
       path: '/apis/v1/patient/{patient_id}',
       params: { patient_id: patientId },
@@ -136,7 +137,7 @@ export class SpryClient implements SpryApi {
   }
 
   async patchPatient(patientId: number, patch: SpryPatientPatch): Promise<SpryPatient> {
-    return this.call<SpryPatient>({
+    return this.record<SpryPatient>('patient_id', 'number', {
       method: 'PATCH',
       path: '/apis/v1/patient/{patient_id}',
       params: { patient_id: patientId },
@@ -148,7 +149,7 @@ export class SpryClient implements SpryApi {
   }
 
   async getAppointment(appointmentId: number): Promise<SpryAppointment | null> {
-    return this.call<SpryAppointment>({
+    return this.record<SpryAppointment>('appointment_id', 'number', {
       method: 'GET',
       path: '/apis/v1/appointment/{appointment_id}',
       params: { appointment_id: appointmentId },
@@ -177,7 +178,7 @@ export class SpryClient implements SpryApi {
   }
 
   async getCase(caseId: string): Promise<SpryCase | null> {
-    return this.call<SpryCase>({
+    return this.record<SpryCase>('spry_case_id', 'string', {
       method: 'GET',
       path: '/apis/soap-enrichment/v1/patientCase/{spry_case_id}',
       params: { spry_case_id: caseId },
@@ -195,7 +196,7 @@ export class SpryClient implements SpryApi {
   async recordCommunication(patientId: number, input: SpryCommunicationInput): Promise<SpryCommunication> {
     const chars = [...input.summary];
     const summary = chars.length > SUMMARY_MAX ? `${chars.slice(0, SUMMARY_MAX - 1).join('')}…` : input.summary;
-    return this.call<SpryCommunication>({
+    return this.record<SpryCommunication>('communication_id', 'number', {
       method: 'POST',
       path: '/apis/v1/patient/{patient_id}/communication',
       params: { patient_id: patientId },
@@ -234,6 +235,13 @@ export class SpryClient implements SpryApi {
     return data;
   }
 
+  /** One record: null when missing (if the request allows), else checked to carry its id. */
+  private async record<T>(idField: string, idType: 'number' | 'string', req: SpryRequest): Promise<T | null> {
+    const data = await this.call(req);
+    if (data === null) return null;
+    return expectRecord<T>(data, idField, idType, { route: `${req.method} ${req.path}`, status: 200, ids: { ...this.ids, ...req.ids } });
+  }
+
   /** One authenticated call: Bearer token, one renewal and retry on 401, envelope unwrapped. */
   private async call<T>(req: SpryRequest): Promise<T | null> {
     const { nullIfMissing = false, envelopeOptional = false, ...rest } = req;
@@ -246,24 +254,26 @@ export class SpryClient implements SpryApi {
         ids,
         priority: this.priority,
         headers: { authorization: `Bearer ${token}` },
-        accept: [...(renewed ? [] : [401]), ...(nullIfMissing ? [404] : [])],
+        // 404 is read here: Spry's "no such record" comes in its envelope; a 404 without it is
+        // a path Spry does not have.
+        accept: [...(renewed ? [] : [401]), 404],
       });
       if (res.status === 401) {
         this.shared.tokens.invalidate(token);
         continue;
       }
-      if (res.status === 404) return null;
+      const context = { route, status: res.status, requestId: res.requestId, ids };
+      if (res.status === 404) {
+        if (!isEnvelope(res.body)) throw contractMismatch("without Spry's envelope: a path Spry does not have", context);
+        if (nullIfMissing) return null;
+        throw envelopeError(res.body.code === 2000 ? SPRY_NOT_FOUND_CODE : res.body.code, context);
+      }
       if (envelopeOptional && !isEnvelope(res.body)) return res.body as T;
       if (nullIfMissing && isEnvelope(res.body) && res.body.code === SPRY_NOT_FOUND_CODE) return null;
-      const data = unwrapEnvelope(res.body, { route, status: res.status, requestId: res.requestId, ids });
+      const data = unwrapEnvelope(res.body, context);
       if (data === undefined || data === null) {
         if (nullIfMissing) return null;
-        throw new SyncError('SPRY_UNAVAILABLE', `Spry ${route} answered ${res.status} without data`, {
-          retryable: req.method === 'GET',
-          status: res.status,
-          requestId: res.requestId,
-          ids,
-        });
+        throw contractMismatch('a success envelope without data', context);
       }
       return data as T;
     }

@@ -2,6 +2,7 @@
 // status (some errors come with HTTP 200). Spry's code catalogue is not published: 4004 is
 // "not found", 5xxx is read as a server fault, anything else as a permanent refusal.
 import { SyncError } from '../errors.ts';
+import { contractMismatch } from './contract.ts';
 
 export const SPRY_OK = 2000;
 export const SPRY_NOT_FOUND_CODE = 4004;
@@ -32,16 +33,9 @@ export function envelopeError(code: number, ctx: EnvelopeContext): SyncError {
   return new SyncError('SPRY_REJECTED', message, { ...details, retryable: false });
 }
 
-/** A success envelope's data; throws when the body is no envelope or a failed one. */
+/** A success envelope's data; throws when the body is no envelope (no Spry answer) or a failed one. */
 export function unwrapEnvelope(body: unknown, ctx: EnvelopeContext): unknown {
-  if (!isEnvelope(body)) {
-    throw new SyncError('SPRY_UNAVAILABLE', `Spry ${ctx.route} answered ${ctx.status} without an envelope`, {
-      retryable: true,
-      status: ctx.status,
-      requestId: ctx.requestId,
-      ids: ctx.ids,
-    });
-  }
+  if (!isEnvelope(body)) throw contractMismatch("without Spry's envelope", ctx);
   if (body.code !== SPRY_OK) throw envelopeError(body.code, ctx);
   return body.data;
 }

@@ -1,5 +1,5 @@
 // Spry pages are 1-based (`page`, `size`) and say how many pages there are.
-import { SyncError } from '../errors.ts';
+import { contractMismatch } from './contract.ts';
 import type { SpryPage } from './types.ts';
 
 /** Every item of every page, fetched one page at a time as the caller consumes them. */
@@ -14,7 +14,7 @@ export async function* spryItems<T>(fetchPage: (page: number) => Promise<SpryPag
 export function asSpryPage<T>(data: unknown, route: string): SpryPage<T> {
   const page = data as Partial<SpryPage<T>> | null | undefined;
   if (!page || !Array.isArray(page.content)) {
-    throw new SyncError('SPRY_UNAVAILABLE', `Spry ${route} answered without a page`, { retryable: true });
+    throw contractMismatch('without a page (no content list)', { route, status: 200 });
   }
   return {
     total: page.total ?? page.content.length,

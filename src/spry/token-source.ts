@@ -1,6 +1,7 @@
 // Spry's OAuth 2.0 client-credentials token: fetched once, shared by concurrent callers, and
 // renewed a few minutes before it expires (there is no refresh token).
 import { SyncError } from '../errors.ts';
+import { contractMismatch } from './contract.ts';
 import type { Clock } from '../clock.ts';
 import { safeToken } from '../http/classify.ts';
 import type { HttpClient } from '../http/http-client.ts';
@@ -47,7 +48,7 @@ export class SpryTokenSource {
       method: 'POST',
       path: SPRY_TOKEN_PATH,
       form: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'read write' },
-      accept: [400, 401, 403],
+      accept: [400, 401, 403, 404],
       retrySafe: true,
       ids,
     });
@@ -56,6 +57,10 @@ export class SpryTokenSource {
     const enveloped = typeof body.code === 'number';
     const data = (enveloped ? body.data : body) as Record<string, unknown> | undefined;
     const token = data?.access_token;
+    const context = { route: `POST ${SPRY_TOKEN_PATH}`, status: res.status, ids };
+    // No token endpoint there, or a success that carries no token: not Spry, not a refusal.
+    if (res.status === 404) throw contractMismatch('without a token endpoint: a path Spry does not have', context);
+    if (res.status < 300 && !(enveloped && body.code !== 2000) && typeof token !== 'string') throw contractMismatch('without an access_token', context);
     if (res.status >= 400 || (enveloped && body.code !== 2000) || typeof token !== 'string' || token === '') {
       const detail = safeToken(body.error) ?? (enveloped ? safeToken(body.code) : undefined);
       throw new SyncError('SPRY_AUTH_FAILED', `Spry token request refused (${res.status}${detail ? ` ${detail}` : ''})`, {

@@ -3,13 +3,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SyncError } from '../errors.ts';
+import type { EncryptionOptions } from './cipher.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 import type { Store } from './types.ts';
 
-export interface OpenStoreOptions {
-  /** 32 bytes as base64 or hex; when set, payloads and ledger fields are encrypted at rest. */
-  encryptionKey?: string;
+export interface OpenStoreOptions extends EncryptionOptions {
   /** SQLite only; default FULL (fsync per group commit). */
   synchronous?: 'NORMAL' | 'FULL';
   /** PostgreSQL only: keep the tables in this schema (created on migrate). */
@@ -38,16 +37,21 @@ export async function migrated<T extends { migrate(): Promise<void>; close(): Pr
 
 function createStore(url: string, options: OpenStoreOptions): Store {
   if (url.startsWith('sqlite:')) {
-    return new SqliteStore(sqliteFile(url), { encryptionKey: options.encryptionKey, synchronous: options.synchronous });
+    return new SqliteStore(sqliteFile(url), { ...encryption(options), synchronous: options.synchronous });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return new PostgresStore(url, { encryptionKey: options.encryptionKey, schema: options.schema, max: options.poolSize });
+    return new PostgresStore(url, { ...encryption(options), schema: options.schema, max: options.poolSize });
   }
   // Only the scheme: the rest of a URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
   throw new SyncError('CONFIG_INVALID', `unsupported store URL scheme ${scheme}: use sqlite: or postgres://`, {
     retryable: false,
   });
+}
+
+/** The keys a store is opened with, picked out of wider options. */
+export function encryption({ encryptionKey, decryptionKeys, acceptUnsealed }: EncryptionOptions): EncryptionOptions {
+  return { encryptionKey, decryptionKeys, acceptUnsealed };
 }
 
 /**
@@ -60,6 +64,7 @@ export function sqliteFile(url: string): string {
   if (path === '') {
     throw new SyncError('CONFIG_INVALID', 'sqlite: URL needs a file path or :memory:', { retryable: false });
   }
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // A folder we make is its owner's only: it will hold patient data and, on SQLite, its key.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   return path;
 }

@@ -3,6 +3,7 @@
 // composite `Store` is what an adapter (SQLite embedded, PostgreSQL for scale-out) provides, and
 // one contract suite runs against both.
 import type * as views from './admin-types.ts';
+import type { ResealOptions, ResealReport } from './sql/reseal.ts';
 import type {
   AuditEntry,
   ClaimOptions,
@@ -98,6 +99,11 @@ export interface SyncState {
   /** Small per-tenant documents: Spruce field and tag ids, backfill checkpoints, watermarks. */
   getState(tenantId: string, key: string): Promise<string | null>;
   setState(tenantId: string, key: string, value: string): Promise<void>;
+  /** Secrets we were handed (setup's webhook secrets): kept in the state table, sealed with the database key. */
+  getSecret(tenantId: string, key: string): Promise<string | null>;
+  setSecret(tenantId: string, key: string, secret: string): Promise<void>;
+  /** Whether PHI and secrets are sealed at rest (an encryption key is configured). */
+  readonly encryptsAtRest: boolean;
 }
 
 export interface AuditLog {
@@ -157,4 +163,10 @@ export interface StoreLifecycle {
   close(): Promise<void>;
 }
 
-export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention;
+/** `spruce-sync rekey`: every sealed value moved to the current key, online. */
+export interface KeyRotation {
+  /** `secretStateKeys`: the state rows that hold secrets (sealed there, or plaintext from before a key). */
+  resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }): Promise<ResealReport>;
+}
+
+export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention & KeyRotation;

@@ -1,14 +1,28 @@
 // Row ↔ domain mapping shared by both adapters: their tables have the same columns, only the
 // drivers differ (SQLite hands JSON back as text, PostgreSQL as parsed values).
-import type { Cipher } from './cipher.ts';
+import type { Cipher, SealContext } from './cipher.ts';
 import type { AuditEntry, ContactLink, EventSource, EventStatus, InboundEvent, Job, JobAttempt, LedgerEntry, LedgerSystem } from './types.ts';
 
 /** When an enqueue does not say: enough tries to ride out an upstream outage of a few hours. */
 export const DEFAULT_MAX_ATTEMPTS = 20;
 
-/** Contexts authenticated with each sealed value, so a value cannot be moved between columns. */
-export const PAYLOAD_CONTEXT = 'events.payload';
-export const LEDGER_CONTEXT = 'ledger.fields';
+/**
+ * What each sealed value is authenticated with: its column and its row's stable key, so a value
+ * cannot be moved to another column or row. An event's id is drawn on insert, after sealing: its
+ * unique (tenant, source, event key) names it instead.
+ */
+export function payloadContext(event: { tenantId: string; source: string; eventKey: string }): SealContext {
+  return { column: 'events.payload', row: [event.tenantId, event.source, event.eventKey] };
+}
+
+export function ledgerContext(entry: { tenantId: string; system: string; recordId: string }): SealContext {
+  return { column: 'ledger.fields', row: [entry.tenantId, entry.system, entry.recordId] };
+}
+
+/** Secrets in the state table (setup's webhook secrets); SSE1 values named the tenant and key so. */
+export function stateSecretContext(tenantId: string, key: string): SealContext {
+  return { column: 'state.value', row: [tenantId, key], legacy: `state.${tenantId}.${key}` };
+}
 
 /** Dead-letter reasons and last errors are shown to operators; keep them short. */
 const MAX_REASON_CHARS = 500;
@@ -56,7 +70,8 @@ export interface EventRow {
 }
 
 export function toInboundEvent(row: EventRow, cipher: Cipher): InboundEvent {
-  return { ...eventColumns(row), payload: cipher.open(Buffer.from(row.payload), PAYLOAD_CONTEXT) };
+  const columns = eventColumns(row);
+  return { ...columns, payload: cipher.open(Buffer.from(row.payload), payloadContext(columns)) };
 }
 
 /** An event row's columns apart from its payload (the event log's summaries have no payload). */
@@ -173,17 +188,16 @@ export interface LedgerRow {
   written_at: number;
 }
 
-export function sealLedgerFields(fields: LedgerEntry['fields'], cipher: Cipher): Buffer {
-  return cipher.seal(Buffer.from(JSON.stringify(fields)), LEDGER_CONTEXT);
+export function sealLedgerFields(entry: LedgerEntry, cipher: Cipher): Buffer {
+  return cipher.seal(Buffer.from(JSON.stringify(entry.fields)), ledgerContext(entry));
 }
 
 /** The row was read by its system, and each system's fields are written by putLedger typed for it. */
 export function toLedger<S extends LedgerSystem>(row: LedgerRow, cipher: Cipher): LedgerEntry<S> {
+  const key = { tenantId: row.tenant_id, system: row.system as S, recordId: row.record_id };
   return {
-    tenantId: row.tenant_id,
-    system: row.system as S,
-    recordId: row.record_id,
-    fields: JSON.parse(cipher.open(Buffer.from(row.fields), LEDGER_CONTEXT).toString('utf8')) as LedgerEntry<S>['fields'],
+    ...key,
+    fields: JSON.parse(cipher.open(Buffer.from(row.fields), ledgerContext(key)).toString('utf8')) as LedgerEntry<S>['fields'],
     hash: row.hash,
     writtenAt: num(row.written_at),
   };

@@ -20,7 +20,7 @@ export type EventStatus =
 export interface NewInboundEvent {
   tenantId: string;
   source: EventSource;
-  /** The dedupe key: Spry `event_id`; Spruce `id`, else `type|objectId|eventTime`. */
+  /** The dedupe key: Spry `event_id`; Spruce `id`, else a digest of the canonical event. */
   eventKey: string;
   type: string;
   /** When the sender says it happened (Spry `timestamp`, Spruce `eventTime`). */
@@ -32,6 +32,8 @@ export interface NewInboundEvent {
   subject: Record<string, string | number>;
   /** Initial status: 'queued' when `job` is given, else 'ignored' or 'test'. */
   status: EventStatus;
+  /** Why an event stored as 'ignored' needs nothing done (shown in the event log; no PHI). */
+  reason?: string | null;
   /** The job this event feeds; enqueued (or coalesced) in the same transaction. */
   job?: EnqueueJob;
 }

@@ -96,17 +96,35 @@ async function catchUpSpruce(ctx: TenantContext, report: CatchUpReport, options:
   const startTime = new Date(Math.max(0, since - CATCH_UP_OVERLAP_MS)).toISOString();
   report.spruce.since = since;
   const events = spruceItems((paginationToken) => ctx.spruce.listWebhookEndpointEvents(endpoint.id, { startTime, paginationToken }));
+  const occurrences = new Map<string, Set<string>>();
   for await (const logged of events) {
     report.spruce.read += 1;
     const parsed = parseSpruceEnvelope(parseJson(logged.data));
     if (!parsed.ok) continue;
     const event = spruceInboundEvent(tenantId, parsed.envelope, Buffer.from(logged.data, 'utf8'), ctx.clock.now());
+    event.eventKey = occurrenceKey(occurrences, event.eventKey, logged.id);
     if (event.job && options.maxAttempts) event.job = { ...event.job, maxAttempts: options.maxAttempts };
     const { inserted } = await ctx.store.insertEvent(event);
     if (inserted) report.spruce.stored += 1;
     else report.spruce.duplicates += 1;
   }
   await ctx.store.setState(tenantId, CATCH_UP_KEYS.spruceSince, String(report.startedAt));
+}
+
+/**
+ * Two different events can be byte for byte the same (a number changed and changed back within
+ * one second): live, the second looks like a redelivery and is dropped; the log, which keeps
+ * one entry per event (its id), tells them apart. The first entry with a digest keeps the key a
+ * live delivery had; the n-th distinct entry with the same digest gets `#n`, so catch-up brings
+ * the one live delivery could not.
+ */
+export function occurrenceKey(seen: Map<string, Set<string>>, key: string, logId: string): string {
+  if (!key.startsWith('sha256:')) return key;
+  let ids = seen.get(key);
+  if (!ids) seen.set(key, (ids = new Set()));
+  ids.add(logId);
+  const n = [...ids].indexOf(logId) + 1;
+  return n === 1 ? key : `${key}#${n}`;
 }
 
 async function catchUpSpry(ctx: TenantContext, report: CatchUpReport): Promise<void> {

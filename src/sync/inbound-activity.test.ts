@@ -83,12 +83,22 @@ describe('handleItemEvents', () => {
     });
   });
 
-  it('records an edit as an entry of its own', async () => {
+  it('annotates an edit with the message as Spruce holds it now, once however often it is told', async () => {
     await receive('conversationItem.created', item());
-    await receive('conversationItem.updated', item({ text: 'Running later.', modifiedAt: '2026-11-20T11:40:00Z' }));
+    const edited = item({ text: 'Running later.', modifiedAt: '2026-11-20T11:40:00Z' });
+    h.spruce.items.set(edited.id, edited);
+    await receive('conversationItem.updated', edited);
+    await receive('conversationItem.updated', edited);
 
-    expect(h.spry.communications.map((c) => c.external_id)).toEqual(['item_1', 'item_1:updated:2026-11-20T11:40:00Z']);
-    expect(h.spry.communications[1]!.summary).toBe('(edited) Running later.');
+    expect(h.spry.communications.map((c) => c.external_id)).toEqual(['item_1', expect.stringMatching(/^item_1:updated:/)]);
+    expect(h.spry.communications[1]!.summary).toBe('(edited in Spruce) Running later.');
+  });
+
+  it('annotates a message deleted in Spruce', async () => {
+    await receive('conversationItem.created', item());
+    await receive('conversationItem.deleted', item());
+
+    expect(h.spry.communications.map((c) => c.summary)).toEqual(['Running late, see you at ten.', 'Message deleted in Spruce.']);
   });
 
   it('skips our own writes, internal notes (unless asked for) and everything when logging is off', async () => {
@@ -141,13 +151,14 @@ describe('communicationFor', () => {
     const entry = communicationFor(
       item({ text: 'x'.repeat(SUMMARY_LIMIT), attachments: [{ title: 'scan.pdf', type: 'document' } as never] }),
       conversation({ type: 'fax' }),
-      { type: 'conversationItem.created', eventTime: '2026-11-20T11:30:00Z' },
+      'created',
+      '2026-11-20T11:30:00Z',
     );
     expect(entry.kind).toBe('FAX');
     expect(entry.summary).toHaveLength(SUMMARY_LIMIT);
     expect(entry.summary.endsWith('…')).toBe(true);
 
-    const deleted = communicationFor(item(), conversation(), { type: 'conversationItem.deleted', eventTime: '2026-11-21T09:00:00Z' });
-    expect(deleted).toMatchObject({ summary: 'Message deleted in Spruce.', external_id: 'item_1:deleted:2026-11-21T09:00:00Z', occurred_at: '2026-11-21T09:00:00Z' });
+    const deleted = communicationFor(item(), conversation(), 'deleted', '2026-11-21T09:00:00Z', 'd1g');
+    expect(deleted).toMatchObject({ summary: 'Message deleted in Spruce.', external_id: 'item_1:deleted:d1g', occurred_at: '2026-11-21T09:00:00Z' });
   });
 });

@@ -4,7 +4,7 @@
 // next sync, which we queue at once.
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
-import type { Counter, Flag, InboundEvent } from '../store/types.ts';
+import type { Counter, Flag, InboundEvent, LedgerEntry } from '../store/types.ts';
 import { differences, snapshotOfContact, type ContactSnapshot } from './contact-diff.ts';
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
@@ -21,6 +21,8 @@ interface ContactEnvelope {
 const appliedKey = (contactId: string) => `spruce-contact-applied:${contactId}`;
 export const createGenerationKey = (patientId: number): Counter => `create-generation:${patientId}`;
 export const leaveDeletedKey = (patientId: number): Flag => `leave-deleted:${patientId}`;
+/** The patient a contact was linked to before it was deleted or merged away: its messages stay that patient's. */
+export const formerPatientKey = (contactId: string) => `former-patient:${contactId}`;
 
 /** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
 export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
@@ -28,7 +30,10 @@ export async function handleContactEvents(ctx: TenantContext, events: InboundEve
   for (const event of ordered) {
     const envelope = JSON.parse(event.payload.toString('utf8')) as ContactEnvelope;
     const contact = envelope.data.object;
-    if (await isStale(ctx, contact.id, event)) {
+    // An older picture of the contact than one applied changes nothing; a delete or a merge is
+    // an act, not a picture, and counts whenever it arrives.
+    const picture = event.type === 'contact.created' || event.type === 'contact.updated';
+    if (picture && (await isStale(ctx, contact.id, event))) {
       await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'stale', type: event.type });
       continue;
     }
@@ -41,13 +46,19 @@ export async function handleContactEvents(ctx: TenantContext, events: InboundEve
         await onContactDeleted(ctx, contact.id, event.id);
         break;
       case 'contact.merged':
-        await onContactMerged(ctx, contact, envelope.data.deletedContactIds ?? [], event.id);
+        await onContactMerged(ctx, contact, envelope.data.deletedContactIds ?? [], event);
         break;
       default:
         await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'unhandled_type', type: event.type });
     }
-    await ctx.store.setState(ctx.config.id, appliedKey(contact.id), String(event.occurredAt));
+    await markApplied(ctx, contact.id, event.occurredAt);
   }
+}
+
+/** The newest eventTime applied for the contact; never moves back. */
+async function markApplied(ctx: TenantContext, contactId: string, occurredAt: number): Promise<void> {
+  const applied = Number((await ctx.store.getState(ctx.config.id, appliedKey(contactId))) ?? -Infinity);
+  if (occurredAt > applied) await ctx.store.setState(ctx.config.id, appliedKey(contactId), String(occurredAt));
 }
 
 /** An event older than one we already applied for the contact changes nothing. */
@@ -85,13 +96,15 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     return;
   }
   if (!(await ctx.store.getLinkByContact(tenantId, contact.id))) {
+    const previous = await ctx.store.getLinkByPatient(tenantId, patientId);
     await ctx.store.upsertLink(tenantId, patientId, contact.id, ctx.clock.now());
     await audit(ctx, 'spruce', 'link', contact.id, 'link', event.id, { patientId, reason: 'integration_link' });
+    if (previous) await inheritLedger(ctx, contact.id, previous.contactId);
   }
   const ourTags = [ctx.config.sync.tag];
   const ledger = await ctx.store.getLedger(tenantId, 'spruce', contact.id);
   if (!ledger) {
-    if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id)) return;
+    if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id, null)) return;
     // We cannot tell an edit from our own write: let the patient's sync compare with the live contact.
     await queuePatientSync(ctx, patientId);
     return;
@@ -105,18 +118,20 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
   // may show the contact as it was before our later writes. What differs is acted on only as
   // the contact is now: a stale picture must never be written back to the chart.
   const current = await ctx.spruce.getContact(contact.id);
-  if (!current) {
-    // Deleted since: its contact.deleted event settles the link.
+  // Deleted since (its contact.deleted event settles the link): this event is the last picture
+  // there is. It is acted on only when it is surely newer than our last write (eventTime is to
+  // the second), so a late picture never overwrites what we wrote after it.
+  if (!current && event.occurredAt <= ledger.writtenAt) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'contact_gone' });
     return;
   }
-  const live = snapshotOfContact(current);
+  const live = current ? snapshotOfContact(current) : snapshotOfContact(contact);
   const changed = differences(known, live, ourTags);
   if (changed.length === 0) {
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, { of: 'earlier_write' });
     return;
   }
-  if (await isOurWriteInFlight(ctx, contact.id, live, event.id)) return;
+  if (await isOurWriteInFlight(ctx, contact.id, live, event.id, ledger)) return;
   const policy = ctx.config.inbound;
   const writable = new Set<string>(policy.writeBack ? policy.writeBackFields : []);
   const writeBack = changed.filter((key) => writable.has(key));
@@ -159,12 +174,27 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
 /**
  * Whether the contact shows the write a patient sync is making right now: Spruce announces a
  * write as soon as it applies it, often before its answer reaches us and the write is recorded.
+ * An intent the ledger has caught up with is a finished write: a staff edit that happens to put
+ * those values back is an edit, not our echo.
  */
-async function isOurWriteInFlight(ctx: TenantContext, contactId: string, live: ContactSnapshot, eventId: number): Promise<boolean> {
+async function isOurWriteInFlight(
+  ctx: TenantContext,
+  contactId: string,
+  live: ContactSnapshot,
+  eventId: number,
+  ledger: LedgerEntry<'spruce'> | null,
+): Promise<boolean> {
   const intent = await ctx.store.getLedger(ctx.config.id, 'spruce-intent', contactId);
   if (!intent || differences(intent.fields, live, [ctx.config.sync.tag]).length > 0) return false;
+  if (ledger && !isNewer(intent, ledger, ctx.config.sync.tag)) return false;
   await audit(ctx, 'spruce', 'contact', contactId, 'echo', eventId, { of: 'write_in_flight' });
   return true;
+}
+
+/** Written after the ledger entry, or at the same moment without being what it records. */
+function isNewer(intent: LedgerEntry<'spruce-intent'>, ledger: LedgerEntry<'spruce'>, tag: string): boolean {
+  if (intent.writtenAt !== ledger.writtenAt) return intent.writtenAt > ledger.writtenAt;
+  return differences(ledger.fields, intent.fields, [tag]).length > 0;
 }
 
 /** The Spry fields for the Spruce contact's phones and email, as staff left them. */
@@ -194,6 +224,7 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
   const link = await ctx.store.getLinkByContact(tenantId, contactId);
   if (!link) return;
   await ctx.store.deleteLinkByContact(tenantId, contactId);
+  await ctx.store.setState(tenantId, formerPatientKey(contactId), String(link.patientId));
   await bumpCreateGeneration(ctx, link.patientId);
   if (ctx.config.inbound.onContactDeleted === 'leave') {
     await ctx.store.setFlag(tenantId, leaveDeletedKey(link.patientId));
@@ -208,15 +239,27 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
  * The survivor takes over the merged-away contact's link. If both were linked to different
  * patients, the survivor keeps its own and the other patient gets a contact of its own again.
  */
-async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], eventId: number): Promise<void> {
+async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
+  const eventId = event.id;
+  // A merge handled late may find its survivor deleted since: then the merged-away contacts are
+  // simply gone, as after a delete, and nothing is linked to a contact that no longer exists.
+  const live = await ctx.spruce.getContact(survivor.id);
+  if (!live) {
+    for (const deletedId of deletedIds) await onContactDeleted(ctx, deletedId, eventId);
+    await onContactDeleted(ctx, survivor.id, eventId);
+    return;
+  }
   let survivorPatient = await patientOfContact(ctx, survivor);
+  let inheritedFrom: string | undefined;
   for (const deletedId of deletedIds) {
     const link = await ctx.store.getLinkByContact(tenantId, deletedId);
     if (!link) continue;
     await ctx.store.deleteLinkByContact(tenantId, deletedId);
+    await ctx.store.setState(tenantId, formerPatientKey(deletedId), String(link.patientId));
     if (survivorPatient === null || survivorPatient === link.patientId) {
       survivorPatient = link.patientId;
+      inheritedFrom = deletedId;
       await ctx.store.upsertLink(tenantId, link.patientId, survivor.id, ctx.clock.now());
       await audit(ctx, 'spruce', 'link', survivor.id, 'link', eventId, { patientId: link.patientId, reason: 'merge', from: deletedId });
       continue;
@@ -234,17 +277,32 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   if (!(await ctx.store.getLinkByContact(tenantId, survivor.id))) {
     await ctx.store.upsertLink(tenantId, survivorPatient, survivor.id, ctx.clock.now());
   }
-  // What the survivor holds now is what we know; the sync corrects anything Spry owns.
-  const ledger = await ctx.store.getLedger(tenantId, 'spruce', survivor.id);
-  await ctx.store.putLedger({
-    tenantId,
-    system: 'spruce',
-    recordId: survivor.id,
-    fields: snapshotOfContact(survivor),
-    hash: '',
-    writtenAt: ledger?.writtenAt ?? ctx.clock.now(),
-  });
+  if (inheritedFrom) await inheritLedger(ctx, survivor.id, inheritedFrom);
+  if (!(await ctx.store.getLedger(tenantId, 'spruce', survivor.id))) {
+    await ctx.store.putLedger({
+      tenantId,
+      system: 'spruce',
+      recordId: survivor.id,
+      fields: snapshotOfContact(survivor),
+      hash: '',
+      writtenAt: ctx.clock.now(),
+    });
+  }
+  // What the survivor holds now beyond what we know is a staff edit like any other (one made just
+  // before or after the merge may have gone unhandled while the survivor was not ours yet).
+  await onContactChanged(ctx, live, event);
   await queuePatientSync(ctx, survivorPatient);
+}
+
+/**
+ * A contact that takes over a patient from another (merged into it, or carrying our link after a
+ * merge we have not handled yet) starts from what we knew Spruce held for the patient: what it
+ * holds beyond that is a staff edit, to be written back, not overwritten by the patient's sync.
+ */
+async function inheritLedger(ctx: TenantContext, contactId: string, fromContactId: string): Promise<void> {
+  if (fromContactId === contactId || (await ctx.store.getLedger(ctx.config.id, 'spruce', contactId))) return;
+  const known = await ctx.store.getLedger(ctx.config.id, 'spruce', fromContactId);
+  if (known) await ctx.store.putLedger({ ...known, recordId: contactId, hash: '', writtenAt: ctx.clock.now() });
 }
 
 async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Promise<void> {

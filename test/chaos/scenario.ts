@@ -2,6 +2,7 @@
 // proxy, the sandbox on the other side, staff changing things on both sides while instances
 // are SIGKILLed and restarted at random and every database session is cut once. Then the world
 // must settle into agreement with nothing lost and no rate limit exceeded (see verify.ts).
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,9 @@ import { dropSchema, terminateSessions, uniqueSchema } from '../support/postgres
 import { RoundRobinProxy } from './round-robin.ts';
 import { disagreements, verify, type Verdict } from './verify.ts';
 import { seededRandom, Workload } from './workload.ts';
+
+/** PostgreSQL needs a configured key (or `encryption: off`); every instance shares it. */
+const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 export interface ChaosOptions {
   pgUrl: string;
@@ -84,7 +88,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           secrets,
           config: {
             server: { host: '127.0.0.1', port, publicUrl },
-            database: { url: options.pgUrl, schema, poolSize: 6 },
+            database: { url: options.pgUrl, schema, poolSize: 6, encryptionKey: ENCRYPTION_KEY },
             // Short leases: the jobs of a killed instance come back within seconds.
             workers: { concurrency: 8, leaseMs: 4_000, pollIntervalMs: 250 },
             log: { level: 'warn' },
@@ -101,7 +105,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.startAll();
     log(`${options.instances} instances up on schema ${schema}; webhooks via ${publicUrl}`);
 
-    const store = await openStore(options.pgUrl, { schema, migrate: false });
+    const store = await openStore(options.pgUrl, { schema, migrate: false, encryptionKey: ENCRYPTION_KEY });
     cleanup.push(() => store.close());
     const patientIds = sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
     const workload = new Workload(sandbox, random);

@@ -1,5 +1,6 @@
 // Runs the fan-out store contract on SQLite (a real temp file, beside a main store) and on
 // PostgreSQL (a fresh schema per test), like the main store's contract suite.
+import type { EncryptionOptions } from '../../src/store/cipher.ts';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +18,8 @@ const sqliteHarness: FanoutHarnessFactory = async ({ encryptionKey }) => {
   const dir = mkdtempSync(join(tmpdir(), 'spruce-sync-fanout-'));
   const url = `sqlite:${join(dir, 'data', 'sync.db')}`;
   const stores: FanoutStore[] = [];
-  const open = async () => {
-    const store = await openFanoutStore(url, { encryptionKey });
+  const open = async (keys: EncryptionOptions = { encryptionKey }) => {
+    const store = await openFanoutStore(url, keys);
     stores.push(store);
     return store;
   };
@@ -28,7 +29,8 @@ const sqliteHarness: FanoutHarnessFactory = async ({ encryptionKey }) => {
     async raw(sql) {
       const db = new Database(join(dir, 'data', 'sync.db'));
       try {
-        return db.prepare(sql).all() as Record<string, unknown>[];
+        const statement = db.prepare(sql);
+        return statement.reader ? (statement.all() as Record<string, unknown>[]) : (statement.run(), []);
       } finally {
         db.close();
       }
@@ -70,8 +72,8 @@ const postgresHarness: FanoutHarnessFactory = async ({ encryptionKey }) => {
   const url = pgUrl!;
   const schema = uniqueSchema('fanout_contract');
   const stores: FanoutStore[] = [];
-  const open = async () => {
-    const store = await openFanoutStore(url, { schema, encryptionKey });
+  const open = async (keys: EncryptionOptions = { encryptionKey }) => {
+    const store = await openFanoutStore(url, { schema, ...keys });
     stores.push(store);
     return store;
   };

@@ -3,11 +3,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withId } from '../../src/fanout/messages.ts';
 import type { FanoutStore, Message, NewMessage, Subscription } from '../../src/fanout/types.ts';
+import type { EncryptionOptions } from '../../src/store/cipher.ts';
 
 export interface FanoutHarness {
   store: FanoutStore;
-  /** A second store on the same database (another instance). */
-  openAnother(): Promise<FanoutStore>;
+  /** A second store on the same database (another instance); the harness's key unless told. */
+  openAnother(keys?: EncryptionOptions): Promise<FanoutStore>;
   /** Rows of a raw query, to look at what is stored at rest. */
   raw(sql: string): Promise<Record<string, unknown>[]>;
   cleanup(): Promise<void>;
@@ -145,6 +146,28 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       for (const row of rows) expect(Buffer.from(row.data as Uint8Array).toString('latin1')).not.toContain(PHI);
       const [claimed] = await claim();
       expect(claimed!.message).toEqual(phi);
+    });
+
+    it('binds sealed data to its message: data copied onto another message does not open', async () => {
+      await fan(message('e-1', 'patient:1', { phi: true, data: { name: PHI } }), message('e-2', 'patient:2'));
+      await h.raw(`UPDATE fanout_messages SET data = (SELECT data FROM fanout_messages WHERE dedupe_key = 'e-1') WHERE dedupe_key = 'e-2'`);
+      await expect(claim()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    });
+
+    it('rekey re-seals subscription secrets and message data with the new key, and counts them', async () => {
+      const newKey = 'cd'.repeat(32);
+      await fan(message('e-1', 'patient:1', { phi: true, data: { name: PHI } }), message('e-2', 'patient:2'));
+      const rekey = await h.openAnother({ encryptionKey: newKey, decryptionKeys: [KEY], acceptUnsealed: true });
+      expect(await rekey.resealAll({ batchSize: 1 })).toEqual({
+        'fanout_subscriptions.secrets': { resealed: 1, current: 0, changedMeanwhile: 0 },
+        'fanout_messages.data': { resealed: 2, current: 0, changedMeanwhile: 0 },
+      });
+      const rotated = await h.openAnother({ encryptionKey: newKey });
+      expect(await rotated.getSubscription(sub.id)).toEqual(sub);
+      const claimed = await claim(3_000, 10, false, worker, rotated);
+      expect(claimed.map((d) => d.message.data)).toEqual([{ name: PHI }, { event_id: 'e-2' }]);
+      // The old key alone no longer reads them.
+      await expect(store.getSubscription(sub.id)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     });
 
     it('claims only the oldest pending delivery of each order key, when ordered', async () => {

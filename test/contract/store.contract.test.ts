@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/errors.ts';
+import type { EncryptionOptions } from '../../src/store/cipher.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { migrations as postgresMigrations } from '../../src/store/postgres/migrations.ts';
 import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations.ts';
@@ -21,14 +22,15 @@ const sqliteHarness: HarnessFactory = async ({ encryptionKey }) => {
   // A folder that does not exist yet: openStore creates it.
   const file = join(dir, 'data', 'sync.db');
   const stores: Store[] = [];
-  const open = async (key?: string) => {
-    const store = await openStore(`sqlite:${file}`, { encryptionKey: key });
+  const open = async (keys?: EncryptionOptions) => {
+    const store = await openStore(`sqlite:${file}`, { ...keys });
     stores.push(store);
     return store;
   };
   return {
-    store: await open(encryptionKey),
-    openAnother: (options) => open(options?.encryptionKey),
+    store: await open({ encryptionKey }),
+    openAnother: (options) => open(options),
+    emptyBlob: `X''`,
     async raw(sql) {
       const db = new Database(file);
       try {
@@ -56,14 +58,15 @@ const postgresHarness: HarnessFactory = async ({ encryptionKey }) => {
   const url = pgUrl!;
   const schema = uniqueSchema('store_contract');
   const stores: Store[] = [];
-  const open = async (key?: string) => {
-    const store = await openStore(url, { schema, encryptionKey: key });
+  const open = async (keys?: EncryptionOptions) => {
+    const store = await openStore(url, { schema, ...keys });
     stores.push(store);
     return store;
   };
   return {
-    store: await open(encryptionKey),
-    openAnother: (options) => open(options?.encryptionKey),
+    store: await open({ encryptionKey }),
+    openAnother: (options) => open(options),
+    emptyBlob: `''::bytea`,
     raw: (sql) => schemaQuery(url, schema, sql),
     async cleanup() {
       for (const store of stores) await store.close().catch(() => {});

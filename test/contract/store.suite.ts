@@ -2,15 +2,18 @@
 // plain numbers passed in, so no clock is needed.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SyncError } from '../../src/errors.ts';
+import type { EncryptionOptions } from '../../src/store/cipher.ts';
 import type { EnqueueJob, Job, NewInboundEvent, Store } from '../../src/store/types.ts';
 import type { ContactSnapshot } from '../../src/sync/contact-diff.ts';
 
 export interface StoreHarness {
   store: Store;
   /** Another Store on the same database, as a second instance would open it (migrates too). */
-  openAnother(options?: { encryptionKey?: string }): Promise<Store>;
+  openAnother(options?: EncryptionOptions): Promise<Store>;
   /** Runs SQL directly on the database (the store's own schema), for at-rest checks. */
   raw(sql: string): Promise<Record<string, unknown>[]>;
+  /** An empty blob literal in this database's SQL. */
+  emptyBlob: string;
   cleanup(): Promise<void>;
 }
 
@@ -544,6 +547,107 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const refused = await wrongKey.getLedger('t1', 'spruce', 'entity_a').catch((error: unknown) => error);
         expect(refused).toBeInstanceOf(SyncError);
         expect(String((refused as Error).message)).not.toContain('Jane');
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('binds each value to its row: a payload or ledger value copied onto another row does not open', async () => {
+      const h = await factory({ encryptionKey: KEY_HEX });
+      try {
+        await h.store.insertEvent(patientEvent('t1', 1, 'e1', T0, { payload: Buffer.from(phi) }));
+        const { id: second } = await h.store.insertEvent(patientEvent('t1', 2, 'e2', T0, { payload: Buffer.from('{}') }));
+        await h.store.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_a', fields: snapshot(phi), hash: 'h', writtenAt: T0 });
+        await h.store.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_b', fields: snapshot('Other'), hash: 'h', writtenAt: T0 });
+        expect((await h.store.getEvent(second))!.payload.toString()).toBe('{}');
+
+        await h.raw(`UPDATE events SET payload = (SELECT payload FROM events WHERE event_key = 'e1') WHERE event_key = 'e2'`);
+        await h.raw(`UPDATE ledger SET fields = (SELECT fields FROM ledger WHERE record_id = 'entity_a') WHERE record_id = 'entity_b'`);
+        await expect(h.store.getEvent(second)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+        await expect(h.store.getLedger('t1', 'spruce', 'entity_b')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+        // The rows they came from still open.
+        expect((await h.store.getLedger('t1', 'spruce', 'entity_a'))!.fields).toEqual(snapshot(phi));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('refuses a value left unsealed once a key is set, with a code and without the value', async () => {
+      const h = await factory({});
+      try {
+        const { id } = await h.store.insertEvent(patientEvent('t1', 1, 'e1', T0, { payload: Buffer.from(phi) }));
+        const keyed = await h.openAnother({ encryptionKey: KEY_HEX });
+        const refused = await keyed.getEvent(id).catch((error: unknown) => error);
+        expect(refused).toMatchObject({ code: 'UNSEALED_VALUE' });
+        expect(String((refused as Error).message)).not.toContain('Jane');
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('keeps stored secrets sealed in the state table, bound to their tenant and key', async () => {
+      const h = await factory({ encryptionKey: KEY_HEX });
+      try {
+        expect(h.store.encryptsAtRest).toBe(true);
+        await h.store.setSecret('t1', 'setup.spry.signatureKey', 'whsec_topsecret');
+        const [row] = await h.raw(`SELECT value FROM state WHERE key = 'setup.spry.signatureKey'`);
+        expect(String(row!.value)).not.toContain('topsecret');
+        expect(Buffer.from(String(row!.value), 'base64').toString('latin1')).not.toContain('topsecret');
+        expect(await h.store.getSecret('t1', 'setup.spry.signatureKey')).toBe('whsec_topsecret');
+        expect(await h.store.getSecret('t1', 'setup.other')).toBeNull();
+        await h.raw(`INSERT INTO state (tenant_id, key, value) SELECT 't2', key, value FROM state WHERE key = 'setup.spry.signatureKey'`);
+        await expect(h.store.getSecret('t2', 'setup.spry.signatureKey')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('rekey re-seals every value (older key or plaintext) with the new key, in batches, and counts them', async () => {
+      const oldKey = 'ab'.repeat(32);
+      const newKey = Buffer.from('cd'.repeat(32), 'hex').toString('base64');
+      const h = await factory({});
+      try {
+        // From before there was a key: plaintext.
+        const { id: plainId } = await h.store.insertEvent(patientEvent('t1', 1, 'e0', T0, { payload: Buffer.from(phi) }));
+        await h.store.setSecret('t1', 'setup.spruce.signingSecret', 'whsec_plain');
+        await h.store.setState('t1', 'catalog', '{"not":"a secret"}');
+        // Then sealed with the old key; one payload pruned since.
+        const old = await h.openAnother({ encryptionKey: oldKey });
+        const { id: sealedId } = await old.insertEvent(patientEvent('t1', 2, 'e1', T0, { payload: Buffer.from(phi) }));
+        await old.insertEvent(patientEvent('t1', 3, 'e2', T0, { payload: Buffer.from(phi) }));
+        await h.raw(`UPDATE events SET payload = ${h.emptyBlob} WHERE event_key = 'e2'`);
+        await old.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_a', fields: snapshot(phi), hash: 'h', writtenAt: T0 });
+        await old.setSecret('t1', 'setup.spry.signatureKey', 'whsec_sealed');
+
+        // The service, its config already naming the new key, reads both while rekey runs.
+        const service = await h.openAnother({ encryptionKey: newKey, decryptionKeys: [oldKey] });
+        expect((await service.getEvent(sealedId))!.payload.toString()).toBe(phi);
+        const rekey = await h.openAnother({ encryptionKey: newKey, decryptionKeys: [oldKey], acceptUnsealed: true });
+        const secretStateKeys = ['setup.spry.signatureKey', 'setup.spruce.signingSecret'];
+        const report = await rekey.resealAll({ batchSize: 1, secretStateKeys });
+        expect(report).toEqual({
+          'events.payload': { resealed: 2, current: 1, changedMeanwhile: 0 },
+          'ledger.fields': { resealed: 1, current: 0, changedMeanwhile: 0 },
+          'state.value': { resealed: 2, current: 0, changedMeanwhile: 0 },
+        });
+        expect(await rekey.resealAll({ secretStateKeys })).toEqual({
+          'events.payload': { resealed: 0, current: 3, changedMeanwhile: 0 },
+          'ledger.fields': { resealed: 0, current: 1, changedMeanwhile: 0 },
+          'state.value': { resealed: 0, current: 2, changedMeanwhile: 0 },
+        });
+
+        // The old key can go: the new one alone reads everything; the old one alone reads nothing.
+        const rotated = await h.openAnother({ encryptionKey: newKey });
+        expect((await rotated.getEvent(plainId))!.payload.toString()).toBe(phi);
+        expect((await rotated.getEvent(sealedId))!.payload.toString()).toBe(phi);
+        expect((await rotated.getLedger('t1', 'spruce', 'entity_a'))!.fields).toEqual(snapshot(phi));
+        expect(await rotated.getSecret('t1', 'setup.spruce.signingSecret')).toBe('whsec_plain');
+        expect(await rotated.getSecret('t1', 'setup.spry.signatureKey')).toBe('whsec_sealed');
+        expect(await rotated.getState('t1', 'catalog')).toBe('{"not":"a secret"}');
+        await expect(old.getEvent(sealedId)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+        for (const [stored] of [await h.raw('SELECT payload AS v FROM events'), await h.raw('SELECT fields AS v FROM ledger')]) {
+          expect(Buffer.from(stored!.v as Uint8Array).includes(Buffer.from('Jane'))).toBe(false);
+        }
       } finally {
         await h.cleanup();
       }

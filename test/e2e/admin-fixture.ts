@@ -16,9 +16,9 @@ import { SyncMetrics } from '../../src/observe/metrics.ts';
 import { WorkerPool, type JobHandler } from '../../src/queue/worker-pool.ts';
 import { PauseControl } from '../../src/operations/pause.ts';
 import { buildApp } from '../../src/server/app.ts';
-import { openStore } from '../../src/store/open-store.ts';
 import type { Job, Store } from '../../src/store/types.ts';
 import type { AdminActions } from '../../src/operations/context.ts';
+import { openConfiguredStore } from '../../src/config/database.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TENANTS = ['acme-pt', 'beta-pt'] as const;
@@ -88,7 +88,7 @@ export async function startAdminHarness(options: HarnessOptions = {}): Promise<A
     admin: options.adminToken === null ? {} : { token: options.adminToken ?? ADMIN_TOKEN },
     tenants: TENANTS.map(tenant),
   });
-  const store = await openStore(config.database.url, { synchronous: 'NORMAL' });
+  const store = await openConfiguredStore(config.database);
   const logger = createLogger({ level: 'silent' });
   const tenantIds = config.tenants.map((t) => t.id);
   const pauses = new PauseControl({ store, clock, tenantIds });

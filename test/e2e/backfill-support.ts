@@ -12,10 +12,10 @@ import { tenantContext } from '../../src/service.ts';
 import { SpruceClient } from '../../src/spruce/client.ts';
 import type { SpruceContact } from '../../src/spruce/types.ts';
 import type { SpryPatient } from '../../src/spry/types.ts';
-import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { spryExternalId } from '../../src/sync/desired-contact.ts';
 import type { TenantContext } from '../../src/sync/tenant-context.ts';
+import { openConfiguredStore } from '../../src/config/database.ts';
 
 export interface Bench {
   dir: string;
@@ -44,7 +44,7 @@ export async function openBench(sandbox: Sandbox, tenant: Record<string, unknown
   base.spry = { ...base.spry, requestsPerSecond: 2_000 };
   Object.assign(base, tenant);
   const config = parseConfig(rawConfig);
-  const store = await openStore(databaseUrl, { synchronous: 'NORMAL' });
+  const store = await openConfiguredStore(config.database);
   const ctx = tenantContext(config.tenants[0]!, { store, clock: sandbox.clock, logger: createLogger({ level: 'silent' }) });
   return {
     dir,

@@ -1,10 +1,14 @@
 // The database goes away under a running service (PostgreSQL): webhooks are refused with 503 so
 // the senders retry, /readyz says so, workers keep running and reconnect, and nothing is lost.
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, startServiceOnSandbox, type Sandbox, type SandboxWithService } from '../../src/sandbox/environment.ts';
 import { dropSchema, findPostgres, skipNotice, terminateSessions, uniqueSchema } from '../support/postgres.ts';
 import { TcpProxy } from '../chaos/tcp-proxy.ts';
 import { advanceUntil, agreesWithSpry, eventually, SANDBOX_SPRY_ORG } from './support.ts';
+
+/** PostgreSQL needs a configured key (or `encryption: off`); every instance shares it. */
+const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('database outage'));
@@ -26,7 +30,7 @@ async function startOnPostgres(databaseUrl: string): Promise<{ sandbox: Sandbox;
   const running = await startServiceOnSandbox(sandbox, {
     databaseUrl,
     config: {
-      database: { url: databaseUrl, schema, poolSize: 4 },
+      database: { url: databaseUrl, schema, poolSize: 4, encryptionKey: ENCRYPTION_KEY },
       // Short leases: a run whose store calls failed comes back quickly.
       workers: { concurrency: 4, leaseMs: 3_000, pollIntervalMs: 200 },
     },

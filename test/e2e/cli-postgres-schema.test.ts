@@ -3,6 +3,7 @@
 // (backfill, reconcile) against the sandbox. Runs in a database of its own,
 // so "public is untouched" means exactly "has no tables". Skipped, with one line, when no
 // PostgreSQL is reachable.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,9 @@ import { SANDBOX_TENANT_ID, sandboxConfig, startSandbox, type Sandbox } from '..
 import { adminQuery, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
 import { runCommands } from './cli-support.ts';
 
+/** PostgreSQL needs a configured key (or `encryption: off`); every instance shares it. */
+const ENCRYPTION_KEY = randomBytes(32).toString('base64');
+
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('operator CLI on a PostgreSQL schema'));
 
@@ -40,7 +44,7 @@ let sandbox: Sandbox | undefined;
 const rawConfig = () => {
   const sandboxTenant = (sandboxConfig(sandbox!, { port: 0, databaseUrl, secrets: { spryWebhook: 'w', spruceWebhook: 'w' } }) as { tenants: Record<string, Record<string, unknown>>[] }).tenants[0]!;
   return {
-    database: { url: databaseUrl, schema, poolSize: 2 },
+    database: { url: databaseUrl, schema, poolSize: 2, encryptionKey: ENCRYPTION_KEY },
     tenants: [
       {
         id: 'acme-pt',

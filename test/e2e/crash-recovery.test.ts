@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, registerSandboxWebhooks, sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { advanceUntil, agreesWithSpry, contactsOfPatient, SANDBOX_SPRY_ORG } from './support.ts';
+import { readFileSync } from 'node:fs';
 
 const children: ChildProcess[] = [];
 let sandbox: Sandbox | undefined;
@@ -76,7 +77,7 @@ describe('crash recovery', () => {
     expect(sandbox.spruce.violations).toEqual([]);
 
     // Nothing lost: every event Spry sent is stored, and none is dead or still waiting.
-    const store = await openStore(databaseUrl);
+    const store = await openStore(databaseUrl, { encryptionKey: readFileSync(path.join(dir, 'crash.db.key'), 'utf8') });
     try {
       await advanceUntil(world, async () => (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0, { stepMs: 5_000, what: 'the inbox to drain' });
       const stored = await store.searchEvents({ source: 'spry', limit: 10_000 });

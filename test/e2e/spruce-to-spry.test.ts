@@ -1,8 +1,12 @@
 // Spruce → Spry: edits staff make in Spruce, conversation activity on the chart, and no echo
 // of our own writes in either direction.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ControlledClock } from '../../src/clock.ts';
+import { autoAdvance } from '../../src/http/test-support.ts';
+import { spruceEventKey } from '../../src/ingest/spruce-envelope.ts';
+import { signSpruceBody } from '../../src/sandbox/spruce/index.ts';
 import { catchUp } from '../../src/sync/catch-up.ts';
-import { contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+import { advanceUntil, contactsOfPatient, countRequests, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
 
 let world: World;
 
@@ -28,6 +32,13 @@ async function linkedContact(patientId: number): Promise<string> {
   });
   await quiesce(world);
   return contact!.id;
+}
+
+/** A signed Spruce delivery posted to the tenant's webhook route, as Spruce would send it. */
+function postToSpruceRoute(body: string): Promise<Response> {
+  const url = `${world.service.url}/webhooks/spruce/${world.config.tenants[0]!.id}`;
+  const headers = { 'content-type': 'application/json', 'x-spruce-signature': signSpruceBody(world.secrets.spruceWebhook, body) };
+  return fetch(url, { method: 'POST', headers, body });
 }
 
 function patientIds(): number[] {
@@ -80,7 +91,7 @@ describe('Spruce → Spry', () => {
     await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers?.[0]?.value === '+12065550102');
     await quiesce(world);
     spruce().faults.setDeliveryFaults({});
-    const late = spruce().events.slice(-2).map((e) => e.id);
+    const late = spruce().events.slice(-2).map((e) => spruceEventKey(JSON.parse(e.body) as Record<string, unknown>));
     const patchesBefore = spryPatches();
     const spruceWritesBefore = spruceWrites();
 
@@ -98,6 +109,103 @@ describe('Spruce → Spry', () => {
     const audit = await world.service.store.searchAudit({ recordId: contactId, limit: 100 });
     expect(audit.filter((a) => a.action === 'echo').map((a) => a.detail)).toContainEqual({ of: 'earlier_write' });
     expect(spruce().violations).toEqual([]);
+  });
+
+  it('writes back a Spruce edit that puts a number back to what our last finished write held (found by the property test)', async () => {
+    const patientId = patientIds()[5]!;
+    const contactId = await linkedContact(patientId);
+    const original = spry().patient(SANDBOX_SPRY_ORG, patientId)!.mobile!;
+    // A field Spry owns edited in Spruce: the sync writes the contact back (and records its intent).
+    const lastName = spry().patient(SANDBOX_SPRY_ORG, patientId)!.last_name;
+    spruce().staff.editContact(contactId, { familyName: 'NotSprys' });
+    await eventually(() => spruce().contacts().find((c) => c.id === contactId)?.familyName === lastName);
+    await quiesce(world);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550161' }] });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550161');
+    await quiesce(world);
+    // Back to the number of that finished write: an edit, not the echo of a write in flight.
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: original }] });
+    await eventually(() => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === original);
+    await quiesce(world);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe(original);
+  });
+
+  it('keeps a Spruce edit made just before a merge, when the merge is handled first (found by the property test)', async () => {
+    const patientId = patientIds()[5]!;
+    const contactId = await linkedContact(patientId);
+    const original = spry().patient(SANDBOX_SPRY_ORG, patientId)!.mobile;
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const emittedBefore = spruce().events.length;
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550171' }] });
+    const current = spruce().contacts().find((c) => c.id === contactId)!;
+    const duplicate = spruce().staff.createContact({ givenName: current.givenName, familyName: current.familyName, phoneNumbers: [{ label: 'Mobile', value: '+12065550171' }] });
+    spruce().staff.mergeContacts(contactId, duplicate.id);
+    spruce().faults.setDeliveryFaults({});
+    const emitted = spruce().events.slice(emittedBefore);
+    const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === contactId)!.body;
+    // The merge arrives and is handled before the edit that came just before it.
+    expect((await postToSpruceRoute(bodyOf('contact.merged'))).status).toBe(200);
+    await quiesce(world);
+    expect((await postToSpruceRoute(bodyOf('contact.updated'))).status).toBe(200);
+    await quiesce(world);
+    expect(original).not.toBe('+12065550171');
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550171');
+    expect(spruce().contacts().find((c) => c.id === contactId)?.phoneNumbers[0]?.value).toBe('+12065550171');
+  });
+
+  it('annotates the chart when a message is edited, deleted, restored and deleted again, once per change however often Spruce delivers', async () => {
+    const patientId = patientIds()[4]!;
+    const contactId = await linkedContact(patientId);
+    spruce().faults.setDeliveryFaults({ duplicateRate: 1, reorderWindowMs: 300 });
+    const chart = () => spry().communications(SANDBOX_SPRY_ORG, patientId);
+    const { item } = spruce().staff.receiveSecureMessage({ contactId, text: 'Running late' });
+    await eventually(() => chart().length === 1);
+    const steps: [() => void, string][] = [
+      [() => spruce().staff.editConversationItem(item.id, { text: 'Running 10 min late' }), '(edited in Spruce) Running 10 min late'],
+      [() => spruce().staff.deleteConversationItem(item.id), 'Message deleted in Spruce.'],
+      [() => spruce().staff.restoreConversationItem(item.id), '(restored in Spruce) Running 10 min late'],
+      [() => spruce().staff.deleteConversationItem(item.id), 'Message deleted in Spruce.'],
+    ];
+    for (const [i, [act, summary]] of steps.entries()) {
+      act();
+      await eventually(() => chart().length === i + 2 && chart().at(-1)!.summary === summary, 15_000, summary);
+      await quiesce(world);
+    }
+    expect(chart().map((c) => c.external_id)).toEqual([item.id, ...steps.map(() => expect.stringMatching(new RegExp(`^${item.id}:(updated|deleted|restored):[0-9a-f]{16}$`)))]);
+    expect(new Set(chart().map((c) => c.external_id)).size).toBe(5);
+
+    // Several changes in one second, delivered twice and out of order: the last word still agrees.
+    spruce().staff.restoreConversationItem(item.id);
+    spruce().staff.editConversationItem(item.id, { text: 'On my way' });
+    spruce().staff.deleteConversationItem(item.id);
+    spruce().staff.restoreConversationItem(item.id);
+    await eventually(() => chart().at(-1)!.summary.endsWith('On my way'), 15_000);
+    await quiesce(world);
+    expect(chart().at(-1)!.summary).toMatch(/^\((restored|edited) in Spruce\) On my way$/);
+    expect(chart().filter((c) => c.external_id === item.id)).toHaveLength(1);
+  });
+
+  it('keeps an edit of the surviving duplicate handled before the merge that made it ours (found by the property test)', async () => {
+    const patientId = patientIds()[3]!;
+    const contactId = await linkedContact(patientId);
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const emittedBefore = spruce().events.length;
+    const current = spruce().contacts().find((c) => c.id === contactId)!;
+    const duplicate = spruce().staff.createContact({ givenName: current.givenName, familyName: current.familyName, phoneNumbers: current.phoneNumbers.map((p) => ({ label: p.label ?? 'Mobile', value: p.value })) });
+    spruce().staff.mergeContacts(duplicate.id, contactId);
+    await world.sandbox.clock.advance(1_000);
+    spruce().staff.editContact(duplicate.id, { phoneNumbers: [{ label: 'Mobile', value: '+12065550181' }] });
+    spruce().faults.setDeliveryFaults({});
+    const emitted = spruce().events.slice(emittedBefore);
+    const bodyOf = (type: string) => emitted.find((e) => e.type === type && (JSON.parse(e.body) as { data: { object: { id: string } } }).data.object.id === duplicate.id)!.body;
+    // The edit (newer) is handled while the duplicate is nobody's; the merge (older) comes after.
+    expect((await postToSpruceRoute(bodyOf('contact.updated'))).status).toBe(200);
+    await quiesce(world);
+    expect((await postToSpruceRoute(bodyOf('contact.merged'))).status).toBe(200);
+    await quiesce(world);
+    expect((await world.service.store.getLinkByPatient(world.config.tenants[0]!.id, patientId))?.contactId).toBe(duplicate.id);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550181');
+    expect(contactsOfPatient(world, patientId).map((c) => c.id)).toEqual([duplicate.id]);
   });
 
   it('puts right a Spruce edit of a field Spry owns, without writing it to Spry', async () => {
@@ -230,5 +338,103 @@ describe('matching hand-made contacts (opt-in)', () => {
     expect(audit).toContainEqual(expect.objectContaining({ action: 'unmatched_contact', detail: expect.objectContaining({ outcome: 'ambiguous', candidates: 2 }) }));
     expect(spruce().contacts().find((c) => c.id === twin.id)?.integrationLinks ?? []).toEqual([]);
     expect(spruce().violations).toEqual([]);
+  });
+});
+
+describe('two edits of one contact within one second (Spruce sends no event id, eventTime to the second)', () => {
+  /**
+   * A world on a clock that moves only when told: ticking fast while things are set up, then
+   * held and stepped 5 ms at a time, so "the same second" is certain on a loaded machine.
+   */
+  let stopTicking: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    await world.close();
+    const clock = new ControlledClock({ flowing: false });
+    stopTicking = autoAdvance(clock, 5);
+    world = await startWorld({ patients: 3, clock });
+  });
+  afterEach(async () => {
+    // Closing the service waits on timers: let time move again.
+    await stopTicking?.();
+    stopTicking = autoAdvance(world.sandbox.clock, 5);
+    await world.close();
+    await stopTicking();
+    stopTicking = undefined;
+  });
+  const inSteps = { stepMs: 5, maxSimulatedMs: 900 };
+  const second = () => Math.floor(world.sandbox.clock.now() / 1000);
+
+  /** A contact synced from Spry; then the clock held at the very start of a second. */
+  async function linkedAtSecondStart(patientId: number): Promise<string> {
+    spry().staff.editPatient(SANDBOX_SPRY_ORG, patientId, { alias: 'synced' });
+    const [contact] = await eventually(() => (contactsOfPatient(world, patientId).length === 1 ? contactsOfPatient(world, patientId) : undefined));
+    await quiesce(world);
+    await stopTicking!();
+    stopTicking = undefined;
+    await world.sandbox.clock.advanceTo((second() + 1) * 1000 + 1);
+    return contact!.id;
+  }
+
+  /** Brings the clock back to life, waits for quiet, then holds it again. */
+  async function settleAll(): Promise<void> {
+    stopTicking = autoAdvance(world.sandbox.clock, 5);
+    await quiesce(world);
+  }
+
+  it('both reach Spry and the later value wins, on the strict sandbox', async () => {
+    const patientId = patientIds()[0]!;
+    const contactId = await linkedAtSecondStart(patientId);
+    const startSecond = second();
+    const emittedBefore = spruce().events.length;
+
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550141' }] });
+    // The first edit is written back before the second happens: the second's event is all that
+    // can bring its value, so an inbox that took it for a repeat of the first would lose it.
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550141', inSteps);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550142' }] });
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550142', inSteps);
+    expect(second()).toBe(startSecond);
+
+    // What the old key (type, contact id, eventTime) merged: the two events agree on all three.
+    const edits = spruce()
+      .events.slice(emittedBefore)
+      .map((e) => JSON.parse(e.body) as { id?: string; type: string; eventTime: string; data: { object: { id: string } } })
+      .filter((e) => e.type === 'contact.updated' && e.data.object.id === contactId);
+    expect(edits).toHaveLength(2);
+    expect(edits.map((e) => e.id)).toEqual([undefined, undefined]);
+    expect(edits[0]!.eventTime).toMatch(/T\d\d:\d\d:\d\dZ$/);
+    expect(edits[1]!.eventTime).toBe(edits[0]!.eventTime);
+    await settleAll();
+    const inbox = await world.service.store.searchEvents({ source: 'spruce', contactId, type: 'contact.updated', limit: 50 });
+    const keys = new Set(edits.map((e) => spruceEventKey(e as unknown as Record<string, unknown>)));
+    expect(keys.size).toBe(2);
+    expect(inbox.filter((e) => keys.has(e.eventKey)).map((e) => e.status)).toEqual(['processed', 'processed']);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550142');
+  });
+
+  it('both reach Spry from an independent sender posting Spruce’s documented envelope; a re-serialised redelivery is a repeat', async () => {
+    const patientId = patientIds()[1]!;
+    const contactId = await linkedAtSecondStart(patientId);
+    // The sandbox's own deliveries are off: only what this test posts arrives.
+    spruce().faults.setDeliveryFaults({ dropRate: 1 });
+    const eventTime = `${new Date(world.sandbox.clock.now()).toISOString().slice(0, 19)}Z`;
+    const send = async (body: string) => expect((await postToSpruceRoute(body)).status).toBe(200);
+    /** Spruce's example envelope (webhooks overview: no id), with the contact as the API shows it now. */
+    const current = () => spruce().contacts().find((c) => c.id === contactId)!;
+    const envelope = () => JSON.stringify({ eventTime, object: 'event', type: 'contact.updated', data: { object: current() } });
+
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550151' }] });
+    await send(envelope());
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550151', inSteps);
+    spruce().staff.editContact(contactId, { phoneNumbers: [{ label: 'Mobile', value: '+12065550152' }] });
+    await send(envelope());
+    await advanceUntil(world, () => spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile === '+12065550152', inSteps);
+    // The same event again, its keys in another order and spaced out: a repeat, not a third event.
+    const reordered = `{ "data": { "object": ${JSON.stringify(Object.fromEntries(Object.entries(current()).reverse()))} },\n  "type": "contact.updated", "object": "event", "eventTime": "${eventTime}" }`;
+    await send(reordered);
+    await settleAll();
+    const inbox = await world.service.store.searchEvents({ source: 'spruce', contactId, type: 'contact.updated', limit: 50 });
+    expect(inbox.filter((e) => e.occurredAt === Date.parse(eventTime)).map((e) => e.status)).toEqual(['processed', 'processed']);
+    expect(spry().patient(SANDBOX_SPRY_ORG, patientId)?.mobile).toBe('+12065550152');
   });
 });

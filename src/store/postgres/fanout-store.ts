@@ -4,15 +4,13 @@
 // key while they are inserted), so "oldest pending first" holds across instances.
 import type pg from 'pg';
 import type { Message, Settlement } from '../../fanout/types.ts';
-import { createCipher } from '../cipher.ts';
+import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { SqlFanoutStore } from '../sql/fanout.ts';
 import { sql, type Db } from '../sql/sql.ts';
 import { createPool, inTransaction, PgDb, type PoolOptions } from './db.ts';
 import { migrateFanout } from './fanout-migrations.ts';
 
-export interface PostgresFanoutStoreOptions extends PoolOptions {
-  encryptionKey?: string;
-}
+export interface PostgresFanoutStoreOptions extends PoolOptions, EncryptionOptions {}
 
 interface PendingSettlement {
   settlement: Settlement;
@@ -28,7 +26,7 @@ export class PostgresFanoutStore extends SqlFanoutStore {
 
   constructor(url: string, options: PostgresFanoutStoreOptions = {}) {
     const pool = createPool(url, { max: 5, ...options });
-    super(new PgDb(pool), createCipher(options.encryptionKey));
+    super(new PgDb(pool), cipherFor(options));
     this.pool = pool;
     this.schema = options.schema;
   }

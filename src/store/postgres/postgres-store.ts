@@ -3,7 +3,7 @@
 // job's lock, leadership, and the rows instances change together.
 import type pg from 'pg';
 import { SyncError } from '../../errors.ts';
-import { createCipher } from '../cipher.ts';
+import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { eventValues, findEventId, insertEventRow } from '../sql/inbox.ts';
 import { COALESCE_INTO_EXISTING, jobValues, requeueDeadEvents } from '../sql/queue.ts';
 import { sql, type Db } from '../sql/sql.ts';
@@ -14,9 +14,7 @@ import { PostgresLeadership, type PostgresLeadershipOptions } from './leadership
 import { migrate } from './migrations.ts';
 import { SharedRow } from './shared-rows.ts';
 
-export interface PostgresStoreOptions extends PoolOptions {
-  encryptionKey?: string;
-}
+export interface PostgresStoreOptions extends PoolOptions, EncryptionOptions {}
 
 export class PostgresStore extends SqlStore {
   private readonly pool: pg.Pool;
@@ -25,7 +23,7 @@ export class PostgresStore extends SqlStore {
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     const pool = createPool(url, options);
-    super(new PgDb(pool), createCipher(options.encryptionKey));
+    super(new PgDb(pool), cipherFor(options));
     this.pool = pool;
     this.schema = options.schema;
     this.url = url;

@@ -2,7 +2,9 @@
 // migrating, how writes are grouped (SQLite: one transaction per tick; PostgreSQL: advisory
 // locks per order key and settlements batched through unnest).
 import {
+  dataContext,
   messageParams,
+  secretsContext,
   subscriptionParams,
   toAttempt,
   toDelivery,
@@ -27,6 +29,7 @@ import type {
   SubscriptionStatus,
 } from '../../fanout/types.ts';
 import type { Cipher } from '../cipher.ts';
+import { resealColumns, type ResealOptions, type ResealReport } from './reseal.ts';
 import { pruneFanoutAttempts, pruneSettledDeliveries } from './retention.ts';
 import { anyOf, assignments, columnNames, columnValues, only, sql, where, type Columns, type Db } from './sql.ts';
 
@@ -230,5 +233,19 @@ export abstract class SqlFanoutStore implements FanoutStore {
 
   pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number> {
     return pruneFanoutAttempts(this.db, options);
+  }
+
+  /** `spruce-sync rekey`: subscription secrets and message data moved to the current key. */
+  resealAll(options: ResealOptions = {}): Promise<ResealReport> {
+    const ids = (row: Record<string, unknown>) => ({ tenantId: String(row.tenant_id), id: String(row.id) });
+    return resealColumns(
+      this.db,
+      this.cipher,
+      [
+        { table: 'fanout_subscriptions', column: 'secrets', key: ['id'], columns: ['tenant_id'], context: (row) => secretsContext(ids(row)) },
+        { table: 'fanout_messages', column: 'data', key: ['id'], columns: ['tenant_id'], context: (row) => dataContext(ids(row)) },
+      ],
+      options,
+    );
   }
 }

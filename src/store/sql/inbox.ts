@@ -1,6 +1,6 @@
 // The inbox: storing, deduping and finding inbound events.
 import type { Cipher } from '../cipher.ts';
-import { eventFilters, PAYLOAD_CONTEXT, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
+import { eventFilters, payloadContext, subjectIds, toInboundEvent, type EventRow } from '../rows.ts';
 import type { EventQuery, EventSource, InboundEvent, NewInboundEvent } from '../types.ts';
 import { filterConditions, sql, where, type Db, type Sql } from './sql.ts';
 
@@ -8,7 +8,7 @@ import { filterConditions, sql, where, type Db, type Sql } from './sql.ts';
 export function eventValues(event: NewInboundEvent, cipher: Cipher) {
   return {
     ...event,
-    payload: cipher.seal(event.payload, PAYLOAD_CONTEXT),
+    payload: cipher.seal(event.payload, payloadContext(event)),
     subject: JSON.stringify(event.subject),
     ...subjectIds(event.subject),
   };
@@ -21,9 +21,9 @@ export function eventValues(event: NewInboundEvent, cipher: Cipher) {
 export function insertEventSql(e: ReturnType<typeof eventValues>): Sql {
   return sql`
     INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
-                        patient_id, contact_id, status, job_key, updated_at)
+                        patient_id, contact_id, status, reason, job_key, updated_at)
     VALUES (${e.tenantId}, ${e.source}, ${e.eventKey}, ${e.type}, ${e.occurredAt}, ${e.receivedAt}, ${e.payload}, ${e.subject},
-            ${e.patientId}, ${e.contactId}, ${e.status}, ${e.job?.key ?? null}, ${e.receivedAt})
+            ${e.patientId}, ${e.contactId}, ${e.status}, ${e.reason ?? null}, ${e.job?.key ?? null}, ${e.receivedAt})
     ON CONFLICT (tenant_id, source, event_key) DO NOTHING
     RETURNING id`;
 }

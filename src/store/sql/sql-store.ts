@@ -3,7 +3,7 @@
 // draws the event id under the job's lock, SQLite commits a burst of inserts together), and
 // keeping the planner's statistics.
 import type { Cipher } from '../cipher.ts';
-import { byRunAtThenId, toJob } from '../rows.ts';
+import { byRunAtThenId, ledgerContext, payloadContext, stateSecretContext, toJob } from '../rows.ts';
 import type { Store } from '../ports.ts';
 import type * as views from '../admin-types.ts';
 import type {
@@ -25,8 +25,9 @@ import * as audit from './audit.ts';
 import * as inbox from './inbox.ts';
 import * as links from './links.ts';
 import * as queue from './queue.ts';
+import { resealColumns, type ResealOptions } from './reseal.ts';
 import * as retention from './retention.ts';
-import type { Db } from './sql.ts';
+import { anyOf, sql, type Db } from './sql.ts';
 import * as state from './sync-state.ts';
 import * as operator from './views.ts';
 
@@ -96,6 +97,12 @@ export abstract class SqlStore implements Store {
   setFlag = (tenantId: string, flag: Flag) => state.setFlag(this.db, tenantId, flag);
   getState = (tenantId: string, key: string) => state.getState(this.db, tenantId, key);
   setState = (tenantId: string, key: string, value: string) => state.setState(this.db, tenantId, key, value);
+  getSecret = (tenantId: string, key: string) => state.getSecret(this.db, this.cipher, tenantId, key);
+  setSecret = (tenantId: string, key: string, secret: string) => state.setSecret(this.db, this.cipher, tenantId, key, secret);
+
+  get encryptsAtRest(): boolean {
+    return this.cipher.encrypting;
+  }
 
   // Audit log ------------------------------------------------------------------------------------
   appendAudit = (entry: AuditEntry) => audit.appendAudit(this.db, entry);
@@ -117,4 +124,37 @@ export abstract class SqlStore implements Store {
   recordAuditArchive = (archive: views.AuditArchive) => retention.recordAuditArchive(this.db, archive);
   listAuditArchives = () => retention.listAuditArchives(this.db);
   deleteArchivedAudit = (now: number, batchSize?: number) => retention.deleteArchivedAudit(this.db, now, batchSize);
+
+  // Key rotation ---------------------------------------------------------------------------------
+  resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }) {
+    const text = (value: unknown) => String(value);
+    return resealColumns(
+      this.db,
+      this.cipher,
+      [
+        {
+          table: 'events',
+          column: 'payload',
+          key: ['id'],
+          columns: ['tenant_id', 'source', 'event_key'],
+          context: (row) => payloadContext({ tenantId: text(row.tenant_id), source: text(row.source), eventKey: text(row.event_key) }),
+        },
+        {
+          table: 'ledger',
+          column: 'fields',
+          key: ['tenant_id', 'system', 'record_id'],
+          context: (row) => ledgerContext({ tenantId: text(row.tenant_id), system: text(row.system), recordId: text(row.record_id) }),
+        },
+        {
+          table: 'state',
+          column: 'value',
+          key: ['tenant_id', 'key'],
+          filter: sql`${anyOf('key', options.secretStateKeys)}`,
+          base64: true,
+          context: (row) => stateSecretContext(text(row.tenant_id), text(row.key)),
+        },
+      ],
+      options,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 // What the sync remembers between runs: the write ledger (sealed: it holds PHI), and the state
 // table's per-tenant rows: documents (JSON text owned by their readers), counters and flags.
-import type { Cipher } from '../cipher.ts';
-import { sealLedgerFields, toLedger, type LedgerRow } from '../rows.ts';
+import { isSealedValue, type Cipher } from '../cipher.ts';
+import { sealLedgerFields, stateSecretContext, toLedger, type LedgerRow } from '../rows.ts';
 import type { Counter, Flag, LedgerEntry, LedgerSystem } from '../types.ts';
 import { sql, type Db } from './sql.ts';
 
@@ -13,7 +13,7 @@ export async function getLedger<S extends LedgerSystem>(db: Db, cipher: Cipher, 
 export async function putLedger(db: Db, cipher: Cipher, entry: LedgerEntry): Promise<void> {
   await db.run(sql`
     INSERT INTO ledger (tenant_id, system, record_id, fields, hash, written_at)
-    VALUES (${entry.tenantId}, ${entry.system}, ${entry.recordId}, ${sealLedgerFields(entry.fields, cipher)}, ${entry.hash}, ${entry.writtenAt})
+    VALUES (${entry.tenantId}, ${entry.system}, ${entry.recordId}, ${sealLedgerFields(entry, cipher)}, ${entry.hash}, ${entry.writtenAt})
     ON CONFLICT (tenant_id, system, record_id) DO UPDATE SET
       fields = excluded.fields, hash = excluded.hash, written_at = excluded.written_at`);
 }
@@ -27,6 +27,20 @@ export async function setState(db: Db, tenantId: string, key: string, value: str
   await db.run(sql`
     INSERT INTO state (tenant_id, key, value) VALUES (${tenantId}, ${key}, ${value})
     ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value`);
+}
+
+/** Sealed secrets are kept as base64 text (the state table holds text); without a key, as they are. */
+export async function getSecret(db: Db, cipher: Cipher, tenantId: string, key: string): Promise<string | null> {
+  const stored = await getState(db, tenantId, key);
+  if (stored === null || stored === '') return null;
+  const bytes = Buffer.from(stored, 'base64');
+  if (!cipher.encrypting && !isSealedValue(bytes)) return stored;
+  return cipher.open(bytes, stateSecretContext(tenantId, key)).toString('utf8');
+}
+
+export async function setSecret(db: Db, cipher: Cipher, tenantId: string, key: string, secret: string): Promise<void> {
+  const value = cipher.encrypting ? cipher.seal(Buffer.from(secret, 'utf8'), stateSecretContext(tenantId, key)).toString('base64') : secret;
+  await setState(db, tenantId, key, value);
 }
 
 export async function getCounter(db: Db, tenantId: string, counter: Counter): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,5 +120,28 @@ describe('SqliteDb transactions', () => {
     });
     await expect(db.transaction(async (tx) => (await tx.run(sql`INSERT INTO t VALUES (3)`), Promise.reject(new Error('no'))))).rejects.toThrow('no');
     expect(await db.all(sql`SELECT v FROM t`)).toEqual([{ v: 1 }]);
+  });
+});
+
+describe('SqliteDb files', () => {
+  it('are readable by their owner only: the database, its WAL and shared memory, whatever the umask', async () => {
+    const name = file();
+    const previous = process.umask(0o022);
+    try {
+      const db = connect(name, {});
+      await db.run(sql`CREATE TABLE t (v TEXT)`);
+      await db.run(sql`INSERT INTO t VALUES ('x')`);
+    } finally {
+      process.umask(previous);
+    }
+    for (const f of [name, `${name}-wal`, `${name}-shm`]) expect(statSync(f).mode & 0o777, f).toBe(0o600);
+  });
+
+  it('tightens a database made world-readable before', () => {
+    const name = file();
+    writeFileSync(name, '');
+    chmodSync(name, 0o644);
+    connect(name, {});
+    expect(statSync(name).mode & 0o777).toBe(0o600);
   });
 });

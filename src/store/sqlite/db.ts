@@ -6,6 +6,7 @@
 // connection or another one on the same file, e.g. the fan-out store's) wait for it: they must
 // neither join it nor ask for the write lock it holds, which better-sqlite3 would wait for by
 // blocking the very event loop the open transaction needs to finish.
+import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { render, sqlite, type Db, type Sql } from '../sql/sql.ts';
@@ -39,6 +40,13 @@ function gateOf(filename: string): Gate {
 
 type Mode = 'all' | 'get' | 'run';
 
+/** The database file and its -wal and -shm (they hold the same rows) readable by their owner only. */
+function ownerOnly(filename: string): void {
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
 export class SqliteDb implements Db {
   readonly dialect = sqlite;
   readonly db: Database.Database;
@@ -49,7 +57,12 @@ export class SqliteDb implements Db {
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteOptions = {}) {
     this.db = new Database(filename, { timeout: options.busyTimeoutMs ?? 5000 });
-    if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
+    if (filename !== ':memory:') {
+      // Owner only, before the WAL exists: SQLite creates -wal and -shm with the database file's mode.
+      ownerOnly(filename);
+      this.db.pragma('journal_mode = WAL');
+      ownerOnly(filename);
+    }
     // The workers' bookkeeping (claims, leases, ledger, audit) commits many times per sync and
     // is safe to redo; an fsync for each of those blocked the event loop for most of a busy
     // second. Only what we acknowledge to a sender must be on disk first: durableTransaction.

@@ -3,16 +3,14 @@
 // database of its own, which is all an in-memory store can be. The statements are shared
 // (sql/fanout.ts); what is SQLite's own is how writes are grouped.
 import type { Message, Settlement } from '../../fanout/types.ts';
-import { createCipher } from '../cipher.ts';
+import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { SqlFanoutStore } from '../sql/fanout.ts';
 import { sql, type Db } from '../sql/sql.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
 import { migrateFanout } from './fanout-migrations.ts';
 import { GroupCommit, ItemFailure } from './group-commit.ts';
 
-export interface SqliteFanoutStoreOptions extends SqliteOptions {
-  encryptionKey?: string;
-}
+export interface SqliteFanoutStoreOptions extends SqliteOptions, EncryptionOptions {}
 
 type Write = (db: Db) => Promise<unknown>;
 
@@ -27,7 +25,7 @@ export class SqliteFanoutStore extends SqlFanoutStore {
 
   constructor(filename: string, options: SqliteFanoutStoreOptions = {}) {
     const db = new SqliteDb(filename, options);
-    super(db, createCipher(options.encryptionKey));
+    super(db, cipherFor(options));
     this.sqlite = db;
     this.writes = new GroupCommit((items) =>
       db.transaction(async (tx) => {

@@ -1,7 +1,7 @@
 // The embedded Store: one SQLite file in WAL mode. A fresh machine runs everything with no
 // database server. The statements are shared (sql/); what is SQLite's own is here: a burst of
 // webhook inserts committed together, and a sampled ANALYZE.
-import { createCipher } from '../cipher.ts';
+import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { eventIdSql, eventValues, insertEventSql } from '../sql/inbox.ts';
 import { enqueueSql, requeueDeadEventsSql } from '../sql/queue.ts';
 import { sql, type Sql } from '../sql/sql.ts';
@@ -11,9 +11,7 @@ import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 
-export interface SqliteStoreOptions extends SqliteOptions {
-  encryptionKey?: string;
-}
+export interface SqliteStoreOptions extends SqliteOptions, EncryptionOptions {}
 
 type Inserted = { id: number; inserted: boolean };
 
@@ -24,7 +22,7 @@ export class SqliteStore extends SqlStore {
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     const db = new SqliteDb(filename, options);
-    super(db, createCipher(options.encryptionKey));
+    super(db, cipherFor(options));
     this.sqlite = db;
     // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per
     // batch. The batch runs synchronously, as one step of the event loop: a webhook's answer
