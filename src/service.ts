@@ -8,12 +8,14 @@ import { openConfiguredStore } from './config/database.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
 import { errorCode } from './errors.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
+import { CircuitBreaker } from './http/circuit-breaker.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
 import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
 import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
 import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
+import { circuitGauge, slotGauge, TenantAdmission } from './queue/tenant-admission.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
 import { createOperatorSurface, type OperatorSurface } from './operations/operator-surface.ts';
 import { buildApp } from './server/app.ts';
@@ -87,6 +89,8 @@ export function tenantContext(
     onRateLimitWait?: (system: 'spry' | 'spruce', waitedMs: number) => void;
     /** Default: shared by all instances when the store is PostgreSQL (sharedBudgets). */
     budgets?: TenantBudgets;
+    /** The worker pool's claim gate: told what limits this tenant's calls. */
+    admission?: TenantAdmission;
   },
 ): TenantContext {
   const onCall = (call: CallReport) => deps.onApiCall?.(tenant.id, call);
@@ -94,13 +98,31 @@ export function tenantContext(
   const budgets = deps.budgets ?? sharedBudgets(deps.store, tenant.id, deps.clock);
   const spryBucket = new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond, state: budgets.spry });
   const sprucePacer = new RatePacer({ clock: deps.clock, state: budgets.spruce });
+  // One breaker per vendor of this tenant: its failing vendor holds back its own jobs only.
+  const breaker = (system: 'spry' | 'spruce') =>
+    new CircuitBreaker({
+      system,
+      clock: deps.clock,
+      onChange: (state) => deps.logger.warn({ tenantId: tenant.id, system, state }, state === 'open' ? 'vendor failing: calls held back' : 'vendor answering again'),
+    });
+  const spryBreaker = breaker('spry');
+  const spruceBreaker = breaker('spruce');
+  deps.admission?.watch(
+    tenant.id,
+    slotGauge('spruce_budget', sprucePacer),
+    slotGauge('spry_budget', spryBucket),
+    circuitGauge('spruce_circuit', spruceBreaker),
+    circuitGauge('spry_circuit', spryBreaker),
+  );
+  const spryLimiter = spryBreaker.guard(spryBucket);
+  const spruceLimiter = spruceBreaker.guard(sprucePacer);
   const spry = new SpryClient({
     baseUrl: tenant.spry.baseUrl,
     clientId: tenant.spry.clientId,
     clientSecret: tenant.spry.clientSecret,
     organisationId: tenant.spry.organisationId,
     requestsPerSecond: tenant.spry.requestsPerSecond,
-    limiter: onWait ? timedLimiter(spryBucket, deps.clock, (ms) => onWait('spry', ms)) : spryBucket,
+    limiter: onWait ? timedLimiter(spryLimiter, deps.clock, (ms) => onWait('spry', ms)) : spryLimiter,
     clock: deps.clock,
     onCall,
   });
@@ -108,12 +130,22 @@ export function tenantContext(
     baseUrl: tenant.spruce.baseUrl,
     accessId: tenant.spruce.accessId,
     secretKey: tenant.spruce.secretKey,
-    pacer: onWait ? timedLimiter(sprucePacer, deps.clock, (ms) => onWait('spruce', ms)) : sprucePacer,
+    pacer: onWait ? timedLimiter(spruceLimiter, deps.clock, (ms) => onWait('spruce', ms)) : spruceLimiter,
     clock: deps.clock,
     onCall,
   });
   const catalog = new OrgCatalogCache(tenant.id, spruce, deps.store, Object.values(tenant.sync.fieldNames), [tenant.sync.tag]);
   return { config: tenant, spry, spruce, store: deps.store, clock: deps.clock, logger: deps.logger, catalog };
+}
+
+/**
+ * Most jobs one tenant holds at once: the configured value, else every worker when there is one
+ * tenant and half of them when there are more, so a busy clinic always leaves room for the others.
+ */
+export function perTenantLimit(config: Pick<Config, 'workers' | 'tenants'>): number | undefined {
+  const { concurrency, perTenantConcurrency } = config.workers;
+  if (perTenantConcurrency !== undefined) return Math.min(perTenantConcurrency, concurrency);
+  return config.tenants.length > 1 ? Math.max(1, Math.ceil(concurrency / 2)) : undefined;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
@@ -127,16 +159,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
   const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
-  const operator = createOperatorSurface({ config, store, clock, logger, fanoutStore: fanout.store });
+  // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
+  const runIfLeader: LeaderGate = options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn));
+  const operator = createOperatorSurface({ config, store, clock, logger, runIfLeader, fanoutStore: fanout.store });
   await operator.prepare();
   const onApiCall = (tenantId: string, call: CallReport) => {
     operator.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
+  const admission = new TenantAdmission();
+  operator.metrics.watchAdmission(() => admission.readings());
   const contexts = new Map(
     config.tenants.map((tenant) => [
       tenant.id,
-      tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait }),
+      tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait, admission }),
     ]),
   );
   // Backfill and reconcile started from the admin API run in this process, in the background.
@@ -152,6 +188,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
     tenantFilter: operator.tenantFilter,
     taskFilter: operator.taskFilter,
+    // A tenant waiting on its budget or failing vendor holds no worker, nor more than its share.
+    admission,
+    perTenantLimit: perTenantLimit(config),
     onError: (error) => logger.error({ code: errorCode(error) }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
@@ -181,8 +220,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   pool.start();
   operator.start();
-  // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
-  const scheduler = new Scheduler({ clock, logger, runIfLeader: options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn)) });
+  const scheduler = new Scheduler({ clock, logger, runIfLeader });
   for (const task of tenantTasks(config, contexts, { onQueued: () => pool.notify() })) scheduler.add(task);
   scheduler.start();
   logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');

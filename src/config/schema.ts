@@ -155,6 +155,8 @@ export const configSchema = z.strictObject({
   workers: z
     .strictObject({
       concurrency: z.number().int().positive().default(8),
+      /** Most jobs one tenant runs at once, on all instances together. Default: all when one tenant, else half. */
+      perTenantConcurrency: z.number().int().positive().optional(),
       /** This instance's name in job leases; unique among running instances. Default: hostname:pid. */
       workerId: z.string().min(1).optional(),
       leaseMs: z.number().int().positive().default(60_000),

@@ -117,6 +117,8 @@ export class HttpClient {
         permit = await this.options.limiter.acquire(req.priority ?? 'live', req.signal);
       } catch (error) {
         const aborted = req.signal?.aborted ?? false;
+        // Already classified: a circuit breaker in front of the limiter refused the call.
+        if (error instanceof SyncError && !aborted) throw error;
         throw networkError(error, { system: this.options.system, route, ids: req.ids, timedOut: false, aborted });
       }
       const outcome = await this.attempt<T>(req, url, route, (answer) => permit.release(answer));

@@ -34,6 +34,11 @@ export class PriorityGate {
     return this.queues.live.length + this.queues.bulk.length;
   }
 
+  /** Waiters served before a new one of `priority` would be. */
+  waitingAhead(priority: Priority): number {
+    return priority === 'live' ? this.queues.live.length : this.waiting;
+  }
+
   wait(priority: Priority, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {

@@ -16,7 +16,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import { PriorityGate, type GateDecision } from './priority-gate.ts';
 import { intHeader } from './retry-after.ts';
-import type { Permit, Priority, RequestLimiter, ResponseObservation } from './types.ts';
+import type { Permit, Priority, RequestLimiter, ResponseObservation, SlotForecast } from './types.ts';
 
 /** What the pacer knows about one organization's budget. */
 export interface PacerBudget {
@@ -182,11 +182,13 @@ export interface RatePacerOptions {
   burstAbove?: number;
 }
 
-export class RatePacer implements RequestLimiter {
+export class RatePacer implements RequestLimiter, SlotForecast {
   private readonly clock: Clock;
   private readonly state: PacerStateStore;
   private readonly policy: PacerPolicy;
   private readonly gate: PriorityGate;
+  /** The budget as this instance last saw it (a shared one may have moved since). */
+  private seen: PacerBudget = UNKNOWN_BUDGET;
 
   constructor(options: RatePacerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -202,7 +204,7 @@ export class RatePacer implements RequestLimiter {
     };
     this.gate = new PriorityGate({
       clock: this.clock,
-      decide: (priority) => this.state.update((b) => planGrant(b, priority, this.clock.now(), this.policy)),
+      decide: (priority) => this.change((b) => planGrant(b, priority, this.clock.now(), this.policy)),
       giveBack: () => void this.forget(),
     });
   }
@@ -220,13 +222,32 @@ export class RatePacer implements RequestLimiter {
         if (released) return;
         released = true;
         const poke = () => this.gate.poke();
-        this.state.update((b) => [observeAnswer(b, answer, this.clock.now(), this.policy), undefined]).then(poke, poke);
+        this.change((b) => [observeAnswer(b, answer, this.clock.now(), this.policy), undefined]).then(poke, poke);
       },
     };
   }
 
+  /**
+   * When the next request of `priority` could go: what planGrant would answer now on the budget
+   * last seen, and not before the callers already waiting here have gone (live ones go first).
+   */
+  nextSlotIn(priority: Priority): number {
+    const ahead = this.gate.waitingAhead(priority);
+    const decision = planGrant(this.seen, priority, this.clock.now(), this.policy)[1];
+    const wait = decision.grant ? 0 : decision.waitMs;
+    return ahead > 0 ? Math.max(wait, 1) : wait;
+  }
+
+  private change<T>(fn: (budget: PacerBudget) => [PacerBudget, T]): Promise<T> {
+    return this.state.update((b) => {
+      const [next, result] = fn(b);
+      this.seen = next;
+      return [next, result];
+    });
+  }
+
   private async forget(): Promise<void> {
-    await this.state.update((b) => [{ ...b, inFlight: Math.max(0, b.inFlight - 1) }, undefined]);
+    await this.change((b) => [{ ...b, inFlight: Math.max(0, b.inFlight - 1) }, undefined]);
     this.gate.poke();
   }
 }

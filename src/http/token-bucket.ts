@@ -8,7 +8,7 @@
 // busy tenant costs one database round trip per batch, not per call.
 import { systemClock, type Clock } from '../clock.ts';
 import { PriorityGate, type GateDecision } from './priority-gate.ts';
-import type { Permit, Priority, RequestLimiter } from './types.ts';
+import type { Permit, Priority, RequestLimiter, SlotForecast } from './types.ts';
 
 /**
  * The bucket as a schedule (GCRA, equivalent to a token bucket): requests get time slots
@@ -79,7 +79,7 @@ export interface TokenBucketOptions {
   state?: BucketStateStore;
 }
 
-export class TokenBucket implements RequestLimiter {
+export class TokenBucket implements RequestLimiter, SlotForecast {
   private readonly clock: Clock;
   private readonly policy: BucketPolicy;
   private readonly defaultPauseMs: number;
@@ -91,6 +91,8 @@ export class TokenBucket implements RequestLimiter {
   private reserved: number[] = [];
   /** Bumped by a 429: reservations made before it are void. */
   private epoch = 0;
+  /** The bucket as this instance last saw it (a shared one may have moved since). */
+  private seen: BucketState | null = null;
 
   constructor(options: TokenBucketOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -120,9 +122,26 @@ export class TokenBucket implements RequestLimiter {
         this.epoch++;
         this.reserved = [];
         const poke = () => this.gate.poke();
-        this.state.update((s) => [pauseBucket(s, this.clock.now(), pauseMs, this.policy), undefined]).then(poke, poke);
+        this.change((s) => [pauseBucket(s, this.clock.now(), pauseMs, this.policy), undefined]).then(poke, poke);
       },
     };
+  }
+
+  /** When the next request could go: after this instance's waiters, at the bucket's next free slot. */
+  nextSlotIn(priority: Priority): number {
+    const now = this.clock.now();
+    const ahead = this.gate.waitingAhead(priority);
+    if (ahead < this.reserved.length) return Math.max(0, Math.ceil(this.reserved[ahead]! - now));
+    const [, slots] = reserveSlots(this.seen, now, ahead - this.reserved.length + 1, this.policy);
+    return Math.max(0, Math.ceil(slots[slots.length - 1]! - now));
+  }
+
+  private change<T>(fn: (state: BucketState | null) => [BucketState, T]): Promise<T> {
+    return this.state.update((s) => {
+      const [next, result] = fn(s);
+      this.seen = next;
+      return [next, result];
+    });
   }
 
   /** The head waiter may go when this instance's next reserved slot has come; reserves more when it has none. */
@@ -130,7 +149,7 @@ export class TokenBucket implements RequestLimiter {
     if (this.reserved.length === 0) {
       const epoch = this.epoch;
       const count = Math.min(Math.max(1, this.gate.waiting), this.maxBatch);
-      const slots = await this.state.update((s) => reserveSlots(s, this.clock.now(), count, this.policy));
+      const slots = await this.change((s) => reserveSlots(s, this.clock.now(), count, this.policy));
       // A 429 arrived meanwhile: these slots may fall inside its pause.
       if (epoch !== this.epoch) return { grant: false, waitMs: 1 };
       this.reserved.push(...slots);

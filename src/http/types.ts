@@ -42,3 +42,12 @@ export interface RequestLimiter {
   /** Resolves when one request of this priority may be sent. Rejects if `signal` aborts first. */
   acquire(priority: Priority, signal?: AbortSignal): Promise<Permit>;
 }
+
+/** A limiter that can say, without taking anything, how soon it would let a request go. */
+export interface SlotForecast {
+  /**
+   * Milliseconds until a request of this priority could go (0 = now), judged from what this
+   * instance last saw of the budget and the callers already waiting for it. No side effect.
+   */
+  nextSlotIn(priority: Priority): number;
+}

@@ -95,4 +95,32 @@ describe('alerts', () => {
     expect(errors).toHaveLength(1);
     await store.close();
   });
+
+  it('runs its timed checks only where this instance leads the alerts duty', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const posted: AlertNotice[] = [];
+    let leader = false;
+    const duties: string[] = [];
+    const monitor = new AlertMonitor({
+      tenants: [{ id: 't1', alerts }],
+      store,
+      clock,
+      post: async (_url, body) => void posted.push(body),
+      runIfLeader: async (duty, fn) => {
+        duties.push(duty);
+        return leader ? fn() : undefined;
+      },
+    });
+    await killJob(store, 'spry-patient:74:1', clock.now());
+    monitor.start(1_000);
+    await clock.advance(3_000);
+    expect(duties).toEqual(['alerts', 'alerts', 'alerts']);
+    expect(posted).toEqual([]);
+    leader = true;
+    await clock.advance(1_000);
+    expect(posted.map((n) => [n.alert, n.state])).toEqual([['dead_letters', 'firing']]);
+    monitor.stop();
+    await store.close();
+  });
 });

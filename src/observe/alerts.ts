@@ -84,6 +84,11 @@ export interface AlertMonitorOptions {
   onSent?: (notice: AlertNotice) => void;
   /** A failed POST or check (logged by the caller); the state still changes, so no storm of retries. */
   onError?: (error: unknown, tenantId: string) => void;
+  /**
+   * Runs the timed check only where this instance leads the `alerts` duty, so N instances post
+   * one notice, not N. Default: always (one instance). The leader's call counters are its own.
+   */
+  runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
 }
 
 export class AlertMonitor {
@@ -186,8 +191,9 @@ export class AlertMonitor {
   start(everyMs: number): void {
     if (!this.enabled || this.cancel) return;
     const { clock } = this.options;
+    const runIfLeader = this.options.runIfLeader ?? ((_duty, fn) => fn());
     const tick = () => {
-      this.check()
+      runIfLeader('alerts', async () => void (await this.check()))
         .catch((error: unknown) => this.options.onError?.(error, '*'))
         .finally(() => {
           if (this.cancel) this.cancel = clock.setTimer(everyMs, tick);

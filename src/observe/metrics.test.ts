@@ -18,6 +18,7 @@ describe('metrics', () => {
     );
     metrics.onRateLimitWait('spruce', 1500);
     metrics.observeEventLag('t1', 'spry', 2000);
+    metrics.watchAdmission(() => [{ tenantId: 't1', gauge: 'spruce_budget', readyInMs: 2500 }]);
     const { body, contentType } = await metrics.text();
     expect(contentType).toContain('text/plain');
     expect(body).toContain('spruce_sync_webhooks_total{source="spry",outcome="stored"} 1');
@@ -30,6 +31,7 @@ describe('metrics', () => {
     expect(body).toContain('spruce_sync_dead_letters{tenant="t1"} 2');
     expect(body).toContain('spruce_sync_queue_oldest_waiting_seconds{tenant="t1"} 6');
     expect(body).toContain('spruce_sync_paused{tenant="t1",direction="spry-to-spruce"} 1');
+    expect(body).toContain('spruce_sync_tenant_ready_in_seconds{tenant="t1",limit="spruce_budget"} 2.5');
     // A second instance does not share the first one's counters.
     expect((await new SyncMetrics().text()).body).not.toContain('outcome="stored"} 1');
   });

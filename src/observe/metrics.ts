@@ -157,6 +157,23 @@ export class SyncMetrics {
     }
   }
 
+  /**
+   * Per tenant, how long until each of its limits (Spruce and Spry budgets, circuits) lets the
+   * next call go: a tenant's budget use as the workers see it. Read on every scrape.
+   */
+  watchAdmission(read: () => { tenantId: string; gauge: string; readyInMs: number }[]): void {
+    new Gauge({
+      name: `${PREFIX}tenant_ready_in_seconds`,
+      help: "Time until a tenant's next call may go, per limit (spruce_budget, spry_budget, spruce_circuit, spry_circuit)",
+      labelNames: ['tenant', 'limit'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const row of read()) this.set({ tenant: row.tenantId, limit: row.gauge }, row.readyInMs / 1000);
+      },
+    });
+  }
+
   /** For webhookRoutes' onOutcome. */
   readonly onIngest = (source: string, outcome: string): void => {
     this.ingest.inc({ source, outcome });

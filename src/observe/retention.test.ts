@@ -72,4 +72,28 @@ describe('retention', () => {
     await scheduler.stop();
     await store.close();
   });
+
+  it('prunes on its timer only where this instance leads the retention duty', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 100 * DAY, flowing: false });
+    const reports: unknown[] = [];
+    let leader = false;
+    const scheduler = new RetentionScheduler({
+      store,
+      clock,
+      payloadDays: 30,
+      attemptDays: 30,
+      everyMinutes: 1,
+      onReport: (r) => reports.push(r),
+      runIfLeader: async (duty, fn) => (duty === 'retention' && leader ? fn() : undefined),
+    });
+    scheduler.start();
+    await clock.advance(5 * 60_000);
+    expect(reports).toEqual([]);
+    leader = true;
+    await clock.advance(60_000);
+    expect(reports).toHaveLength(1);
+    await scheduler.stop();
+    await store.close();
+  });
 });

@@ -100,6 +100,8 @@ export interface RetentionSchedulerOptions extends RetentionSettings {
   everyMinutes: number;
   onReport?: (report: PruneReport) => void;
   onError?: (error: unknown) => void;
+  /** Runs the timed prune only where this instance leads the `retention` duty. Default: always. */
+  runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
 }
 
 /**
@@ -118,8 +120,9 @@ export class RetentionScheduler {
   start(): void {
     const { everyMinutes, clock } = this.options;
     if (everyMinutes <= 0 || this.cancel) return;
+    const runIfLeader = this.options.runIfLeader ?? ((_duty, fn) => fn());
     const tick = () => {
-      this.runOnce()
+      runIfLeader('retention', async () => void (await this.runOnce()))
         .catch(() => undefined)
         .finally(() => {
           if (this.cancel) this.cancel = clock.setTimer(everyMinutes * 60_000, tick);

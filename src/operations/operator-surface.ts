@@ -45,10 +45,12 @@ export function createOperatorSurface(deps: {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /** Timed alert checks and prunes run only on the instance leading them (several instances on PostgreSQL). */
+  runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
   /** The fan-out store: retention ages its delivery attempts too. */
   fanoutStore?: RetentionSettings['fanout'];
 }): OperatorSurface {
-  const { config, store, clock, logger } = deps;
+  const { config, store, clock, logger, runIfLeader } = deps;
   const tenantIds = config.tenants.map((t) => t.id);
 
   const pauses = new PauseControl({
@@ -75,6 +77,7 @@ export function createOperatorSurface(deps: {
       logger.warn({ tenantId: notice.tenantId, alert: notice.alert, system: notice.system, state: notice.state, value: notice.value }, 'alert sent');
     },
     onError: (error, tenantId) => logger.error({ tenantId, code: errorCode(error) }, 'alert could not be sent'),
+    runIfLeader,
   });
   const retention = new RetentionScheduler({
     store,
@@ -86,6 +89,7 @@ export function createOperatorSurface(deps: {
       logger.info({ events, bytes, olderThan, attempts, fanoutAttempts, auditArchived: report.audit?.archived, durationMs }, 'retention: pruned');
     },
     onError: (error) => logger.error({ code: errorCode(error) }, 'retention run failed'),
+    runIfLeader,
   });
 
   return {

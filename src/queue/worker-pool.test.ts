@@ -274,6 +274,52 @@ describe('WorkerPool', () => {
     expect(ran).toEqual(['t2']);
   });
 
+  it('leaves a held-back tenant waiting and wakes for it when its admission says it is ready', async () => {
+    const ran: string[] = [];
+    let heldUntil = T0 + 5_000;
+    const { store, clock, pool } = await setup(
+      { 'spry.patient': async (j) => void ran.push(j.tenantId) },
+      {
+        pollIntervalMs: 60_000,
+        admission: { held: () => (clock.now() < heldUntil ? { tenants: ['t1'], readyIn: heldUntil - clock.now() } : { tenants: [] }) },
+      },
+    );
+    await store.insertEvent(event(1, 'e1', T0));
+    await store.insertEvent({ ...event(1, 'e2', T0), tenantId: 't2' });
+    pool.start();
+    pool.notify();
+    await waitFor(() => ran.length === 1);
+    expect(ran).toEqual(['t2']);
+    // Woken by the admission's readyIn, long before the next poll.
+    await clock.advance(5_000);
+    await waitFor(() => ran.length === 2);
+    expect(ran).toEqual(['t2', 't1']);
+    expect((await store.listAttempts('spry-patient:t1:1', 't1')).map((a) => a.outcome)).toEqual(['succeeded']);
+    heldUntil = 0;
+  });
+
+  it('holds one tenant to its share of the workers while others have work', async () => {
+    const gate = deferred();
+    const running: string[] = [];
+    const { store, pool } = await setup(
+      {
+        'spry.patient': async (j) => {
+          running.push(j.tenantId);
+          await gate.promise;
+        },
+      },
+      { perTenantLimit: 2 },
+    );
+    for (let p = 0; p < 6; p++) await store.insertEvent(event(p, `busy-${p}`, T0));
+    await store.insertEvent({ ...event(1, 'quiet', T0), tenantId: 't2' });
+    pool.start();
+    pool.notify();
+    await waitFor(() => running.length === 3);
+    expect(running.sort()).toEqual(['t1', 't1', 't2']);
+    expect(pool.activeCount).toBe(3);
+    gate.release();
+  });
+
   it('wakes at once on notify, polls on the clock, and stops only after running handlers finish', async () => {
     const gate = deferred();
     const ran: number[] = [];

@@ -1,11 +1,14 @@
 // Runs queued jobs: claims as many as it has free slots, runs their handlers concurrently,
 // keeps their leases alive while they run, and settles each one (done, retry later, or dead).
 // Per-key order comes from the store: a key has one job row, and only one worker holds it.
+// Fairness across tenants comes from the claim: it skips tenants the admission holds back and
+// rotates across the others, each under a cap (tenant-admission.ts, store/sql/queue.ts).
 import type { CancelTimer, Clock } from '../clock.ts';
 import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
 import type { JobQueue } from '../store/ports.ts';
 import type { Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import type { HeldTenants } from './tenant-admission.ts';
 
 export interface JobContext {
   workerId: string;
@@ -35,6 +38,13 @@ export interface WorkerPoolOptions {
   tenantFilter?: () => string[] | undefined;
   /** (tenant, task) pairs not to claim (a paused direction); undefined = none. Asked before every claim. */
   taskFilter?: () => { tenantId: string; task: string }[] | undefined;
+  /**
+   * Tenants not to claim for now: their budget has no slot soon or their vendor is failing
+   * (tenant-admission.ts). Asked before every claim; the pool wakes when the first is ready.
+   */
+  admission?: { held(): HeldTenants };
+  /** Most jobs one tenant holds at once, across every instance (see the store's claim). Default: no cap. */
+  perTenantLimit?: number;
   /** Called after every run, for metrics and logs; `error` is what the handler threw. */
   onAttempt?: (attempt: JobAttempt, job: Job, error?: unknown) => void;
   /** Failures of the pool's own store calls; the pool carries on and the lease covers the gap. */
@@ -54,6 +64,8 @@ export class WorkerPool {
   private loopDone: Promise<void> = Promise.resolve();
   private wakeSleep: AbortController | null = null;
   private wakeRequested = false;
+  /** When a tenant left out of the last claim is ready again, ms from then; shortens the next sleep. */
+  private heldReadyIn: number | undefined;
 
   constructor(options: WorkerPoolOptions) {
     if (options.concurrency < 1) throw new SyncError('CONFIG_INVALID', 'concurrency must be at least 1', { retryable: false });
@@ -121,7 +133,7 @@ export class WorkerPool {
     const wake = new AbortController();
     this.wakeSleep = wake;
     try {
-      await this.options.clock.sleep(this.options.pollIntervalMs, wake.signal);
+      await this.options.clock.sleep(Math.min(this.options.pollIntervalMs, this.heldReadyIn ?? Infinity), wake.signal);
     } catch {
       // Woken early by notify().
     } finally {
@@ -131,9 +143,11 @@ export class WorkerPool {
 
   /** Claims up to the free slots and starts them; true when every slot was filled. */
   private async fill(): Promise<boolean> {
-    const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter } = this.options;
+    const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter, admission, perTenantLimit } = this.options;
     const free = concurrency - this.active.size;
     if (free <= 0) return false;
+    const held = admission?.held();
+    this.heldReadyIn = held?.readyIn;
     const jobs = await store.claimJobs({
       workerId,
       now: clock.now(),
@@ -141,6 +155,8 @@ export class WorkerPool {
       limit: free,
       tenantIds: tenantFilter?.(),
       excludeTasks: taskFilter?.(),
+      ...(held?.tenants.length ? { excludeTenants: held.tenants } : {}),
+      ...(perTenantLimit !== undefined ? { perTenantLimit } : {}),
     });
     for (const job of jobs) {
       const run: Promise<void> = this.run(job).finally(() => {

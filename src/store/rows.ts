@@ -106,6 +106,8 @@ export interface JobRow {
   locked_by: string | null;
   locked_until: number | null;
   last_error: string | null;
+  /** 1 for bulk work (catch-up), 0 for live. */
+  bulk?: number | boolean;
 }
 
 /** The columns a job and a dead letter (admin-rows.ts) share. */
@@ -130,6 +132,7 @@ export function toJob(row: JobRow): Job {
     lockedBy: row.locked_by,
     lockedUntil: numOrNull(row.locked_until),
     state: row.state as Job['state'],
+    priority: Number(row.bulk ?? 0) === 1 ? 'bulk' : 'live',
   };
 }
 

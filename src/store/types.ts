@@ -4,6 +4,7 @@
 // Times are epoch milliseconds. Payloads and snapshots may hold PHI: adapters encrypt them at
 // rest when a key is configured (see cipher.ts), and nothing here is ever logged.
 
+import type { Priority } from '../http/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
 import type { ContactSnapshot } from '../sync/contact-diff.ts';
 
@@ -55,6 +56,11 @@ export interface EnqueueJob {
   params: Record<string, string | number>;
   /** Earliest run time; default now. */
   runAt?: number;
+  /**
+   * `bulk` for work a tenant's own sweeps found (catch-up): claimed after the tenant's live work.
+   * Default `live`; a live enqueue folded into a bulk row makes it live.
+   */
+  priority?: Priority;
   maxAttempts?: number;
 }
 
@@ -74,6 +80,8 @@ export interface Job {
   lockedUntil: number | null;
   lastError: string | null;
   state: 'waiting' | 'dead';
+  /** `bulk` when only a sweep (catch-up) asked for it: its calls use the bulk share of the budgets. */
+  priority?: Priority;
 }
 
 export interface ClaimOptions {
@@ -85,6 +93,10 @@ export interface ClaimOptions {
   tenantIds?: string[];
   /** Leave jobs of these tasks of these tenants waiting: one paused direction of a tenant. */
   excludeTasks?: { tenantId: string; task: string }[];
+  /** Leave these tenants' jobs waiting: their budgets have no slot soon, or their vendor is failing. */
+  excludeTenants?: string[];
+  /** Most jobs one tenant may hold under a live lease at once, across all workers; default `limit`. */
+  perTenantLimit?: number;
 }
 
 export interface FailJob {

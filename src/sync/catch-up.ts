@@ -103,7 +103,8 @@ async function catchUpSpruce(ctx: TenantContext, report: CatchUpReport, options:
     if (!parsed.ok) continue;
     const event = spruceInboundEvent(tenantId, parsed.envelope, Buffer.from(logged.data, 'utf8'), ctx.clock.now());
     event.eventKey = occurrenceKey(occurrences, event.eventKey, logged.id);
-    if (event.job && options.maxAttempts) event.job = { ...event.job, maxAttempts: options.maxAttempts };
+    // Found by a sweep, not sent live: the tenant's live work is claimed first.
+    if (event.job) event.job = { ...event.job, priority: 'bulk', ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) };
     const { inserted } = await ctx.store.insertEvent(event);
     if (inserted) report.spruce.stored += 1;
     else report.spruce.duplicates += 1;
@@ -143,7 +144,7 @@ async function catchUpSpry(ctx: TenantContext, report: CatchUpReport): Promise<v
           report.spry.alreadySeen += 1;
           continue;
         }
-        await queuePatientSync(ctx, patient.patient_id);
+        await queuePatientSync(ctx, patient.patient_id, 'bulk');
         report.spry.queued += 1;
       }
     }

@@ -5,6 +5,7 @@ import type { SpryApi } from '../spry/types.ts';
 import type { Job } from '../store/types.ts';
 import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
+import { bulkContext } from './backfill-context.ts';
 import { syncPatient } from './sync-patient.ts';
 import { jobHandlers, type TaskName } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
@@ -45,7 +46,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
     if (!ctx) {
       throw new SyncError('CONFIG_INVALID', 'job for a tenant that is not configured', { retryable: false, ids: { tenantId: job.tenantId, jobId: job.id } });
     }
-    return stopWritesOnAbort(ctx, run.signal);
+    // Work a sweep found calls at bulk priority, behind the tenant's live calls (its budget split).
+    return stopWritesOnAbort(job.priority === 'bulk' ? bulkContext(ctx) : ctx, run.signal);
   };
   const notify = hooks.onNotice;
   /** Unique per run of a job: each run's outcome is a notice of its own. */

@@ -2,6 +2,7 @@
 // holds as far as we know): what merely echoes our own write is dropped; edits of fields Spruce
 // may own are written back to Spry; edits of Spry-owned fields are put right by the patient's
 // next sync, which we queue at once.
+import type { Priority } from '../http/types.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
 import type { Counter, Flag, InboundEvent, LedgerEntry } from '../store/types.ts';
@@ -309,6 +310,7 @@ async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Prom
   await ctx.store.incrementCounter(ctx.config.id, createGenerationKey(patientId));
 }
 
-export async function queuePatientSync(ctx: TenantContext, patientId: number): Promise<void> {
-  await ctx.store.enqueueJob(ctx.config.id, taskJob('spry.patient', { patientId }, ctx.config.spry), ctx.clock.now());
+/** Queues a sync of the patient; `bulk` when a sweep (catch-up) found it, so live work goes first. */
+export async function queuePatientSync(ctx: TenantContext, patientId: number, priority: Priority = 'live'): Promise<void> {
+  await ctx.store.enqueueJob(ctx.config.id, { ...taskJob('spry.patient', { patientId }, ctx.config.spry), priority }, ctx.clock.now());
 }

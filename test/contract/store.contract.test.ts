@@ -13,6 +13,7 @@ import { migrations as sqliteMigrations } from '../../src/store/sqlite/migration
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewInboundEvent, Store } from '../../src/store/types.ts';
 import { dropSchema, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
+import { fairClaimContract } from './fair-claim.suite.ts';
 import { storeContract, type HarnessFactory } from './store.suite.ts';
 
 // SQLite ---------------------------------------------------------------------------------------
@@ -48,6 +49,7 @@ const sqliteHarness: HarnessFactory = async ({ encryptionKey }) => {
 };
 
 storeContract('SQLite', sqliteHarness);
+fairClaimContract('SQLite', sqliteHarness);
 
 // PostgreSQL -----------------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ const postgresHarness: HarnessFactory = async ({ encryptionKey }) => {
 
 describe.skipIf(!pgUrl)('PostgreSQL', () => {
   storeContract('PostgreSQL', postgresHarness);
+  fairClaimContract('PostgreSQL', postgresHarness);
 });
 
 // SQLite only -----------------------------------------------------------------------------------

@@ -194,6 +194,14 @@ END
 $$;
 `,
   },
+  {
+    version: 6,
+    name: 'jobs: live before bulk',
+    sql: `
+-- Work a tenant's own sweeps found (catch-up) is bulk: claimed after the tenant's live work.
+ALTER TABLE jobs ADD COLUMN bulk smallint NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SyncError } from '../../errors.ts';
 import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { eventValues, findEventId, insertEventRow } from '../sql/inbox.ts';
-import { COALESCE_INTO_EXISTING, jobValues, requeueDeadEvents } from '../sql/queue.ts';
+import { COALESCE_INTO_EXISTING, JOB_COLUMNS, jobValues, requeueDeadEvents } from '../sql/queue.ts';
 import { sql, type Db } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
 import type { EnqueueJob, NewInboundEvent } from '../types.ts';
@@ -96,7 +96,7 @@ class Duplicate extends Error {}
 async function enqueueWithEvent(db: Db, job: EnqueueJob, e: ReturnType<typeof eventValues>): Promise<number | null> {
   const row = await db.get<{ id: number }>(sql`
     WITH job AS (
-      INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, created_at, updated_at, last_event_id)
+      INSERT INTO jobs AS j (${JOB_COLUMNS}, last_event_id)
       VALUES (${jobValues(e.tenantId, job, e.receivedAt)}, nextval('events_id_seq'))
       ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING},
         last_event_id = nextval('events_id_seq')

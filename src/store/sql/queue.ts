@@ -8,8 +8,8 @@ import { anyOf, forUpdate, least, raw, skipLocked, sql, where, type Db, type Sql
 
 /**
  * How an enqueue folds into the key's existing row `j`: newest task and params, one more
- * enqueue counted, a pending retry keeps its backoff (an earlier runAt otherwise wins), and a
- * dead row comes back to life with fresh attempts.
+ * enqueue counted, a pending retry keeps its backoff (an earlier runAt otherwise wins), live
+ * work makes the row live (bulk = 0 wins), and a dead row comes back to life with fresh attempts.
  */
 export const COALESCE_INTO_EXISTING = sql`
        task         = excluded.task,
@@ -20,13 +20,17 @@ export const COALESCE_INTO_EXISTING = sql`
                            WHEN j.attempts > 0  THEN j.run_at
                            ELSE ${least(raw('j.run_at'), raw('excluded.run_at'))} END,
        attempts     = CASE WHEN j.state = 'dead' THEN 0 ELSE j.attempts END,
+       bulk         = CASE WHEN j.state = 'dead' THEN excluded.bulk ELSE ${least(raw('j.bulk'), raw('excluded.bulk'))} END,
        state        = 'waiting',
        updated_at   = excluded.updated_at`;
 
-/** The job columns of an enqueue, in the order `INSERT INTO jobs AS j (…)` lists them. */
+/** The job columns an enqueue sets, in the order jobValues gives them. */
+export const JOB_COLUMNS = raw('tenant_id, key, task, params, run_at, max_attempts, bulk, created_at, updated_at');
+
+/** The job columns of an enqueue, in the order JOB_COLUMNS lists them. */
 export function jobValues(tenantId: string, job: EnqueueJob, now: number): Sql {
   return sql`${tenantId}, ${job.key}, ${job.task}, ${JSON.stringify(job.params)}, ${job.runAt ?? now},
-             ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${now}, ${now}`;
+             ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${job.priority === 'bulk' ? 1 : 0}, ${now}, ${now}`;
 }
 
 /**
@@ -42,7 +46,7 @@ export async function enqueue(db: Db, tenantId: string, job: EnqueueJob, now: nu
 /** The upsert of `enqueue` on its own, returning the job's id (SQLite's group commit runs it synchronously). */
 export function enqueueSql(tenantId: string, job: EnqueueJob, now: number): Sql {
   return sql`
-    INSERT INTO jobs AS j (tenant_id, key, task, params, run_at, max_attempts, created_at, updated_at)
+    INSERT INTO jobs AS j (${JOB_COLUMNS})
     VALUES (${jobValues(tenantId, job, now)})
     ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING}
     RETURNING id`;
@@ -64,21 +68,48 @@ export function requeueDeadEventsSql(tenantId: string, jobKey: string, now: numb
     WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} AND status = 'dead'`;
 }
 
-/** Leases due jobs, oldest first: waiting, due, and either unlocked or with a lapsed lease. */
+/** Whether a job row may be claimed now: waiting, due, and unlocked or with a lapsed lease. */
+const claimable = (now: number): Sql =>
+  sql`state = 'waiting' AND run_at <= ${now} AND (locked_until IS NULL OR locked_until <= ${now})`;
+
+/**
+ * Leases due jobs fairly across tenants. Each tenant's due jobs are ranked live before bulk, then
+ * oldest first; a job's turn is its rank plus the jobs its tenant already holds under a live
+ * lease (on any instance). Claims go by turn, so every tenant with work gets its next job
+ * before any tenant gets one more than that, and with `perTenantLimit` a tenant never holds more
+ * than that at once. Within a key nothing changes: a key has one row.
+ *
+ * On PostgreSQL the picked rows are then locked skipping those another session holds, with the
+ * claimable condition checked again on the row as it is now, so two instances never lease one
+ * row; a race can lose a few rows to the other instance, which the next claim makes up for.
+ */
 export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   const { now } = options;
-  const filters = [sql`state = 'waiting' AND run_at <= ${now} AND (locked_until IS NULL OR locked_until <= ${now})`];
+  const filters = [claimable(now)];
   if (options.tenantIds) filters.push(sql`${anyOf('tenant_id', options.tenantIds)}`);
+  if (options.excludeTenants?.length) filters.push(sql`NOT (${anyOf('tenant_id', options.excludeTenants)})`);
   if (options.excludeTasks?.length) {
     // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
     const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
     filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
   }
+  const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
-    WITH due AS (
-      SELECT id FROM jobs ${where(filters)}
-      ORDER BY run_at, id
-      LIMIT ${options.limit}
+    WITH held AS (
+      SELECT tenant_id, count(*) AS n FROM jobs
+      WHERE state = 'waiting' AND locked_until > ${now}
+      GROUP BY tenant_id
+    ),
+    turns AS (
+      SELECT d.id, d.run_at,
+             ROW_NUMBER() OVER (PARTITION BY d.tenant_id ORDER BY d.bulk, d.run_at, d.id) + coalesce(h.n, 0) AS turn
+      FROM (SELECT id, tenant_id, run_at, bulk FROM jobs ${where(filters)}) d
+      LEFT JOIN held h ON h.tenant_id = d.tenant_id
+    ),
+    due AS (
+      SELECT id FROM jobs
+      WHERE id IN (SELECT id FROM turns ${capped} ORDER BY turn, run_at, id LIMIT ${options.limit})
+        AND ${claimable(now)}
       ${skipLocked}
     )
     UPDATE jobs SET

@@ -157,6 +157,14 @@ WHEN NOT EXISTS (SELECT 1 FROM audit_archives a WHERE old.id BETWEEN a.first_id 
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `,
   },
+  {
+    version: 6,
+    name: 'jobs: live before bulk',
+    sql: `
+-- Work a tenant's own sweeps found (catch-up) is bulk: claimed after the tenant's live work.
+ALTER TABLE jobs ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {
