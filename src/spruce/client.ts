@@ -3,7 +3,14 @@
 // writes, and pacing from the rate-limit headers. Response shapes follow the OpenAPI: bare
 // Contact for contact reads and writes, wrapped `{conversation}` / `{conversationItem}`, and a
 // per-resource list key.
-import { createHash } from 'node:crypto';
+//
+// A write whose answer was lost (reset, timeout, 5xx) is sent again with the same idempotency
+// key; Spruce then answers 422, never the first answer. A 422 on a key is only ever earned by a
+// write that committed, so each write that can name its resource reads it back instead of
+// failing: the PATCH answers the contact as it now is, the link the contact's links, a tag or
+// field the one listed under its value or name. Only a create cannot be read back by id: its
+// caller searches (sync-patient.ts).
+import { createHash, randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.ts';
 import { SyncError } from '../errors.ts';
@@ -135,17 +142,26 @@ export class SpruceClient implements SpruceApi {
     return expectObject(res.body, `POST ${path}`);
   }
 
+  /**
+   * Without a key of the caller's, each call gets a key of its own: retries of this call share
+   * it (a 422 proves this PATCH landed), while a later PATCH, even of the same values, is never
+   * refused for an earlier one.
+   */
   async updateContact(contactId: string, patch: SpruceUpdateContact, options: WriteOptions = {}): Promise<SpruceContact> {
     const path = '/contacts/{contactId}';
-    const res = await this.send<Answer<'UpdateContact', 200>>({
+    const ids = { contactId };
+    const res = await this.sendOnce<Answer<'UpdateContact', 200>>({
       method: 'PATCH',
       path,
       params: { contactId },
       json: patch,
-      ids: { contactId },
-      idempotencyKey: options.idempotencyKey,
+      ids,
+      idempotencyKey: options.idempotencyKey ?? callKey('patch'),
     });
-    return expectObject(res.body, `PATCH ${path}`);
+    if (res !== REPLAYED) return expectObject(res.body, `PATCH ${path}`);
+    const landed = await this.getContact(contactId);
+    if (!landed) throw new SyncError('SPRUCE_NOT_FOUND', `Spruce PATCH ${path}: the contact is gone since the PATCH landed`, { retryable: false, ids });
+    return landed;
   }
 
   /** Deleting a contact that is already gone (404) succeeds. */
@@ -184,21 +200,35 @@ export class SpruceClient implements SpruceApi {
     );
   }
 
+  /**
+   * A 422 means a link with this key landed; the contact's links say whether it is still
+   * there. When it was removed since (a caller's key may be reused within Spruce's 24 hours),
+   * the link is created again once, with a key of this call's own.
+   */
   async createIntegrationLink(
     contactId: string,
     link: { type: 'custom'; externalId: string; url: string },
     options: WriteOptions = {},
   ): Promise<SpruceIntegrationLink[]> {
     const path = '/contacts/{contactId}/integrationlinks';
-    const res = await this.send<Answer<'CreateContactIntegrationLink', 201>>({
-      method: 'POST',
-      path,
-      params: { contactId },
-      json: link,
-      ids: { contactId, externalId: link.externalId },
-      idempotencyKey: options.idempotencyKey,
-    });
-    return expectList(res.body, 'integrationLinks', `POST ${path}`);
+    const ids = { contactId, externalId: link.externalId };
+    const keys = [options.idempotencyKey ?? callKey('link'), callKey('link')];
+    for (const idempotencyKey of keys) {
+      const res = await this.sendOnce<Answer<'CreateContactIntegrationLink', 201>>({
+        method: 'POST',
+        path,
+        params: { contactId },
+        json: link,
+        ids,
+        idempotencyKey,
+      });
+      if (res !== REPLAYED) return expectList(res.body, 'integrationLinks', `POST ${path}`);
+      const contact = await this.getContact(contactId);
+      if (!contact) throw new SyncError('SPRUCE_NOT_FOUND', `Spruce POST ${path}: the contact is gone`, { retryable: false, ids });
+      const links = contact.integrationLinks ?? [];
+      if (links.some((l) => l.type === link.type && l.externalId === link.externalId)) return links;
+    }
+    throw new SyncError('SYNC_CONFLICT', `Spruce POST ${path}: the link landed and was removed again`, { retryable: true, ids });
   }
 
   /** Removing a link that is already gone (404) succeeds. */
@@ -230,9 +260,11 @@ export class SpruceClient implements SpruceApi {
 
   async createTag(value: string): Promise<SpruceTag> {
     const path = '/contacts/tags';
-    // Creating an existing value answers the existing tag, so a repeat is harmless.
-    const res = await this.send<Answer<'CreateContactTag', 201>>({ method: 'POST', path, json: { value }, retrySafe: true });
-    return expectObject(res.body, `POST ${path}`);
+    // An existing value answers the existing tag, so the create is safe to repeat whatever the key.
+    const res = await this.sendOnce<Answer<'CreateContactTag', 201>>({ method: 'POST', path, json: { value }, idempotencyKey: callKey('tag') });
+    if (res !== REPLAYED) return expectObject(res.body, `POST ${path}`);
+    const wanted = value.toLowerCase();
+    return landedOrConflict((await this.listTags()).find((t) => t.value.toLowerCase() === wanted), `POST ${path}`);
   }
 
   async listContactFields(): Promise<SpruceContactField[]> {
@@ -252,8 +284,9 @@ export class SpruceClient implements SpruceApi {
   async createContactField(name: string): Promise<SpruceContactField> {
     const path = '/contacts/fields';
     // Like tags: an existing name answers the existing field.
-    const res = await this.send<Answer<'CreateContactField', 201>>({ method: 'POST', path, json: { name }, retrySafe: true });
-    return expectObject(res.body, `POST ${path}`);
+    const res = await this.sendOnce<Answer<'CreateContactField', 201>>({ method: 'POST', path, json: { name }, idempotencyKey: callKey('field') });
+    if (res !== REPLAYED) return expectObject(res.body, `POST ${path}`);
+    return landedOrConflict((await this.listContactFields()).find((f) => f.name === name), `POST ${path}`);
   }
 
   async getConversation(conversationId: string): Promise<SpruceConversation | null> {
@@ -322,6 +355,16 @@ export class SpruceClient implements SpruceApi {
     return spruceItems((paginationToken) => this.listWebhookEndpointEvents(endpointId, { ...range, paginationToken }));
   }
 
+  /** A keyed write whose 422 is handed back as REPLAYED, for the caller to read the resource back. */
+  private async sendOnce<T>(req: SpruceRequest & { idempotencyKey: string }): Promise<HttpResponse<T> | typeof REPLAYED> {
+    try {
+      return await this.send<T>(req);
+    } catch (error) {
+      if (error instanceof SyncError && error.code === 'SPRUCE_IDEMPOTENCY_REPLAY') return REPLAYED;
+      throw error;
+    }
+  }
+
   private async send<T>(req: SpruceRequest): Promise<HttpResponse<T>> {
     const { nullIfMissing = false, idempotencyKey, ...rest } = req;
     const key = idempotencyKey === undefined ? undefined : boundedKey(idempotencyKey);
@@ -343,6 +386,20 @@ export class SpruceClient implements SpruceApi {
     }
     return res;
   }
+}
+
+/** What sendOnce answers for a 422: an earlier attempt with the key committed. */
+const REPLAYED = Symbol('replayed');
+
+/** A key for this call alone: its retries share it, no other write does. */
+function callKey(kind: string): string {
+  return `spruce-sync:${kind}:${randomUUID()}`;
+}
+
+/** The tag or field a landed create made, which a listing must show. */
+function landedOrConflict<T>(found: T | undefined, route: string): T {
+  if (found) return found;
+  throw new SyncError('SYNC_CONFLICT', `Spruce ${route} landed but the listing does not show it yet`, { retryable: true });
 }
 
 function pageQuery(query: PageQuery, max: number): Record<string, string | number | undefined> {

@@ -2,7 +2,6 @@
 // patient matches its birth date and one of its phones or emails. Spry offers no patient
 // search, so this pages through the patients (a few calls for a small clinic, one per 500
 // patients); it only runs for contacts created without our link.
-import { SyncError } from '../errors.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatient } from '../spry/types.ts';
 import { audit } from './audit.ts';
@@ -56,16 +55,11 @@ export async function matchUnlinkedContact(ctx: TenantContext, contact: SpruceCo
   }
   const externalId = spryExternalId(ctx.config.spry.organisationId, patientId);
   await ctx.store.upsertLink(ctx.config.id, patientId, contact.id, ctx.clock.now());
-  try {
-    await ctx.spruce.createIntegrationLink(
-      contact.id,
-      { type: 'custom', externalId, url: ctx.config.spry.chartUrl.replaceAll('{patientId}', String(patientId)) },
-      { idempotencyKey: `spruce-sync:link:${externalId}:${contact.id}` },
-    );
-  } catch (error) {
-    // 422: an earlier attempt with this key landed.
-    if (!(error instanceof SyncError) || error.code !== 'SPRUCE_IDEMPOTENCY_REPLAY') throw error;
-  }
+  await ctx.spruce.createIntegrationLink(
+    contact.id,
+    { type: 'custom', externalId, url: ctx.config.spry.chartUrl.replaceAll('{patientId}', String(patientId)) },
+    { idempotencyKey: `spruce-sync:link:${externalId}:${contact.id}` },
+  );
   await record('linked', { patientId });
   return 'linked';
 }

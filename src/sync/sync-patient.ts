@@ -121,6 +121,9 @@ async function applyPatch(
   if (patch) {
     await putSnapshot(ctx, 'spruce-intent', contactId, written);
     try {
+      // The client keys this PATCH for its own retries: one whose answer was lost is read back
+      // on the 422. A later run decides afresh from what it reads, and a repeated PATCH of the
+      // same values leaves the same contact.
       await ctx.spruce.updateContact(contactId, patch);
     } catch (error) {
       if (error instanceof SyncError && error.code === 'SPRUCE_NOT_FOUND') return null;
@@ -250,14 +253,10 @@ async function ensureIntegrationLink(
 ): Promise<void> {
   const has = (contact.integrationLinks ?? []).some((l) => l.type === 'custom' && l.externalId === desired.link.externalId);
   if (has) return;
-  try {
-    await ctx.spruce.createIntegrationLink(contact.id, desired.link, {
-      idempotencyKey: `spruce-sync:link:${desired.link.externalId}:${contact.id}`,
-    });
-  } catch (error) {
-    // 422: our earlier attempt with this key landed.
-    if (!(error instanceof SyncError) || error.code !== 'SPRUCE_IDEMPOTENCY_REPLAY') throw error;
-  }
+  // A 422 for the key (an earlier attempt landed) is settled by the client reading the links back.
+  await ctx.spruce.createIntegrationLink(contact.id, desired.link, {
+    idempotencyKey: `spruce-sync:link:${desired.link.externalId}:${contact.id}`,
+  });
   await audit(ctx, 'spruce', 'contact', contact.id, 'link', eventId, { externalId: desired.link.externalId });
 }
 

@@ -3,7 +3,9 @@
 // is in the inbox and settled, every message on the chart once, and no rate limit was exceeded.
 // Problems name ids only, never names or contact details.
 import { syncPolicySchema } from '../../src/config/schema.ts';
+import { spruceEventKey } from '../../src/ingest/spruce-envelope.ts';
 import { SANDBOX_SPRY_ORG, type Sandbox } from '../../src/sandbox/environment.ts';
+import type { LoggedEvent } from '../../src/sandbox/spruce/index.ts';
 import type { Store } from '../../src/store/types.ts';
 import { normalisePhone } from '../../src/sync/contact-diff.ts';
 import { desiredContact, spryExternalId } from '../../src/sync/desired-contact.ts';
@@ -15,6 +17,14 @@ export interface Verdict {
 }
 
 const policy = syncPolicySchema.parse({});
+
+/**
+ * The inbox key of an event the Spruce simulator sent: Spruce sends no event id, so the key is
+ * the digest of the event as sent (the sandbox's `wev_` id lives only in its delivery log).
+ */
+export function spruceInboxKey(event: LoggedEvent): string {
+  return spruceEventKey(JSON.parse(event.body) as Record<string, unknown>);
+}
 
 /** Patient ids whose Spruce contact is missing, doubled or differs from Spry (the fields we own). */
 export function disagreements(sandbox: Sandbox, patientIds: number[]): number[] {
@@ -61,7 +71,7 @@ export async function verify(sandbox: Sandbox, store: Store, patientIds: number[
   const keys = { spry: new Set<string>(), spruce: new Set<string>() };
   for (const event of stored) keys[event.source].add(event.eventKey);
   const sentSpry = sandbox.spry.events(SANDBOX_SPRY_ORG).map((e) => e.event_id);
-  const sentSpruce = sandbox.spruce.events.map((e) => e.id);
+  const sentSpruce = sandbox.spruce.events.map(spruceInboxKey);
   const missingSpry = sentSpry.filter((id) => !keys.spry.has(id));
   const missingSpruce = sentSpruce.filter((id) => !keys.spruce.has(id));
   facts.spryEvents = sentSpry.length;

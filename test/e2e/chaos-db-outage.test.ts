@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, startServiceOnSandbox, type Sandbox, type SandboxWithService } from '../../src/sandbox/environment.ts';
 import { dropSchema, findPostgres, skipNotice, terminateSessions, uniqueSchema } from '../support/postgres.ts';
 import { TcpProxy } from '../chaos/tcp-proxy.ts';
+import { spruceInboxKey } from '../chaos/verify.ts';
 import { advanceUntil, agreesWithSpry, eventually, SANDBOX_SPRY_ORG } from './support.ts';
 
 /** PostgreSQL needs a configured key (or `encryption: off`); every instance shares it. */
@@ -54,7 +55,7 @@ async function nothingLost(world: { sandbox: Sandbox }, running: SandboxWithServ
   const sent = new Set(world.sandbox.spry.events(SANDBOX_SPRY_ORG).map((e) => e.event_id));
   expect(new Set(stored.map((e) => e.eventKey))).toEqual(sent);
   const spruceStored = new Set((await store.searchEvents({ source: 'spruce', limit: 10_000 })).map((e) => e.eventKey));
-  for (const event of world.sandbox.spruce.events) expect(spruceStored.has(event.id)).toBe(true);
+  for (const event of world.sandbox.spruce.events) expect(spruceStored.has(spruceInboxKey(event))).toBe(true);
   expect((await store.searchEvents({ status: 'dead', limit: 10 })).map((e) => e.reason)).toEqual([]);
 }
 

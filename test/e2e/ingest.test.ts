@@ -143,11 +143,17 @@ describe('Spruce webhook ingress', () => {
     expect(await storedCount()).toBe(before);
   });
 
-  it('dedupes on (type, object id, eventTime) when the event has no id', async () => {
-    const body = JSON.stringify({ object: 'event', type: 'conversation.updated', eventTime: '2026-11-23T08:00:00Z', data: { object: { id: 't_1' } } });
-    const headers = { 'x-spruce-signature': spruceHeader(body, world.secrets.spruceWebhook) };
-    expect((await post(`/webhooks/spruce/${tenant}`, body, headers)).body.duplicate).toBe(false);
-    expect((await post(`/webhooks/spruce/${tenant}`, body, headers)).body.duplicate).toBe(true);
+  it('without an event id, dedupes on the event itself: a redelivery or a re-serialised copy is a duplicate, a second edit in the same second is not', async () => {
+    const event = { object: 'event', type: 'conversation.updated', eventTime: '2026-11-23T08:00:00Z', data: { object: { id: 't_1', title: 'First' } } };
+    const send = async (body: string) =>
+      (await post(`/webhooks/spruce/${tenant}`, body, { 'x-spruce-signature': spruceHeader(body, world.secrets.spruceWebhook) })).body.duplicate;
+    expect(await send(JSON.stringify(event))).toBe(false);
+    expect(await send(JSON.stringify(event))).toBe(true);
+    // The same event with its keys in another order and spaced out, as the delivery log's copy may be.
+    const reserialised = JSON.stringify({ data: { object: { title: 'First', id: 't_1' } }, eventTime: event.eventTime, type: event.type, object: 'event' }, null, 2);
+    expect(await send(reserialised)).toBe(true);
+    // Same type, same object, same second, another change: the old (type, id, eventTime) key lost it.
+    expect(await send(JSON.stringify({ ...event, data: { object: { id: 't_1', title: 'Second' } } }))).toBe(false);
   });
 });
 
