@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
 import { openConfiguredStore } from './config/database.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
+import { errorCode } from './errors.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
 import { CircuitBreaker } from './http/circuit-breaker.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
@@ -16,7 +17,7 @@ import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
 import { circuitGauge, slotGauge, TenantAdmission } from './queue/tenant-admission.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
-import { createOperatorSurface, type OperatorSurface } from './server/admin/operator-surface.ts';
+import { createOperatorSurface, type OperatorSurface } from './operations/operator-surface.ts';
 import { buildApp } from './server/app.ts';
 import { IngestLoad } from './server/ingest-load.ts';
 import { SpruceClient } from './spruce/client.ts';
@@ -203,7 +204,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // A tenant waiting on its budget or failing vendor holds no worker, nor more than its share.
     admission,
     perTenantLimit: perTenantLimit(config),
-    onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
       fanout.onJobAttempt(attempt, job);

@@ -4,7 +4,7 @@
 // Fairness across tenants comes from the claim: it skips tenants the admission holds back and
 // rotates across the others, each under a cap (tenant-admission.ts, store/sql/queue.ts).
 import type { CancelTimer, Clock } from '../clock.ts';
-import { isRetryable, SyncError } from '../errors.ts';
+import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
 import type { JobQueue } from '../store/ports.ts';
 import type { Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
@@ -57,7 +57,7 @@ export interface WorkerPoolOptions {
 }
 
 /** The code recorded for a run whose lease was taken over before it finished. */
-export const LEASE_LOST = 'LEASE_LOST';
+export const LEASE_LOST = 'LEASE_LOST' satisfies ErrorCode;
 
 export class WorkerPool {
   private readonly options: WorkerPoolOptions;
@@ -261,7 +261,7 @@ export class WorkerPool {
         (held) => {
           if (stopped) return;
           if (held) schedule();
-          else lost.abort(new SyncError('UNEXPECTED', 'job lease lost', { retryable: true, ids: { jobId: job.id } }));
+          else lost.abort(new SyncError(LEASE_LOST, 'job lease lost', { ids: { jobId: job.id } }));
         },
         (error: unknown) => {
           // A store hiccup: keep trying while the lease still has time.

@@ -12,7 +12,7 @@ import type { SubscriptionAdmin } from '../fanout/subscriptions.ts';
 import { configDoctor } from '../doctor/run-doctor.ts';
 import { adminPlugin, ADMIN_API_PREFIX, type AdminActions } from './admin/index.ts';
 import { subscriptionRoutes } from './admin/subscription-routes.ts';
-import { PauseControl } from './admin/pause.ts';
+import { PauseControl } from '../operations/pause.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { webhookRoutes, type IngestOutcome } from './webhook-routes.ts';

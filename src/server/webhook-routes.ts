@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { TenantConfig } from '../config/schema.ts';
+import { errorCode, statusOf } from '../errors.ts';
 import { parseSpruceEnvelope, spruceInboundEvent } from '../ingest/spruce-envelope.ts';
 import { parseSpryEnvelope, spryInboundEvent } from '../ingest/spry-envelope.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -42,6 +43,9 @@ export type IngestOutcome =
   | 'bad_payload'
   | 'wrong_organisation'
   | 'store_failed';
+
+/** The outcomes that refuse the delivery, each answered with its catalog status (src/errors.ts). */
+type Refusal = Exclude<IngestOutcome, 'stored' | 'duplicate' | 'test' | 'ignored'>;
 
 const params = {
   type: 'object',
@@ -88,9 +92,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     app.addHook('onRequestAbort', leave);
   }
 
-  const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', status: number, outcome: IngestOutcome, message: string) => {
+  const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', outcome: Refusal, message: string) => {
     options.onOutcome?.(source, outcome);
-    return reply.code(status).send({ error: outcome, message });
+    return reply.code(statusOf(outcome)).send({ error: outcome, message });
   };
 
   const store_ = async (reply: FastifyReply, source: 'spry' | 'spruce', received: NewInboundEvent) => {
@@ -100,8 +104,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       result = await store.insertEvent(event);
     } catch (error) {
       // No 2xx without a durable row: the sender will retry.
-      logger.error({ tenantId: event.tenantId, source, code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' }, 'inbox write failed');
-      return refuse(reply, source, 503, 'store_failed', 'the event could not be stored; retry later');
+      logger.error({ tenantId: event.tenantId, source, code: errorCode(error, 'STORE_UNAVAILABLE') }, 'inbox write failed');
+      return refuse(reply, source, 'store_failed', 'the event could not be stored; retry later');
     }
     if (result.inserted && event.job) options.onQueued(event.tenantId);
     if (result.inserted) options.onStored?.(event, result.id);
@@ -116,7 +120,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     { schema: { params, response } },
     async (request, reply) => {
       const tenant = tenants.get(request.params.tenantId);
-      if (!tenant) return refuse(reply, 'spry', 404, 'unknown_tenant', 'no such tenant');
+      if (!tenant) return refuse(reply, 'spry', 'unknown_tenant', 'no such tenant');
       const rawBody = request.body ?? Buffer.alloc(0);
       const verdict = verifySpryWebhook({
         rawBody,
@@ -124,11 +128,11 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
         secrets: tenant.spry.webhookSecrets,
         now: clock.now(),
       });
-      if (!verdict.ok) return refuse(reply, 'spry', 401, 'bad_signature', `signature ${verdict.reason}`);
+      if (!verdict.ok) return refuse(reply, 'spry', 'bad_signature', `signature ${verdict.reason}`);
       const parsed = parseSpryEnvelope(parseJson(rawBody));
-      if (!parsed.ok) return refuse(reply, 'spry', 400, 'bad_payload', parsed.problem);
+      if (!parsed.ok) return refuse(reply, 'spry', 'bad_payload', parsed.problem);
       if (parsed.envelope.data.organisation_id !== tenant.spry.organisationId) {
-        return refuse(reply, 'spry', 403, 'wrong_organisation', 'the event belongs to another Spry organisation');
+        return refuse(reply, 'spry', 'wrong_organisation', 'the event belongs to another Spry organisation');
       }
       return store_(reply, 'spry', spryInboundEvent(tenant.id, parsed.envelope, rawBody, clock.now(), options.coalesceMs));
     },
@@ -139,16 +143,16 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     { schema: { params, response } },
     async (request, reply) => {
       const tenant = tenants.get(request.params.tenantId);
-      if (!tenant) return refuse(reply, 'spruce', 404, 'unknown_tenant', 'no such tenant');
+      if (!tenant) return refuse(reply, 'spruce', 'unknown_tenant', 'no such tenant');
       const rawBody = request.body ?? Buffer.alloc(0);
       const verdict = verifySpruceWebhook({
         rawBody,
         header: request.headers['x-spruce-signature'] as string | undefined,
         secrets: tenant.spruce.webhookSecrets,
       });
-      if (!verdict.ok) return refuse(reply, 'spruce', 401, 'bad_signature', `signature ${verdict.reason}`);
+      if (!verdict.ok) return refuse(reply, 'spruce', 'bad_signature', `signature ${verdict.reason}`);
       const parsed = parseSpruceEnvelope(parseJson(rawBody));
-      if (!parsed.ok) return refuse(reply, 'spruce', 400, 'bad_payload', parsed.problem);
+      if (!parsed.ok) return refuse(reply, 'spruce', 'bad_payload', parsed.problem);
       return store_(reply, 'spruce', spruceInboundEvent(tenant.id, parsed.envelope, rawBody, clock.now()));
     },
   );
