@@ -220,7 +220,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     instanceId: workerId,
     clock,
     onReclaimed: (count) => logger.info({ count }, 'job leases of a stopped process reclaimed'),
-    onError: (error) => logger.warn({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'instance heartbeat failed'),
+    onError: (error) => logger.warn({ code: errorCode(error) }, 'instance heartbeat failed'),
   });
 
   const app = await buildApp({
