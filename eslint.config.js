@@ -17,6 +17,21 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+      // A code goes into logs, jobs and reports through errorCode() (src/errors.ts), so it is
+      // always one of the catalog's; reading another library's `code` by hand bypasses that.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "LogicalExpression[operator='??'] > MemberExpression.left[property.name='code'] > TSAsExpression.object > TSTypeLiteral.typeAnnotation",
+          message: "Use errorCode(error) from src/errors.ts instead of (error as { code?: string }).code ?? '…'.",
+        },
+        {
+          selector:
+            "LogicalExpression[operator='??'] > ChainExpression.left > MemberExpression[property.name='code'] > TSAsExpression.object > TSTypeLiteral.typeAnnotation",
+          message: "Use errorCode(error) from src/errors.ts instead of (error as { code?: string })?.code ?? '…'.",
+        },
+      ],
     },
   },
 );

@@ -1,15 +1,18 @@
-// `npm run bench:backfill [-- --patients N] [--slice-seconds S] [--no-write]`: time and peak
+// `npm run bench:backfill [-- --patients N] [--slice-seconds S] [--limited-only] [--compare-loan] [--no-write]`: time and peak
 // memory (RSS) of backfilling N patients (default 100,000) into the sandbox, in two settings:
 //   1. the sandbox's default Spruce rate limit (100 requests/min): far too slow to run in full
 //      (tens of hours), so a fixed slice is measured and the full run projected from its
 //      steady rate (the slice's first minute, with the pacer learning the budget, left out);
-//   2. the limit lifted (and Spry's ceiling raised): run in full.
+//   2. the limit lifted (and Spry's ceiling raised): run in full (left out with --limited-only).
+// --compare-loan measures the limited slice twice more, interleaved: bulk kept off the whole
+// live reserve (idleReserveForLive = 0.2, the old policy) and borrowing it while live traffic
+// is quiet (the default), so the machine's noise lands on both.
 // The simulators run in a child process; the backfill runs here, as `spruce-sync backfill`
 // runs it (same function, SQLite store with the default synchronous=FULL). Appends the results
 // to docs/BENCHMARKS.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem, type as osType, release } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem, type as osType, release } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { systemClock } from '../src/clock.ts';
@@ -24,6 +27,8 @@ import { openConfiguredStore } from '../src/config/database.ts';
 const { option, flag, all: args } = scriptArgs();
 const patients = Number(option('--patients') ?? 100_000);
 const sliceSeconds = Number(option('--slice-seconds') ?? 240);
+const limitedOnly = flag('--limited-only');
+const compareLoan = flag('--compare-loan');
 const write = !flag('--no-write');
 
 interface SandboxInfo {
@@ -66,7 +71,7 @@ interface Run {
   spruce429: number;
 }
 
-async function measure(rateLimit: number, spryRps: number, sliceMs?: number): Promise<Run> {
+async function measure(rateLimit: number, spryRps: number, sliceMs?: number, sprucePacing?: { idleReserveForLive: number }): Promise<Run> {
   const { info, child } = await startSandboxProcess(rateLimit);
   const dir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-bench-'));
   const databaseUrl = `sqlite:${path.join(dir, 'bench.db')}`;
@@ -89,6 +94,7 @@ async function measure(rateLimit: number, spryRps: number, sliceMs?: number): Pr
       store,
       clock: systemClock,
       logger: createLogger({ level: 'silent' }),
+      sprucePacing,
       onApiCall: (_tenant, call) => {
         if (call.system !== 'spruce') return;
         spruceCalls += 1;
@@ -126,31 +132,53 @@ async function measure(rateLimit: number, spryRps: number, sliceMs?: number): Pr
 }
 
 const hours = (s: number) => (s / 3600).toFixed(1);
+const perMinute = (run: Run) => (run.steadyPerSecond * 60).toFixed(1);
 console.error(`backfill benchmark: ${patients} patients`);
-console.error(`1/2: default Spruce limit (100/min), a ${sliceSeconds} s slice`);
+console.error(`1: default Spruce limit (100/min), a ${sliceSeconds} s slice`);
 const limited = await measure(100, 5, sliceSeconds * 1000);
 const projectedSeconds = patients / limited.steadyPerSecond;
-console.error(`2/2: limit lifted, the whole run`);
-const lifted = await measure(0, 2_000);
+const loanRuns: { policy: string; run: Run }[] = [];
+if (compareLoan) {
+  for (const [policy, idleReserveForLive] of [
+    ['no loan (bulk always leaves 20 %)', 0.2],
+    ['loan (the default)', 0.05],
+  ] as const) {
+    console.error(`compare: ${policy}, a ${sliceSeconds} s slice`);
+    loanRuns.push({ policy, run: await measure(100, 5, sliceSeconds * 1000, { idleReserveForLive }) });
+  }
+}
+let lifted: Run | undefined;
+if (!limitedOnly) {
+  console.error(`2: limit lifted, the whole run`);
+  lifted = await measure(0, 2_000);
+}
 
 const cpu = cpus();
 const lines = [
   '',
   `## Backfill of ${patients.toLocaleString('en-US')} patients (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}, Node ${process.version}.`,
+  `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}, Node ${process.version}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.`,
   `Command: \`npm run bench:backfill${args.length ? ` -- ${args.join(' ')}` : ''}\` (bench/backfill.ts). Simulators in a child process; the backfill`,
-  'in the benchmark process (the function `spruce-sync backfill` runs), SQLite with synchronous=FULL, no pre-existing contacts.',
+  'in the benchmark process (the function `spruce-sync backfill` runs), SQLite with synchronous=FULL, no pre-existing contacts, no live traffic.',
   '',
   '| setting | patients done | time | patients/s | Spruce calls (429s) | peak RSS backfill | peak RSS simulators |',
   '| --- | --- | --- | --- | --- | --- | --- |',
-  `| default limit 100/min (bulk gets 80%), Spry 5/s: **${sliceSeconds} s slice measured** | ${limited.summary.doneHere} | ${limited.seconds.toFixed(0)} s | ${limited.steadyPerSecond.toFixed(3)} (${(limited.steadyPerSecond * 60).toFixed(1)}/min, steady: after the first minute) | ${limited.spruceCalls} (${limited.spruce429}) | ${limited.peakRssMb.toFixed(0)} MB | ${limited.sandboxPeakRssMb?.toFixed(0) ?? '?'} MB |`,
+  `| default limit 100/min, Spry 5/s: **${sliceSeconds} s slice measured** | ${limited.summary.doneHere} | ${limited.seconds.toFixed(0)} s | ${limited.steadyPerSecond.toFixed(3)} (${perMinute(limited)}/min, steady: after the first minute) | ${limited.spruceCalls} (${limited.spruce429}) | ${limited.peakRssMb.toFixed(0)} MB | ${limited.sandboxPeakRssMb?.toFixed(0) ?? '?'} MB |`,
   `| default limit, **projected** for all ${patients.toLocaleString('en-US')} | — | **≈ ${hours(projectedSeconds)} h** | | | | |`,
-  `| limit lifted, Spry 2,000/s: **run in full** | ${lifted.summary.done} (${lifted.summary.counts.created} created, ${lifted.summary.counts.failed} failed) | ${lifted.seconds.toFixed(0)} s | ${lifted.steadyPerSecond.toFixed(0)} | ${lifted.spruceCalls} (${lifted.spruce429}) | ${lifted.peakRssMb.toFixed(0)} MB | ${lifted.sandboxPeakRssMb?.toFixed(0) ?? '?'} MB |`,
+  ...loanRuns.map(
+    ({ policy, run }) =>
+      `| default limit, ${policy}: ${sliceSeconds} s slice | ${run.summary.doneHere} | ${run.seconds.toFixed(0)} s | ${run.steadyPerSecond.toFixed(3)} (${perMinute(run)}/min steady) | ${run.spruceCalls} (${run.spruce429}) | ${run.peakRssMb.toFixed(0)} MB | ${run.sandboxPeakRssMb?.toFixed(0) ?? '?'} MB |`,
+  ),
+  ...(lifted
+    ? [
+        `| limit lifted, Spry 2,000/s: **run in full** | ${lifted.summary.done} (${lifted.summary.counts.created} created, ${lifted.summary.counts.failed} failed) | ${lifted.seconds.toFixed(0)} s | ${lifted.steadyPerSecond.toFixed(0)} | ${lifted.spruceCalls} (${lifted.spruce429}) | ${lifted.peakRssMb.toFixed(0)} MB | ${lifted.sandboxPeakRssMb?.toFixed(0) ?? '?'} MB |`,
+      ]
+    : []),
   '',
   `At the default limit the Spruce budget decides: a new contact costs two calls (create, integration link) plus one`,
-  `search per page of ${100} patients, and bulk traffic may use 80 of the 100 calls a minute, so about 40 patients a minute —`,
-  `the projection above is the measured steady rate applied to the whole set, not a full run.`,
+  `search per page of ${100} patients. Bulk traffic leaves 20 of the 100 calls a minute to live traffic while live traffic is about,`,
+  `and 5 while it is quiet (no live call asked for in the last minute): at most about 47 new patients a minute with no live traffic.`,
   '',
 ];
 console.log(lines.join('\n'));

@@ -1,9 +1,9 @@
 // Scenario 3, API economy: how many calls to Spry and to Spruce each everyday change costs,
 // counted on the far side (the simulators' request logs), against the minimum each needs.
 // Deterministic: the same counts on every machine. test/e2e/api-economy.test.ts pins them.
-import { spryPatientJobKey } from '../src/ingest/spry-envelope.ts';
 import { SANDBOX_SPRY_ORG } from '../src/sandbox/environment.ts';
 import { spryExternalId } from '../src/sync/desired-contact.ts';
+import { jobKey } from '../src/sync/tasks.ts';
 import type { ScenarioReport } from './lib/report.ts';
 import { quiesce, startWorld, until, type World } from './lib/world.ts';
 
@@ -144,7 +144,7 @@ function measurement(scenario: EconomyScenario, measured: CallCounts, detail?: s
 /** How the patient's sync job ran since `since`: its runs and when its Spry events arrived. */
 async function patientJobStory(world: World, patientId: number, since: number): Promise<string> {
   const tenantId = world.config.tenants[0]!.id;
-  const runs = (await world.service.store.listAttempts(spryPatientJobKey(SANDBOX_SPRY_ORG, patientId), tenantId)).filter((a) => a.startedAt >= since);
+  const runs = (await world.service.store.listAttempts(jobKey('spry.patient', { patientId }, { organisationId: SANDBOX_SPRY_ORG }), tenantId)).filter((a) => a.startedAt >= since);
   const events = (await world.service.store.searchEvents({ tenantId, source: 'spry', patientId, limit: 500 })).filter((e) => e.receivedAt >= since);
   const received = events.map((e) => e.receivedAt - since).sort((a, b) => a - b);
   const spread = received.length ? `${received.length} Spry event(s) stored at +${received[0]}…+${received[received.length - 1]} ms` : 'no Spry event';

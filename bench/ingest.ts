@@ -62,12 +62,13 @@ export interface IngestResult {
 
 /** The config of a service whose only tenant is paused and has no schedules: ingest only. */
 /**
- * `SPRUCE_SYNC_BENCH_PROFILE=<file>`: the service writes V8's tick log there as it runs (it is
- * killed, so a profile written at exit would be lost); read it with `node --prof-process <file>`.
+ * `SPRUCE_SYNC_BENCH_PROFILE=<file>`: each service run writes V8's tick log to `<file>.<label>`
+ * as it runs (it is killed, so a profile written at exit would be lost); read it with
+ * `node --prof-process <file>.<label>`.
  */
-function profileArgs(): string[] {
+function profileArgs(label: string): string[] {
   const file = process.env.SPRUCE_SYNC_BENCH_PROFILE;
-  return file ? ['--prof', '--no-logfile-per-isolate', `--logfile=${file}`] : [];
+  return file ? ['--prof', '--no-logfile-per-isolate', `--logfile=${file}.${label.replace(/[^A-Za-z0-9=#-]+/g, '_')}`] : [];
 }
 
 export function ingestServiceConfig(options: { port: number; databaseUrl: string; synchronous: 'FULL' | 'NORMAL'; secret: string }): Record<string, unknown> {
@@ -164,7 +165,7 @@ async function measure(target: IngestTarget, label: string, options: Required<Om
     server =
       target === 'bare'
         ? await startBareServer(port)
-        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }), { nodeArgs: profileArgs() });
+        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }), { nodeArgs: profileArgs(label) });
     if (target !== 'bare') await pauseTenant(server.url);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const restMiB = server.memory().rssMiB;

@@ -15,8 +15,10 @@ import { memoryReport, measureRest } from './memory.ts';
 const SCENARIOS = ['ingest', 'freshness', 'economy', 'memory', 'backfill'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-function parseArgs(argv: string[]): { quick: boolean; write: boolean; only: Set<Scenario>; waitForQuietMs: number } {
+function parseArgs(argv: string[]): { quick: boolean; write: boolean; only: Set<Scenario>; waitForQuietMs: number; workers?: number[]; connections?: number } {
   const only = new Set<Scenario>();
+  let workers: number[] | undefined;
+  let connections: number | undefined;
   let quick = false;
   let write = true;
   let waitForQuietMs = 0;
@@ -33,13 +35,22 @@ function parseArgs(argv: string[]): { quick: boolean; write: boolean; only: Set<
     } else if (arg === '--wait-for-quiet' || arg.startsWith('--wait-for-quiet=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i] ?? '';
       waitForQuietMs = Number(value) * 1000;
+    } else if (arg === '--workers' || arg.startsWith('--workers=')) {
+      // Freshness: the pool sizes to measure, in order (0: the default); repeat them to interleave (8,0,8,0).
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i] ?? '';
+      workers = value.split(',').filter(Boolean).map(Number);
+      if (workers.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`--workers wants pool sizes like 8,0 (0: the default), not ${value}`);
+    } else if (arg === '--connections' || arg.startsWith('--connections=')) {
+      // Ingest: autocannon connections (default 10).
+      connections = Number(arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i] ?? '');
+      if (!Number.isInteger(connections) || connections < 1) throw new Error('--connections wants a positive integer');
     } else if (arg === '--help' || arg === '-h') {
-      console.log('npm run bench -- [--quick] [--only ingest,freshness,economy,memory,backfill] [--no-write] [--wait-for-quiet <seconds>]');
+      console.log('npm run bench -- [--quick] [--only ingest,freshness,economy,memory,backfill] [--workers 8,32] [--connections 10] [--no-write] [--wait-for-quiet <seconds>]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   if (only.size === 0) for (const s of SCENARIOS) only.add(s);
-  return { quick, write, only, waitForQuietMs };
+  return { quick, write, only, waitForQuietMs, workers, connections };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -62,11 +73,11 @@ let ingest: IngestResult | undefined;
 let freshness: FreshnessResult | undefined;
 
 if (args.only.has('ingest')) {
-  ingest = await runIngest({ quick: args.quick }, context);
+  ingest = await runIngest({ quick: args.quick, connections: args.connections }, context);
   await publish(ingest.report, context);
 }
 if (args.only.has('freshness')) {
-  freshness = await runFreshness({ quick: args.quick }, context);
+  freshness = await runFreshness({ quick: args.quick, concurrencies: args.workers }, context);
   await publish(freshness.report, context);
 }
 if (args.only.has('economy')) {

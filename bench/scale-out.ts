@@ -6,8 +6,8 @@
 // coalescing possible) is timed until Spruce agrees. The setups take turns for `--rounds`
 // rounds and the median counts, so a burst of load from elsewhere on the machine does not
 // land on one setup only. Appends the table to docs/BENCHMARKS.md.
-import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { freePort, registerSandboxWebhooks, sandboxConfig, SANDBOX_SPRY_ORG, startSandbox, type Sandbox } from '../src/sandbox/environment.ts';
@@ -16,6 +16,7 @@ import { Cluster } from '../test/chaos/cluster.ts';
 import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
 import { scriptArgs } from './lib/args.ts';
+import { appendSection } from './lib/report.ts';
 
 const { option, flag } = scriptArgs();
 const patients = Number(option('--patients') ?? 1_000);
@@ -83,7 +84,7 @@ async function measure(setup: Setup, pgUrl: string | null): Promise<Result> {
     const schema = uniqueSchema('bench');
     const database =
       setup.store === 'postgres'
-        ? { url: pgUrl!, schema, poolSize: 10 }
+        ? { url: pgUrl!, schema, poolSize: 10, encryptionKey: randomBytes(32).toString('base64') }
         : { url: `sqlite:${path.join(dir, 'bench.db')}`, synchronous: setup.synchronous };
     if (setup.store === 'postgres') cleanup.push(() => dropSchema(pgUrl!, schema));
     const specs = [];
@@ -163,9 +164,4 @@ const section = `
 
 ${table}
 `;
-console.log(section);
-if (write) {
-  const file = new URL('../docs/BENCHMARKS.md', import.meta.url);
-  await appendFile(file, existsSync(file) ? section : `# Benchmarks\n${section}`);
-  console.log('appended to docs/BENCHMARKS.md');
-}
+await appendSection(section, write);

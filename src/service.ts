@@ -6,20 +6,23 @@ import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.ts';
 import { openConfiguredStore } from './config/database.ts';
 import type { Config, TenantConfig } from './config/schema.ts';
+import { errorCode } from './errors.ts';
 import { createFanout, type Fanout, type FanoutDeps } from './fanout/fanout.ts';
 import { CircuitBreaker } from './http/circuit-breaker.ts';
 import { SharedPacerState, type SharedPacerRecord } from './http/pacer-state-postgres.ts';
-import { RatePacer, type PacerStateStore } from './http/rate-pacer.ts';
+import { RatePacer, type PacerStateStore, type RatePacerOptions } from './http/rate-pacer.ts';
 import { TokenBucket, type BucketState, type BucketStateStore } from './http/token-bucket.ts';
 import type { CallReport } from './http/types.ts';
 import { createLogger, type Logger } from './observe/logger.ts';
 import { timedLimiter } from './observe/metrics-limiter.ts';
 import { circuitGauge, slotGauge, TenantAdmission } from './queue/tenant-admission.ts';
 import { WorkerPool } from './queue/worker-pool.ts';
-import { createOperatorSurface, type OperatorSurface } from './server/admin/operator-surface.ts';
+import { createOperatorSurface, type OperatorSurface } from './operations/operator-surface.ts';
 import { buildApp } from './server/app.ts';
+import { IngestLoad } from './server/ingest-load.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
+import { startLeaseRecovery } from './store/lease-recovery.ts';
 import { LocalLeadership, type Leadership } from './store/leadership.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
 import type { Store } from './store/types.ts';
@@ -81,6 +84,12 @@ function purgeRemovedTenantsTask(store: Store, clock: Clock, logger: Logger, ret
   };
 }
 
+/**
+ * More webhook deliveries in hand at once than this is a burst. Steady traffic (50 changes/s)
+ * keeps one or two in hand; a sender's burst of hundreds would otherwise time out behind syncs.
+ */
+const INGEST_BURST_ABOVE = 16;
+
 /** Names this process among the instances sharing a budget; a restarted process is a new one. */
 const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
@@ -109,6 +118,8 @@ export function tenantContext(
     onRateLimitWait?: (system: 'spry' | 'spruce', waitedMs: number) => void;
     /** Default: shared by all instances when the store is PostgreSQL (sharedBudgets). */
     budgets?: TenantBudgets;
+    /** Spruce pacing policy overrides (benchmarks compare policies). */
+    sprucePacing?: Omit<RatePacerOptions, 'clock' | 'state'>;
     /** The worker pool's claim gate: told what limits this tenant's calls. */
     admission?: TenantAdmission;
   },
@@ -117,7 +128,7 @@ export function tenantContext(
   const onWait = deps.onRateLimitWait;
   const budgets = deps.budgets ?? sharedBudgets(deps.store, tenant.id, deps.clock);
   const spryBucket = new TokenBucket({ clock: deps.clock, ratePerSecond: tenant.spry.requestsPerSecond, state: budgets.spry });
-  const sprucePacer = new RatePacer({ clock: deps.clock, state: budgets.spruce });
+  const sprucePacer = new RatePacer({ ...deps.sprucePacing, clock: deps.clock, state: budgets.spruce });
   // One breaker per vendor of this tenant: its failing vendor holds back its own jobs only.
   const breaker = (system: 'spry' | 'spruce') =>
     new CircuitBreaker({
@@ -227,6 +238,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   late.operator = operator;
   await operator.prepare();
   operator.metrics.watchAdmission(() => admission.readings());
+  // While a burst of webhooks is being acknowledged the workers claim nothing new (ingest-load.ts).
+  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: 10_000, now: () => clock.now(), onCalm: () => pool.notify() });
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
@@ -241,11 +254,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Disabled and removed tenants' jobs are not claimed either.
     tenantFilter: () => registry.claimFilter(operator.tenantFilter()),
     taskFilter: operator.taskFilter,
+    holdClaims: () => ingestLoad.bursting,
     // A tenant waiting on its budget or failing vendor holds no worker, nor more than its share.
     admission,
     // Read at each claim: tenants come and go.
     perTenantLimit: () => perTenantLimit(live),
-    onError: (error) => logger.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'worker pool store call failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
       fanout.onJobAttempt(attempt, job);
@@ -256,6 +270,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   });
   late.pool = pool;
   const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
+
+  // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
+  // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).
+  const leases = await startLeaseRecovery(store, {
+    instanceId: workerId,
+    clock,
+    onReclaimed: (count) => logger.info({ count }, 'job leases of a stopped process reclaimed'),
+    onError: (error) => logger.warn({ code: errorCode(error) }, 'instance heartbeat failed'),
+  });
+
   const app = await buildApp({
     config: live,
     tenants: registry.tenants,
@@ -268,6 +292,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     adminActions: { ...operator.app.adminActions, backfill: operations.backfill, reconcile: operations.reconcile },
     onStored: fanout.onInboundStored,
     subscriptions: fanout.admin,
+    ingestLoad,
     // Wake the workers when the coalescing window of the new job closes, not at the next poll.
     onQueued: () => {
       if (config.workers.coalesceMs > 0) clock.setTimer(config.workers.coalesceMs, () => pool.notify());
@@ -275,7 +300,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
   await fanout.start();
-  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  // A burst of simultaneous deliveries (one connection each) must not overflow the accept queue
+  // (Node's default 511; the kernel caps it at net.core.somaxconn): a dropped SYN is retried
+  // only after 1 s, 3 s, 7 s, and the sender's timeout keeps running.
+  const url = await app.listen({ host: config.server.host, port: config.server.port, backlog: 4096 });
   pool.start();
   operator.start();
   const schedules = new Scheduler({ clock, logger, runIfLeader });
@@ -303,6 +331,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await operations.stop();
       await schedules.stop();
       await pool.stop();
+      await leases.close();
       await fanout.close();
       await operator.stop();
       await leadership.close();

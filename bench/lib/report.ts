@@ -1,6 +1,7 @@
 // Tables the scenarios produce: printed to the console and appended to docs/BENCHMARKS.md,
 // each with the machine, the date, the command and how busy the machine was.
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeLoad, describeMachine, loadAverage } from './machine.ts';
@@ -61,6 +62,14 @@ the bottom of each part). Every table says on what machine, when, with what comm
 what load it was taken. Numbers from a shared or busy machine are noisy: compare runs taken on
 the same machine.
 `;
+
+/** For the standalone scripts: prints a finished section and, when `write`, appends it to docs/BENCHMARKS.md. */
+export async function appendSection(section: string, write: boolean): Promise<void> {
+  console.log(section);
+  if (!write) return;
+  await appendFile(BENCHMARKS_DOC, existsSync(BENCHMARKS_DOC) ? section : `# Benchmarks\n${section}`);
+  console.log('appended to docs/BENCHMARKS.md');
+}
 
 /** Prints the report and, unless told not to, appends it to docs/BENCHMARKS.md. */
 export async function publish(report: ScenarioReport, context: RunContext): Promise<void> {

@@ -5,8 +5,9 @@ import { systemClock } from '../clock.ts';
 import { openConfiguredStore } from '../config/database.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
-import { AdminError, parseTime, type AdminContext } from '../server/admin/context.ts';
-import { PauseControl } from '../server/admin/pause.ts';
+import { AdminError } from '../errors.ts';
+import { parseTime, type AdminContext } from '../operations/context.ts';
+import { PauseControl } from '../operations/pause.ts';
 import { failureLine } from './failure.ts';
 
 export interface CliContext extends AdminContext {
@@ -72,7 +73,7 @@ export function cliTime(value: string | undefined, name: string, now = Date.now(
 
 export function cliInt(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new AdminError(400, 'bad_request', `${name}: expected a whole number`);
+  if (!/^\d+$/.test(value)) throw new AdminError('bad_request', `${name}: expected a whole number`);
   return Number(value);
 }
 

@@ -4,8 +4,8 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
+import { AdminError } from '../errors.ts';
 import { auditLine, auditRecords, syncPath } from '../observe/audit-archive.ts';
-import { AdminError } from '../server/admin/context.ts';
 import { cliTime, withAdmin } from './admin-context.ts';
 
 interface ExportOptions {
@@ -27,7 +27,7 @@ export function registerAuditExportCommand(audit: Command): void {
       await withAdmin(options.config, async (ctx) => {
         const since = cliTime(options.since, 'since');
         const until = cliTime(options.until, 'until');
-        if (since !== undefined && until !== undefined && until <= since) throw new AdminError(400, 'bad_request', 'until: must be after since');
+        if (since !== undefined && until !== undefined && until <= since) throw new AdminError('bad_request', 'until: must be after since');
         const lines = Readable.from(
           (async function* () {
             for await (const record of auditRecords(ctx.store, { since, until })) yield auditLine(record);
@@ -40,7 +40,7 @@ export function registerAuditExportCommand(audit: Command): void {
         // 'wx': never overwrite an earlier export.
         const out = createWriteStream(options.out, { flags: 'wx', mode: 0o600 });
         await pipeline(lines, out).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'EEXIST') throw new AdminError(400, 'bad_request', `out: ${options.out} exists already`);
+          if (error.code === 'EEXIST') throw new AdminError('bad_request', `out: ${options.out} exists already`);
           throw error;
         });
         await syncPath(options.out);

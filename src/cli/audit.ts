@@ -1,7 +1,7 @@
 // `spruce-sync audit search` (and `audit export`, audit-export.ts): the audit trail — which record in which system was read or
 // changed, when, and which event caused it.
 import type { Command } from 'commander';
-import { AdminError } from '../server/admin/context.ts';
+import { AdminError } from '../errors.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 import { registerAuditExportCommand } from './audit-export.ts';
 
@@ -40,7 +40,7 @@ export function registerAuditCommand(program: Command): void {
     .action(async (options: AuditOptions) => {
       await withAdmin(options.config, async (ctx) => {
         if (options.system !== undefined && options.system !== 'spry' && options.system !== 'spruce') {
-          throw new AdminError(400, 'bad_request', 'system: spry or spruce');
+          throw new AdminError('bad_request', 'system: spry or spruce');
         }
         const limit = Math.min(500, cliInt(options.limit, 'limit') ?? 100);
         const rows = await ctx.store.searchAuditRecords({

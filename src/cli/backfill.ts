@@ -11,6 +11,7 @@ import { systemClock } from '../clock.ts';
 import { openConfiguredStore } from '../config/database.ts';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
+import { SyncError } from '../errors.ts';
 import { failureLine } from './failure.ts';
 import { createLogger } from '../observe/logger.ts';
 import { directoryTenant } from '../tenants/definition.ts';
@@ -21,8 +22,13 @@ import { runBackfill, type BackfillProgress } from '../sync/backfill.ts';
 import { formatBackfillReport } from '../sync/backfill-report.ts';
 import type { TenantContext } from '../sync/tenant-context.ts';
 
-/** A config problem or a bad option: printed as it is, exit code 1, no stack. */
-export class CliProblem extends Error {}
+/** A config problem or a bad option (CLI_USAGE): printed as it is, exit code 1, no stack. */
+export class CliProblem extends SyncError {
+  constructor(message: string) {
+    super('CLI_USAGE', message);
+    this.name = 'CliProblem';
+  }
+}
 
 export interface OpenTenant {
   config: Config;

@@ -1,9 +1,9 @@
 // `spruce-sync dlq list|replay`: dead letters, and their replay (one event, one job, or every
 // one matching a filter and time window). Replaying is idempotent.
 import type { Command } from 'commander';
-import { AdminError } from '../server/admin/context.ts';
-import { isDirection, type Direction } from '../server/admin/directions.ts';
-import { listDeadLetters, replayDeadLetters, replayEvent, type DeadLetterFilter } from '../server/admin/replay.ts';
+import { AdminError } from '../errors.ts';
+import { isDirection, type Direction } from '../operations/directions.ts';
+import { listDeadLetters, replayDeadLetters, replayEvent, type DeadLetterFilter } from '../operations/replay.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 
 interface FilterOptions {
@@ -18,7 +18,7 @@ interface FilterOptions {
 
 function toFilter(options: FilterOptions): DeadLetterFilter {
   if (options.direction !== undefined && !isDirection(options.direction)) {
-    throw new AdminError(400, 'bad_request', 'direction: spry-to-spruce or spruce-to-spry');
+    throw new AdminError('bad_request', 'direction: spry-to-spruce or spruce-to-spry');
   }
   return {
     tenantId: options.tenant,
@@ -77,7 +77,7 @@ export function registerDlqCommand(program: Command): void {
         }
         const filter = toFilter(options);
         if (!options.all && Object.values(filter).every((v) => v === undefined)) {
-          throw new AdminError(400, 'bad_request', 'give a filter (--tenant, --direction, --job, --error-code, --since, --until), --event, or --all');
+          throw new AdminError('bad_request', 'give a filter (--tenant, --direction, --job, --error-code, --since, --until), --event, or --all');
         }
         const result = await replayDeadLetters(ctx, filter, cliInt(options.max, 'max') ?? 1000, 'cli');
         if (options.json) return printJson(result);

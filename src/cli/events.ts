@@ -1,8 +1,8 @@
 // `spruce-sync events search`: the event log by business keys, newest first, with attempts.
 import type { Command } from 'commander';
+import { AdminError } from '../errors.ts';
 import type { EventSource, EventStatus } from '../store/types.ts';
-import { AdminError } from '../server/admin/context.ts';
-import { searchEventViews } from '../server/admin/event-views.ts';
+import { searchEventViews } from '../operations/event-views.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 
 interface SearchOptions {
@@ -25,7 +25,7 @@ const SOURCES = ['spry', 'spruce'];
 const STATUSES = ['queued', 'processed', 'dead', 'ignored', 'test'];
 
 function oneOf(value: string | undefined, allowed: string[], name: string): string | undefined {
-  if (value !== undefined && !allowed.includes(value)) throw new AdminError(400, 'bad_request', `${name}: one of ${allowed.join(', ')}`);
+  if (value !== undefined && !allowed.includes(value)) throw new AdminError('bad_request', `${name}: one of ${allowed.join(', ')}`);
   return value;
 }
 

@@ -2,9 +2,10 @@
 // direction). Webhooks keep being accepted while paused; waiting jobs drain in order on resume.
 // A running service notices within one poll interval.
 import type { Command } from 'commander';
-import { AdminError, requireTenant } from '../server/admin/context.ts';
-import { isDirection } from '../server/admin/directions.ts';
-import { pausedDirections } from '../server/admin/pause.ts';
+import { AdminError } from '../errors.ts';
+import { requireTenant } from '../operations/context.ts';
+import { isDirection } from '../operations/directions.ts';
+import { pausedDirections } from '../operations/pause.ts';
 import { printJson, withAdmin } from './admin-context.ts';
 
 export function registerPauseCommands(program: Command): void {
@@ -23,7 +24,7 @@ export function registerPauseCommands(program: Command): void {
         await withAdmin(options.config, async (ctx) => {
           requireTenant(ctx, tenantId);
           if (options.direction !== undefined && !isDirection(options.direction)) {
-            throw new AdminError(400, 'bad_request', 'direction: spry-to-spruce or spruce-to-spry');
+            throw new AdminError('bad_request', 'direction: spry-to-spruce or spruce-to-spry');
           }
           const scope = options.direction ?? 'all';
           const state = action === 'pause' ? await ctx.pauses.pause(tenantId, scope, 'cli') : await ctx.pauses.resume(tenantId, scope, 'cli');

@@ -5,9 +5,9 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { openConfiguredFanoutStore } from '../config/database.ts';
+import { AdminError } from '../errors.ts';
 import { runRetention, retentionSettings, type PruneReport } from '../observe/retention.ts';
 import { isoTime, printJson, withAdmin } from './admin-context.ts';
-import { AdminError } from '../server/admin/context.ts';
 
 export function registerPruneCommand(program: Command): void {
   program
@@ -21,7 +21,7 @@ export function registerPruneCommand(program: Command): void {
     .action(async (options: { config: string; days?: string; json?: boolean }) => {
       await withAdmin(options.config, async (ctx) => {
         const days = options.days === undefined ? undefined : Number(options.days);
-        if (days !== undefined && !(days > 0)) throw new AdminError(400, 'bad_request', 'days: a positive number');
+        if (days !== undefined && !(days > 0)) throw new AdminError('bad_request', 'days: a positive number');
         const fanout = await openConfiguredFanoutStore(ctx.config.database);
         let report: PruneReport;
         try {

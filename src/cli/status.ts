@@ -1,8 +1,8 @@
 // `spruce-sync status`: every tenant's health in one table, and the last retention run.
 import type { Command } from 'commander';
 import { lastPruneReport } from '../observe/retention.ts';
-import { tenantHealth } from '../server/admin/health.ts';
-import { pausedDirections } from '../server/admin/pause.ts';
+import { tenantHealth } from '../operations/health.ts';
+import { pausedDirections } from '../operations/pause.ts';
 import { isoTime, printJson, printTable, shortDuration, withAdmin } from './admin-context.ts';
 
 export function registerStatusCommand(program: Command): void {

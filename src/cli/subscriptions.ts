@@ -4,10 +4,10 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { openConfiguredFanoutStore } from '../config/database.ts';
+import { AdminError } from '../errors.ts';
 import { parseDuration } from '../fanout/retry-schedule.ts';
 import { SubscriptionAdmin, type SubscriptionView } from '../fanout/subscriptions.ts';
 import type { DeliveryStatus } from '../fanout/types.ts';
-import { AdminError } from '../server/admin/context.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withConfiguredStore } from './admin-context.ts';
 
 function withSubscriptions(configFile: string, fn: (admin: SubscriptionAdmin) => Promise<void>): Promise<void> {
@@ -129,7 +129,7 @@ export function registerSubscriptionsCommand(program: Command): void {
     .action(async (tenantId: string, id: string, o: { config: string; json?: boolean; overlap?: string }) => {
       await withSubscriptions(o.config, async (admin) => {
         const overlap = o.overlap === undefined ? undefined : parseDuration(o.overlap);
-        if (overlap === null) throw new AdminError(400, 'bad_request', 'overlap: a duration such as 30m or 24h');
+        if (overlap === null) throw new AdminError('bad_request', 'overlap: a duration such as 30m or 24h');
         const rotated = await admin.rotateSecret(tenantId, id, overlap);
         if (o.json) return printJson(rotated);
         console.log(`new signing secret (shown once, keep it safe): ${rotated.secret}`);
@@ -154,7 +154,7 @@ export function registerSubscriptionsCommand(program: Command): void {
     .action(async (tenantId: string, id: string, o: { config: string; json?: boolean; delivery?: string; since?: string; until?: string }) => {
       await withSubscriptions(o.config, async (admin) => {
         const deliveryId = cliInt(o.delivery, 'delivery');
-        if ((deliveryId === undefined) === (o.since === undefined)) throw new AdminError(400, 'bad_request', 'give --delivery <n> or --since <time>');
+        if ((deliveryId === undefined) === (o.since === undefined)) throw new AdminError('bad_request', 'give --delivery <n> or --since <time>');
         const result =
           deliveryId !== undefined
             ? await admin.replayOne(tenantId, id, deliveryId)
@@ -172,7 +172,7 @@ export function registerSubscriptionsCommand(program: Command): void {
     .option('--before <id>', 'page: older than this id')
     .action(async (tenantId: string, id: string, o: { config: string; json?: boolean; status?: string; since?: string; until?: string; limit: string; before?: string }) => {
       await withSubscriptions(o.config, async (admin) => {
-        if (o.status !== undefined && !['pending', 'delivered', 'failed'].includes(o.status)) throw new AdminError(400, 'bad_request', 'status: pending, delivered or failed');
+        if (o.status !== undefined && !['pending', 'delivered', 'failed'].includes(o.status)) throw new AdminError('bad_request', 'status: pending, delivered or failed');
         const page = await admin.deliveries(tenantId, id, {
           status: o.status as DeliveryStatus | undefined,
           since: cliTime(o.since, 'since'),

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { systemClock } from '../clock.ts';
 import { openConfiguredStore } from '../config/database.ts';
-import { AdminError } from '../server/admin/context.ts';
+import { AdminError } from '../errors.ts';
 import { mergePatch } from '../tenants/definition.ts';
 import { TenantAdmin, type TenantView } from '../tenants/tenant-admin.ts';
 import { cliInt, isoTime, printJson, printTable, withConfiguredStore } from './admin-context.ts';
@@ -57,7 +57,7 @@ async function fields(flags: FieldFlags): Promise<Record<string, unknown>> {
     try {
       fromFile = parse(await readFile(flags.file, 'utf8')) ?? {};
     } catch (error) {
-      throw new AdminError(400, 'bad_request', `${flags.file}: cannot be read as YAML or JSON (${(error as NodeJS.ErrnoException).code ?? 'syntax error'})`);
+      throw new AdminError('bad_request', `${flags.file}: cannot be read as YAML or JSON (${(error as NodeJS.ErrnoException).code ?? 'syntax error'})`);
     }
   }
   const spry = defined({

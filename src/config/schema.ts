@@ -154,7 +154,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   workers: z
     .strictObject({
-      concurrency: z.number().int().positive().default(8),
+      concurrency: z.number().int().positive().default(32),
       /** Most jobs one tenant runs at once, on all instances together. Default: all when one tenant, else half. */
       perTenantConcurrency: z.number().int().positive().optional(),
       /** This instance's name in job leases; unique among running instances. Default: hostname:pid. */

@@ -5,6 +5,7 @@ import { randomInt } from 'node:crypto';
 import type { CancelTimer, Clock } from '../clock.ts';
 import { openConfiguredFanoutStore } from '../config/database.ts';
 import type { Config } from '../config/schema.ts';
+import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { PostAlert } from '../observe/alerts.ts';
 import type { Job, JobAttempt, NewInboundEvent, Store } from '../store/types.ts';
@@ -64,7 +65,6 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const ownsStore = deps.store === undefined;
   const sender = deps.send ? null : new WebhookSender({ timeoutMs: settings.timeoutMs, snippetBytes: settings.responseSnippetBytes, resolve: deps.resolve });
   const send: Send = deps.send ?? sender!.send;
-  const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
   // Read at each delivery: the service's tenant list follows the tenant directory.
   const policyOf = (tenantId: string): AddressPolicy => {
     const tenant = config.tenants.find((t) => t.id === tenantId);
@@ -77,7 +77,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
       logger.warn({ tenantId: alert.tenantId, subscriptionId: alert.subscriptionId, alert: alert.alert, state: alert.state }, 'fan-out alert');
       deps.onAlert?.(alert);
     },
-    onError: (error, tenantId) => logger.error({ tenantId, code: code(error) }, 'fan-out alert could not be sent'),
+    onError: (error, tenantId) => logger.error({ tenantId, code: errorCode(error) }, 'fan-out alert could not be sent'),
   });
 
   const registry = new SubscriptionRegistry();
@@ -116,7 +116,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
         'fan-out delivery attempt failed',
       );
     },
-    onError: (error) => logger.error({ code: code(error) }, 'fan-out delivery engine store call failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'fan-out delivery engine store call failed'),
   });
   const intake = new FanoutIntake({
     store,
@@ -164,7 +164,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const scheduleRefresh = () => {
     refreshTimer = clock.setTimer(settings.pollIntervalMs, () => {
       refresh()
-        .catch((error: unknown) => logger.error({ code: code(error) }, 'fan-out subscriptions could not be reloaded'))
+        .catch((error: unknown) => logger.error({ code: errorCode(error) }, 'fan-out subscriptions could not be reloaded'))
         .finally(() => {
           if (!closed) scheduleRefresh();
         });
@@ -177,7 +177,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
         .then((removed) => {
           if (removed.deliveries > 0) logger.info(removed, 'fan-out: settled deliveries pruned');
         })
-        .catch((error: unknown) => logger.error({ code: code(error) }, 'fan-out prune failed'))
+        .catch((error: unknown) => logger.error({ code: errorCode(error) }, 'fan-out prune failed'))
         .finally(() => {
           if (!closed) schedulePrune();
         });

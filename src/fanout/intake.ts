@@ -8,6 +8,7 @@
 // the last minutes (the dedupe key makes that idempotent). Sync notices are awaited by the
 // worker, so they are durable before its job completes.
 import type { Clock } from '../clock.ts';
+import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
 import type { SyncNotice } from '../sync/handlers.ts';
@@ -170,6 +171,6 @@ export class FanoutIntake {
   }
 
   private report(error: unknown, what: string): void {
-    this.options.logger?.error({ code: (error as { code?: string }).code ?? 'UNEXPECTED' }, what);
+    this.options.logger?.error({ code: errorCode(error) }, what);
   }
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { TenantConfig } from '../config/schema.ts';
-import { AdminError } from '../server/admin/context.ts';
+import { AdminError } from '../errors.ts';
 import type { FanoutConfig } from './config.ts';
 import { patternProblem } from './event-types.ts';
 import { parseFilter, type PayloadFilter } from './filter.ts';
@@ -83,10 +83,10 @@ export class SubscriptionAdmin {
     const tenant = this.tenant(tenantId);
     const existing = await this.options.store.listSubscriptions(tenantId);
     if (existing.length >= tenant.fanout.maxSubscriptions) {
-      throw new AdminError(409, 'too_many_subscriptions', `tenant ${tenantId} already has ${existing.length} subscriptions (fanout.maxSubscriptions)`);
+      throw new AdminError('too_many_subscriptions', `tenant ${tenantId} already has ${existing.length} subscriptions (fanout.maxSubscriptions)`);
     }
     const version = input.version ?? LATEST_PAYLOAD_VERSION;
-    if (!isPayloadVersion(version)) throw new AdminError(400, 'bad_request', `version: one of ${PAYLOAD_VERSIONS.join(', ')}`);
+    if (!isPayloadVersion(version)) throw new AdminError('bad_request', `version: one of ${PAYLOAD_VERSIONS.join(', ')}`);
     const now = this.options.clock.now();
     const secret = newSecret();
     const defaults = this.options.fanout;
@@ -166,7 +166,7 @@ export class SubscriptionAdmin {
     const current = await this.load(tenantId, id);
     const now = this.options.clock.now();
     const overlap = overlapMs ?? this.options.fanout.rotationOverlapMs;
-    if (!Number.isFinite(overlap) || overlap < 0 || overlap > 30 * 86_400_000) throw new AdminError(400, 'bad_request', 'overlap: 0 to 30 days');
+    if (!Number.isFinite(overlap) || overlap < 0 || overlap > 30 * 86_400_000) throw new AdminError('bad_request', 'overlap: 0 to 30 days');
     const secret = newSecret();
     const next = { ...current, secrets: rotate(current.secrets, secret, now, overlap), updatedAt: now };
     await this.options.store.updateSubscription(next);
@@ -178,9 +178,9 @@ export class SubscriptionAdmin {
   /** Moves the subscription to a newer payload version (default the newest); deliveries created from now on use it. */
   async upgrade(tenantId: string, id: string, version: string = LATEST_PAYLOAD_VERSION): Promise<SubscriptionView> {
     const current = await this.load(tenantId, id);
-    if (!isPayloadVersion(version)) throw new AdminError(400, 'bad_request', `version: one of ${PAYLOAD_VERSIONS.join(', ')}`);
+    if (!isPayloadVersion(version)) throw new AdminError('bad_request', `version: one of ${PAYLOAD_VERSIONS.join(', ')}`);
     if (PAYLOAD_VERSIONS.indexOf(version) < PAYLOAD_VERSIONS.indexOf(current.version as never)) {
-      throw new AdminError(409, 'downgrade', `version ${current.version} is newer than ${version}; versions only move forward`);
+      throw new AdminError('downgrade', `version ${current.version} is newer than ${version}; versions only move forward`);
     }
     const next = { ...current, version, updatedAt: this.options.clock.now() };
     await this.options.store.updateSubscription(next);
@@ -217,7 +217,7 @@ export class SubscriptionAdmin {
   async replayOne(tenantId: string, id: string, deliveryId: number): Promise<{ replayed: number }> {
     await this.delivery(tenantId, id, deliveryId);
     if (!(await this.options.store.replayDelivery(deliveryId, this.options.clock.now()))) {
-      throw new AdminError(409, 'in_flight', `delivery ${deliveryId} is being sent right now; try again in a moment`);
+      throw new AdminError('in_flight', `delivery ${deliveryId} is being sent right now; try again in a moment`);
     }
     this.changed(await this.load(tenantId, id));
     return { replayed: 1 };
@@ -237,21 +237,21 @@ export class SubscriptionAdmin {
 
   private tenant(tenantId: string): TenantConfig {
     const tenant = this.options.tenants.find((t) => t.id === tenantId);
-    if (!tenant) throw new AdminError(404, 'unknown_tenant', `no tenant ${tenantId}`);
+    if (!tenant) throw new AdminError('unknown_tenant', `no tenant ${tenantId}`);
     return tenant;
   }
 
   private async load(tenantId: string, id: string): Promise<Subscription> {
     this.tenant(tenantId);
     const subscription = await this.options.store.getSubscription(id);
-    if (!subscription || subscription.tenantId !== tenantId) throw new AdminError(404, 'unknown_subscription', `no subscription ${id} for tenant ${tenantId}`);
+    if (!subscription || subscription.tenantId !== tenantId) throw new AdminError('unknown_subscription', `no subscription ${id} for tenant ${tenantId}`);
     return subscription;
   }
 
   private async delivery(tenantId: string, id: string, deliveryId: number): Promise<Delivery> {
     await this.load(tenantId, id);
     const delivery = await this.options.store.getDelivery(deliveryId);
-    if (!delivery || delivery.subscriptionId !== id) throw new AdminError(404, 'unknown_delivery', `no delivery ${deliveryId} for subscription ${id}`);
+    if (!delivery || delivery.subscriptionId !== id) throw new AdminError('unknown_delivery', `no delivery ${deliveryId} for subscription ${id}`);
     return delivery;
   }
 
@@ -270,43 +270,43 @@ export class SubscriptionAdmin {
     const next = { ...base };
     if (input.url !== undefined) {
       const verdict = await checkSubscriberUrl(input.url, { allowLoopback: tenant.fanout.allowLoopback, allowedNetworks: tenant.fanout.allowedNetworks }, this.options.resolve);
-      if (!verdict.ok) throw new AdminError(400, 'bad_url', verdict.problem);
+      if (!verdict.ok) throw new AdminError('bad_url', verdict.problem);
       next.url = verdict.url.toString();
     }
-    if (!next.url) throw new AdminError(400, 'bad_request', 'url is required');
+    if (!next.url) throw new AdminError('bad_request', 'url is required');
     if (input.eventTypes !== undefined) {
       const types = [...new Set(input.eventTypes.map((t) => t.trim()).filter((t) => t !== ''))];
-      if (types.length === 0 || types.length > MAX_TYPES) throw new AdminError(400, 'bad_request', `eventTypes: 1 to ${MAX_TYPES} names or patterns`);
+      if (types.length === 0 || types.length > MAX_TYPES) throw new AdminError('bad_request', `eventTypes: 1 to ${MAX_TYPES} names or patterns`);
       for (const type of types) {
         const problem = patternProblem(type);
-        if (problem) throw new AdminError(400, 'bad_request', `eventTypes: ${problem}`);
+        if (problem) throw new AdminError('bad_request', `eventTypes: ${problem}`);
       }
       next.eventTypes = types;
     }
-    if (next.eventTypes.length === 0) throw new AdminError(400, 'bad_request', 'eventTypes is required (e.g. spry.*, sync.contact.*)');
+    if (next.eventTypes.length === 0) throw new AdminError('bad_request', 'eventTypes is required (e.g. spry.*, sync.contact.*)');
     if (input.description !== undefined) {
-      if (input.description !== null && input.description.length > 500) throw new AdminError(400, 'bad_request', 'description: at most 500 characters');
+      if (input.description !== null && input.description.length > 500) throw new AdminError('bad_request', 'description: at most 500 characters');
       next.description = input.description || null;
     }
     if (input.filter !== undefined) {
       const parsed = parseFilter(input.filter);
-      if (!parsed.ok) throw new AdminError(400, 'bad_request', parsed.problem);
+      if (!parsed.ok) throw new AdminError('bad_request', parsed.problem);
       next.filter = parsed.filter;
     }
     if (input.allowPhi !== undefined) next.allowPhi = input.allowPhi;
     if (input.ordered !== undefined) next.ordered = input.ordered;
     if (input.retrySchedule !== undefined) {
       const parsed = parseSchedule(input.retrySchedule);
-      if (!parsed.ok) throw new AdminError(400, 'bad_request', parsed.problem);
+      if (!parsed.ok) throw new AdminError('bad_request', parsed.problem);
       next.retrySchedule = parsed.schedule;
     }
     if (input.ratePerSecond !== undefined) {
-      if (!(input.ratePerSecond >= 0 && input.ratePerSecond <= 1_000)) throw new AdminError(400, 'bad_request', 'ratePerSecond: 0 (no limit) to 1000');
+      if (!(input.ratePerSecond >= 0 && input.ratePerSecond <= 1_000)) throw new AdminError('bad_request', 'ratePerSecond: 0 (no limit) to 1000');
       next.ratePerSecond = input.ratePerSecond;
     }
     if (input.maxInFlight !== undefined) {
       if (!(Number.isInteger(input.maxInFlight) && input.maxInFlight >= 1 && input.maxInFlight <= 64)) {
-        throw new AdminError(400, 'bad_request', 'maxInFlight: 1 to 64');
+        throw new AdminError('bad_request', 'maxInFlight: 1 to 64');
       }
       next.maxInFlight = input.maxInFlight;
     }

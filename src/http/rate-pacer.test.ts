@@ -147,27 +147,37 @@ describe('RatePacer', () => {
     for (const p of permits) p.release({ status: 200, headers: {} });
   });
 
-  it('leaves the reserved share to live traffic while bulk traffic runs', async () => {
+  it('leaves the reserved share to live traffic while live traffic runs, and lends most of it to bulk while live is quiet', async () => {
     const clock = new ControlledClock({ start: 0, flowing: false });
-    const pacer = new RatePacer({ clock, reserveForLive: 0.2 });
+    const pacer = new RatePacer({ clock, reserveForLive: 0.2, idleReserveForLive: 0.05 });
     const spruce = fakeSpruce(clock, 100);
     const call = async (priority: Priority) => (await pacer.acquire(priority)).release(spruce.answer(priority));
+    const bulkIn = (from: number, to: number) => spruce.log.filter((e) => e.priority === 'bulk' && e.status === 200 && e.at >= from && e.at < to).length;
 
-    const bulk = Array.from({ length: 150 }, () => call('bulk'));
-    // Let bulk run alone until it has used its share of the first window.
+    const bulk = Array.from({ length: 200 }, () => call('bulk'));
+    // No live traffic: bulk borrows the live share but for the margin (5 of 100).
     for (let i = 0; i < 59; i++) await clock.advance(1_000);
-    const firstWindowBulk = spruce.log.filter((e) => e.priority === 'bulk' && e.at < WINDOW_MS).length;
-    expect(firstWindowBulk).toBeLessThanOrEqual(80);
-    expect(firstWindowBulk).toBeGreaterThan(70);
+    expect(bulkIn(0, WINDOW_MS)).toBeLessThanOrEqual(95);
+    expect(bulkIn(0, WINDOW_MS)).toBeGreaterThan(85);
 
-    // A live call is still served at once from the reserve, ahead of the waiting bulk calls.
+    // A live sync (three calls) arriving late in that window is served at once from the margin,
+    // ahead of the waiting bulk calls.
     const before = clock.now();
-    const live = call('live');
+    const live = [call('live'), call('live'), call('live')];
     await clock.advance(0);
-    await live;
-    const liveAt = spruce.log.find((e) => e.priority === 'live')!.at;
-    expect(liveAt).toBe(before);
+    await Promise.all(live);
+    expect(spruce.log.filter((e) => e.priority === 'live').map((e) => e.at)).toEqual([before, before, before]);
 
+    // Live keeps coming: from the next window on, bulk leaves it the whole 20 %.
+    const liveEvery10s = (async () => {
+      for (let i = 0; i < 12; i++) {
+        await clock.sleep(10_000);
+        await call('live');
+      }
+    })();
+    await runAll(clock, [liveEvery10s]);
+    const turn = spruce.log.find((e) => e.at >= WINDOW_MS)!.at;
+    expect(bulkIn(turn, turn + WINDOW_MS)).toBeLessThanOrEqual(80);
     await runAll(clock, bulk);
     expect(spruce.log.filter((e) => e.status === 429)).toHaveLength(0);
   });
@@ -205,7 +215,15 @@ describe('RatePacer', () => {
 });
 
 describe('pacer policy', () => {
-  const policy: PacerPolicy = { windowMs: WINDOW_MS, reserveForLive: 0.2, defaultPauseMs: 5_000, burstAbove: 1, probeIntervalMs: 1_000 };
+  const policy: PacerPolicy = {
+    windowMs: WINDOW_MS,
+    reserveForLive: 0.2,
+    idleReserveForLive: 0.05,
+    liveQuietMs: WINDOW_MS,
+    defaultPauseMs: 5_000,
+    burstAbove: 1,
+    probeIntervalMs: 1_000,
+  };
   const limited = (remaining: number) => ({
     status: 200,
     headers: { 's-ratelimit-limit': '100', 's-ratelimit-remaining': String(remaining) },
@@ -232,12 +250,25 @@ describe('pacer policy', () => {
     expect(observeAnswer(b, { status: 200, headers: {} }, 1_000, policy)).toMatchObject({ limit: null });
   });
 
-  it('waits for the window to turn when bulk has used its share', () => {
-    const b = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 50_000 };
+  it('waits for the window to turn when bulk has used its share while live traffic is about', () => {
+    const b = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 50_000, lastLiveAt: 5_000 };
     const [, bulk] = planGrant(b, 'bulk', 10_000, policy);
     expect(bulk).toEqual({ grant: false, waitMs: 40_000 });
     const [, live] = planGrant(b, 'live', 10_000, policy);
     expect(live).toEqual({ grant: true });
+  });
+
+  it('lets bulk borrow the live share down to a margin while no live call was asked for in a window, and not once one is', () => {
+    const quiet: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 50_000, lastLiveAt: 10_000 - WINDOW_MS };
+    expect(planGrant(quiet, 'bulk', 10_000, policy)[1]).toEqual({ grant: true });
+    // The margin (5 of 100) stays for live: bulk waits for the turn there.
+    expect(planGrant({ ...quiet, remaining: 5 }, 'bulk', 10_000, policy)[1]).toEqual({ grant: false, waitMs: 40_000 });
+    // Never any live call yet: quiet too.
+    expect(planGrant({ ...quiet, lastLiveAt: undefined }, 'bulk', 10_000, policy)[1]).toEqual({ grant: true });
+    // A live call asked for (even one that must wait) ends the loan at once.
+    const [afterLive] = planGrant({ ...quiet, remaining: 0 }, 'live', 10_000, policy);
+    expect(afterLive.lastLiveAt).toBe(10_000);
+    expect(planGrant({ ...afterLive, remaining: 20 }, 'bulk', 10_001, policy)[1]).toEqual({ grant: false, waitMs: 39_999 });
   });
 
   it('spaces grants by the time left over the budget left', () => {
@@ -259,7 +290,7 @@ describe('pacer policy', () => {
   });
 
   it('keeps the server\'s count and probes again shortly when the probe lands in the old window', () => {
-    const probing: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 60_000, inFlight: 1, probing: true };
+    const probing: PacerBudget = { ...UNKNOWN_BUDGET, observed: true, limit: 100, remaining: 20, windowEndsAt: 60_000, inFlight: 1, probing: true, lastLiveAt: 59_000 };
     const stillOld = observeAnswer(probing, limited(19), 60_020, policy);
     expect(stillOld).toMatchObject({ probing: true, remaining: 19, windowEndsAt: 61_020, inFlight: 0 });
     // Bulk waits for the next probe, not for a whole window.

@@ -1,8 +1,10 @@
 // Paces calls to Spruce from its `s-ratelimit-limit` / `s-ratelimit-remaining` headers (per
 // organization, per 60 s window; an absent header means not limited). The budget left is spread
 // over the time left in the window, so a steady flow never hits the wall and a 429 is rare; a
-// 429 pauses every caller for its Retry-After. Bulk traffic (backfill) may not use the share of
-// the budget kept for live traffic.
+// 429 pauses every caller for its Retry-After. Bulk traffic (backfill) leaves a share of the
+// budget to live traffic; while live traffic is quiet it borrows most of that share, keeping a
+// small margin so the next live sync still goes at once, and gives the rest back as soon as a
+// live call is asked for (the window it borrowed in ends within one window).
 //
 // The daily limit (s-ratelimit-daily-*) is not paced: its reset time is unknown, so it is left
 // to the 429 and its Retry-After.
@@ -35,6 +37,10 @@ export interface PacerBudget {
   lastGrantAt: number;
   /** Our window estimate ran out and a probe asks the server whether its window turned too. */
   probing?: boolean;
+  /** When a live call was last asked for (granted or not), epoch ms; bulk borrows after a quiet spell. */
+  lastLiveAt?: number;
+  /** The window (by its estimated end) in which bulk borrowed from the live share. */
+  loanWindowEndsAt?: number;
 }
 
 export const UNKNOWN_BUDGET: PacerBudget = {
@@ -74,6 +80,10 @@ export interface PacerPolicy {
   windowMs: number;
   /** Share of the budget (0–1) bulk traffic leaves to live traffic. */
   reserveForLive: number;
+  /** Share (0–reserveForLive) bulk leaves to live while live traffic is quiet. */
+  idleReserveForLive: number;
+  /** Live traffic is quiet when no live call was asked for within this long. */
+  liveQuietMs: number;
   /** Pause after a 429 without Retry-After when the window end is unknown. */
   defaultPauseMs: number;
   /** How long a probe that found the server's window still open waits before the next probe. */
@@ -92,6 +102,8 @@ export function planGrant(
   now: number,
   policy: PacerPolicy,
 ): [PacerBudget, GateDecision] {
+  // Asking is enough to count as live traffic: a live call waiting for budget is live work.
+  if (priority === 'live') budget = { ...budget, lastLiveAt: now };
   if (now < budget.pausedUntil) return [budget, wait(budget.pausedUntil - now)];
   const grant = (b: PacerBudget): [PacerBudget, GateDecision] => [
     { ...b, inFlight: b.inFlight + 1, lastGrantAt: now },
@@ -111,14 +123,23 @@ export function planGrant(
     return grant({ ...budget, probing: true });
   }
   const b = budget;
-  const reserve = priority === 'bulk' ? Math.ceil(limit * policy.reserveForLive) : 0;
+  const reserve = priority === 'bulk' ? Math.ceil(limit * liveShare(b, now, policy)) : 0;
   const available = b.remaining - b.inFlight - reserve;
   // Out of budget: wait for the window to turn (or for an answer that says it already has).
   if (available <= 0) return [b, wait(b.windowEndsAt - now)];
   if (priority === 'live' && available > limit * policy.burstAbove) return grant(b);
+  // In a window where bulk borrowed, what it left is the margin kept for live to use at once.
+  if (priority === 'live' && b.loanWindowEndsAt === b.windowEndsAt) return grant(b);
   const due = b.lastGrantAt + (b.windowEndsAt - now) / available;
   if (due > now) return [b, wait(due - now)];
-  return grant(b);
+  const borrowing = priority === 'bulk' && b.remaining - b.inFlight <= Math.ceil(limit * policy.reserveForLive);
+  return grant(borrowing ? { ...b, loanWindowEndsAt: b.windowEndsAt } : b);
+}
+
+/** The share bulk leaves to live: all of it while live traffic is about, a margin while it is quiet. */
+function liveShare(budget: PacerBudget, now: number, policy: PacerPolicy): number {
+  const quiet = budget.lastLiveAt === undefined || now - budget.lastLiveAt >= policy.liveQuietMs;
+  return quiet ? Math.min(policy.idleReserveForLive, policy.reserveForLive) : policy.reserveForLive;
 }
 
 /** Folds one answer (or the lack of one) into the budget. */
@@ -176,6 +197,13 @@ export interface RatePacerOptions {
   windowSeconds?: number;
   /** Share of the budget (0–1) that bulk traffic leaves to live traffic. Default 0.2. */
   reserveForLive?: number;
+  /**
+   * Share bulk leaves to live while live traffic is quiet. Default 0.05: at Spruce's default 100
+   * calls/min, 5 calls, enough for a new patient's sync (search, create, link) to go at once.
+   */
+  idleReserveForLive?: number;
+  /** Live traffic is quiet after this long without a live call. Default: one window. */
+  liveQuietSeconds?: number;
   /** Pause after a 429 that names no Retry-After and no window end is known. Default 5. */
   defaultPauseSeconds?: number;
   /** Live calls are not spaced while more than this share of the budget is left. Default 0.25; 1 = always spread. */
@@ -195,9 +223,14 @@ export class RatePacer implements RequestLimiter, SlotForecast {
     this.state = options.state ?? new MemoryPacerState();
     const reserveForLive = options.reserveForLive ?? 0.2;
     if (!(reserveForLive >= 0 && reserveForLive < 1)) throw new RangeError('reserveForLive must be in [0, 1)');
+    const idleReserveForLive = options.idleReserveForLive ?? Math.min(0.05, reserveForLive);
+    if (!(idleReserveForLive >= 0 && idleReserveForLive <= reserveForLive)) throw new RangeError('idleReserveForLive must be in [0, reserveForLive]');
+    const windowMs = (options.windowSeconds ?? 60) * 1000;
     this.policy = {
-      windowMs: (options.windowSeconds ?? 60) * 1000,
+      windowMs,
       reserveForLive,
+      idleReserveForLive,
+      liveQuietMs: options.liveQuietSeconds !== undefined ? options.liveQuietSeconds * 1000 : windowMs,
       defaultPauseMs: (options.defaultPauseSeconds ?? 5) * 1000,
       probeIntervalMs: 1000,
       burstAbove: options.burstAbove ?? 0.25,

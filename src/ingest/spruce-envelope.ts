@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { NewInboundEvent } from '../store/types.ts';
+import { taskJob } from '../sync/tasks.ts';
 
 const envelopeSchema = z.object({
   id: z.string().min(1).max(200).optional(),
@@ -48,14 +49,6 @@ export function parseSpruceEnvelope(body: unknown): ParsedSpruce {
 export function spruceEventKey(event: Record<string, unknown>): string {
   if (typeof event.id === 'string' && event.id.length > 0) return event.id;
   return `sha256:${createHash('sha256').update(canonicalize(event) ?? '').digest('hex')}`;
-}
-
-export function spruceContactJobKey(contactId: string): string {
-  return `spruce-contact:${contactId}`;
-}
-
-export function spruceItemJobKey(itemId: string): string {
-  return `spruce-item:${itemId}`;
 }
 
 /**
@@ -104,10 +97,10 @@ export function spruceInboundEvent(
   const handled = CONTACT_TYPES.has(envelope.type) || ITEM_TYPES.has(envelope.type);
   if (handled && !objectId) return { ...base, status: 'ignored', reason: NO_OBJECT_ID };
   if (objectId && CONTACT_TYPES.has(envelope.type)) {
-    return { ...base, status: 'queued', job: { key: spruceContactJobKey(objectId), task: 'spruce.contact', params: { contactId: objectId } } };
+    return { ...base, status: 'queued', job: taskJob('spruce.contact', { contactId: objectId }) };
   }
   if (objectId && ITEM_TYPES.has(envelope.type)) {
-    return { ...base, status: 'queued', job: { key: spruceItemJobKey(objectId), task: 'spruce.item', params: { itemId: objectId } } };
+    return { ...base, status: 'queued', job: taskJob('spruce.item', { itemId: objectId }) };
   }
   return { ...base, status: 'ignored', reason: IGNORED_SPRUCE_TYPES[envelope.type] ?? UNKNOWN_TYPE };
 }

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { NewInboundEvent } from '../store/types.ts';
 import { SPRY_EVENT_TYPES, type SpryEventType } from '../spry/types.ts';
+import { taskJob } from '../sync/tasks.ts';
 
 const envelopeSchema = z.object({
   event_id: z.string().min(1).max(200),
@@ -47,10 +48,6 @@ function isKnownType(type: string): type is SpryEventType {
   return (SPRY_EVENT_TYPES as readonly string[]).includes(type);
 }
 
-export function spryPatientJobKey(organisationId: number, patientId: number): string {
-  return `spry-patient:${organisationId}:${patientId}`;
-}
-
 export function spryInboundEvent(
   tenantId: string,
   envelope: SpryEnvelope,
@@ -79,11 +76,6 @@ export function spryInboundEvent(
   return {
     ...base,
     status: 'queued',
-    job: {
-      key: spryPatientJobKey(data.organisation_id, patientId),
-      task: 'spry.patient',
-      params: { patientId },
-      runAt: receivedAt + coalesceMs,
-    },
+    job: { ...taskJob('spry.patient', { patientId }, { organisationId: data.organisation_id }), runAt: receivedAt + coalesceMs },
   };
 }

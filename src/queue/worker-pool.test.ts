@@ -354,3 +354,20 @@ describe('WorkerPool', () => {
     expect(pool.activeCount).toBe(0);
   });
 });
+
+describe('WorkerPool during a burst of webhooks', () => {
+  it('claims nothing new while holdClaims says so, and claims as soon as it no longer does', async () => {
+    let bursting = true;
+    const ran: number[] = [];
+    const { store, clock, pool } = await setup(
+      { 'spry.patient': async (j) => void ran.push(Number(j.params.patientId)) },
+      { holdClaims: () => bursting },
+    );
+    await store.enqueueJob('t1', job(1), clock.now());
+    await pool.runUntilIdle();
+    expect(ran).toEqual([]);
+    bursting = false;
+    await pool.runUntilIdle();
+    expect(ran).toEqual([1]);
+  });
+});

@@ -4,7 +4,7 @@
 // Fairness across tenants comes from the claim: it skips tenants the admission holds back and
 // rotates across the others, each under a cap (tenant-admission.ts, store/sql/queue.ts).
 import type { CancelTimer, Clock } from '../clock.ts';
-import { isRetryable, SyncError } from '../errors.ts';
+import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
 import type { JobQueue } from '../store/ports.ts';
 import type { Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
@@ -38,6 +38,8 @@ export interface WorkerPoolOptions {
   tenantFilter?: () => string[] | undefined;
   /** (tenant, task) pairs not to claim (a paused direction); undefined = none. Asked before every claim. */
   taskFilter?: () => { tenantId: string; task: string }[] | undefined;
+  /** True while new claims should wait (a burst of webhooks is being acknowledged); call notify() when it ends. */
+  holdClaims?: () => boolean;
   /**
    * Tenants not to claim for now: their budget has no slot soon or their vendor is failing
    * (tenant-admission.ts). Asked before every claim; the pool wakes when the first is ready.
@@ -58,7 +60,7 @@ export interface WorkerPoolOptions {
 }
 
 /** The code recorded for a run whose lease was taken over before it finished. */
-export const LEASE_LOST = 'LEASE_LOST';
+export const LEASE_LOST = 'LEASE_LOST' satisfies ErrorCode;
 
 export class WorkerPool {
   private readonly options: WorkerPoolOptions;
@@ -149,7 +151,7 @@ export class WorkerPool {
     const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter, admission } = this.options;
     const perTenantLimit = typeof this.options.perTenantLimit === 'function' ? this.options.perTenantLimit() : this.options.perTenantLimit;
     const free = concurrency - this.active.size;
-    if (free <= 0) return false;
+    if (free <= 0 || this.options.holdClaims?.()) return false;
     const held = admission?.held();
     this.heldReadyIn = held?.readyIn;
     const jobs = await store.claimJobs({
@@ -263,7 +265,7 @@ export class WorkerPool {
         (held) => {
           if (stopped) return;
           if (held) schedule();
-          else lost.abort(new SyncError('UNEXPECTED', 'job lease lost', { retryable: true, ids: { jobId: job.id } }));
+          else lost.abort(new SyncError(LEASE_LOST, 'job lease lost', { ids: { jobId: job.id } }));
         },
         (error: unknown) => {
           // A store hiccup: keep trying while the lease still has time.

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
 import type { TenantAdmin } from '../tenants/tenant-admin.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { IngestLoad } from './ingest-load.ts';
 import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
 import type { SyncMetrics } from '../observe/metrics.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
@@ -12,7 +13,7 @@ import type { SubscriptionAdmin } from '../fanout/subscriptions.ts';
 import { configDoctor } from '../doctor/run-doctor.ts';
 import { adminPlugin, ADMIN_API_PREFIX, type AdminActions } from './admin/index.ts';
 import { subscriptionRoutes } from './admin/subscription-routes.ts';
-import { PauseControl } from './admin/pause.ts';
+import { PauseControl } from '../operations/pause.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { webhookRoutes, type IngestOutcome } from './webhook-routes.ts';
@@ -36,6 +37,8 @@ export interface AppDependencies {
   onStored?: (event: NewInboundEvent, id: number) => void;
   /** Event subscriptions, served beside the admin API (docs/fanout.md). */
   subscriptions?: SubscriptionAdmin;
+  /** Counts the webhook deliveries in hand (the workers step back during a burst). */
+  ingestLoad?: IngestLoad;
   /** The tenants webhooks are accepted for, kept current by the tenant registry; default: the config's. */
   tenants?: ReadonlyMap<string, TenantConfig>;
   /** Their ids (the admin API's tenants), kept current likewise. */
@@ -67,6 +70,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     onQueued: deps.onQueued,
     onOutcome: deps.onIngestOutcome,
     onStored: deps.onStored,
+    load: deps.ingestLoad,
   });
   const adminToken = deps.config.admin.token;
   if (adminToken) {

@@ -3,9 +3,11 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { TenantConfig } from '../config/schema.ts';
+import { errorCode, statusOf } from '../errors.ts';
 import { parseSpruceEnvelope, spruceInboundEvent } from '../ingest/spruce-envelope.ts';
 import { parseSpryEnvelope, spryInboundEvent } from '../ingest/spry-envelope.ts';
 import type { Logger } from '../observe/logger.ts';
+import type { IngestLoad } from './ingest-load.ts';
 import { verifySpruceWebhook } from '../spruce/webhook-signature.ts';
 import { verifySpryWebhook } from '../spry/webhook-signature.ts';
 import type { Inbox } from '../store/ports.ts';
@@ -27,6 +29,8 @@ export interface WebhookRoutesOptions {
   onOutcome?: (source: 'spry' | 'spruce', outcome: IngestOutcome) => void;
   /** Called right after a new event is stored, before the answer (fan-out); must return at once. */
   onStored?: (event: NewInboundEvent, id: number) => void;
+  /** Counts the deliveries in hand, so the workers can step back during a burst. */
+  load?: IngestLoad;
 }
 
 export type IngestOutcome =
@@ -39,6 +43,9 @@ export type IngestOutcome =
   | 'bad_payload'
   | 'wrong_organisation'
   | 'store_failed';
+
+/** The outcomes that refuse the delivery, each answered with its catalog status (src/errors.ts). */
+type Refusal = Exclude<IngestOutcome, 'stored' | 'duplicate' | 'test' | 'ignored'>;
 
 const params = {
   type: 'object',
@@ -70,9 +77,24 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     done(null, body);
   });
 
-  const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', status: number, outcome: IngestOutcome, message: string) => {
+  if (options.load) {
+    const load = options.load;
+    const inHand = new WeakSet<object>();
+    const leave = async (request: object) => {
+      if (inHand.delete(request)) load.leave();
+    };
+    app.addHook('onRequest', async (request) => {
+      inHand.add(request);
+      load.enter();
+    });
+    app.addHook('onResponse', leave);
+    // A sender that hangs up before the answer may get no onResponse; it is counted out once.
+    app.addHook('onRequestAbort', leave);
+  }
+
+  const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', outcome: Refusal, message: string) => {
     options.onOutcome?.(source, outcome);
-    return reply.code(status).send({ error: outcome, message });
+    return reply.code(statusOf(outcome)).send({ error: outcome, message });
   };
 
   const store_ = async (reply: FastifyReply, source: 'spry' | 'spruce', received: NewInboundEvent) => {
@@ -82,8 +104,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       result = await store.insertEvent(event);
     } catch (error) {
       // No 2xx without a durable row: the sender will retry.
-      logger.error({ tenantId: event.tenantId, source, code: (error as { code?: string }).code ?? 'STORE_UNAVAILABLE' }, 'inbox write failed');
-      return refuse(reply, source, 503, 'store_failed', 'the event could not be stored; retry later');
+      logger.error({ tenantId: event.tenantId, source, code: errorCode(error, 'STORE_UNAVAILABLE') }, 'inbox write failed');
+      return refuse(reply, source, 'store_failed', 'the event could not be stored; retry later');
     }
     if (result.inserted && event.job) options.onQueued(event.tenantId);
     if (result.inserted) options.onStored?.(event, result.id);
@@ -98,7 +120,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     { schema: { params, response } },
     async (request, reply) => {
       const tenant = tenants.get(request.params.tenantId);
-      if (!tenant) return refuse(reply, 'spry', 404, 'unknown_tenant', 'no such tenant');
+      if (!tenant) return refuse(reply, 'spry', 'unknown_tenant', 'no such tenant');
       const rawBody = request.body ?? Buffer.alloc(0);
       const verdict = verifySpryWebhook({
         rawBody,
@@ -106,11 +128,11 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
         secrets: tenant.spry.webhookSecrets,
         now: clock.now(),
       });
-      if (!verdict.ok) return refuse(reply, 'spry', 401, 'bad_signature', `signature ${verdict.reason}`);
+      if (!verdict.ok) return refuse(reply, 'spry', 'bad_signature', `signature ${verdict.reason}`);
       const parsed = parseSpryEnvelope(parseJson(rawBody));
-      if (!parsed.ok) return refuse(reply, 'spry', 400, 'bad_payload', parsed.problem);
+      if (!parsed.ok) return refuse(reply, 'spry', 'bad_payload', parsed.problem);
       if (parsed.envelope.data.organisation_id !== tenant.spry.organisationId) {
-        return refuse(reply, 'spry', 403, 'wrong_organisation', 'the event belongs to another Spry organisation');
+        return refuse(reply, 'spry', 'wrong_organisation', 'the event belongs to another Spry organisation');
       }
       return store_(reply, 'spry', spryInboundEvent(tenant.id, parsed.envelope, rawBody, clock.now(), options.coalesceMs));
     },
@@ -121,16 +143,16 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     { schema: { params, response } },
     async (request, reply) => {
       const tenant = tenants.get(request.params.tenantId);
-      if (!tenant) return refuse(reply, 'spruce', 404, 'unknown_tenant', 'no such tenant');
+      if (!tenant) return refuse(reply, 'spruce', 'unknown_tenant', 'no such tenant');
       const rawBody = request.body ?? Buffer.alloc(0);
       const verdict = verifySpruceWebhook({
         rawBody,
         header: request.headers['x-spruce-signature'] as string | undefined,
         secrets: tenant.spruce.webhookSecrets,
       });
-      if (!verdict.ok) return refuse(reply, 'spruce', 401, 'bad_signature', `signature ${verdict.reason}`);
+      if (!verdict.ok) return refuse(reply, 'spruce', 'bad_signature', `signature ${verdict.reason}`);
       const parsed = parseSpruceEnvelope(parseJson(rawBody));
-      if (!parsed.ok) return refuse(reply, 'spruce', 400, 'bad_payload', parsed.problem);
+      if (!parsed.ok) return refuse(reply, 'spruce', 'bad_payload', parsed.problem);
       return store_(reply, 'spruce', spruceInboundEvent(tenant.id, parsed.envelope, rawBody, clock.now()));
     },
   );

@@ -2,7 +2,7 @@
 // was started, the run goes on in the background, and its progress is read from the kv state
 // (`backfill.last`, `reconcile.last`; a dry run's summary goes to `backfill.lastDryRun`, so it
 // never hides the real run's). The shape matches AdminActions of server/admin/operation-routes.
-import { SyncError } from '../errors.ts';
+import { errorCode, SyncError } from '../errors.ts';
 import type { SpryPatientStatus } from '../spry/types.ts';
 import { runBackfill } from './backfill.ts';
 import { runReconcile } from './reconcile.ts';
@@ -52,7 +52,7 @@ export function backgroundOperations(contexts: ReadonlyMap<string, TenantContext
     if (signal.aborted) throw new SyncError('SYNC_CONFLICT', 'the service is stopping', { retryable: true, ids: { tenantId: ctx.config.id } });
     if (running.has(key)) throw new SyncError('SYNC_CONFLICT', `a ${key.split(':')[0]} of this tenant is already running here`, { retryable: true, ids: { tenantId: ctx.config.id } });
     const promise = run()
-      .catch((error: unknown) => ctx.logger.error({ tenantId: ctx.config.id, operation: key, code: (error as { code?: string }).code ?? 'UNEXPECTED' }, 'background operation failed'))
+      .catch((error: unknown) => ctx.logger.error({ tenantId: ctx.config.id, operation: key, code: errorCode(error) }, 'background operation failed'))
       .finally(() => running.delete(key));
     running.set(key, promise);
   };

@@ -1,4 +1,4 @@
-// The queue's task names and the sync functions that run them.
+// The sync functions that run the queue's tasks (the task registry, tasks.ts, names them).
 import { randomUUID } from 'node:crypto';
 import { SyncError } from '../errors.ts';
 import type { SpryApi } from '../spry/types.ts';
@@ -7,9 +7,16 @@ import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
 import { bulkContext } from './backfill-context.ts';
 import { syncPatient } from './sync-patient.ts';
+import { jobHandlers, type TaskName } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
+import { stopWritesOnAbort, wrapped } from './write-guard.ts';
 
-export type TaskHandler = (job: Job) => Promise<void>;
+/** What the worker pool tells a run: `signal` aborts when the run lost its job's lease. */
+export interface TaskRun {
+  signal: AbortSignal;
+}
+
+export type TaskHandler = (job: Job, run: TaskRun) => Promise<void>;
 
 /**
  * An outcome of the sync worth telling the clinic's other systems (the fan-out): ids and field
@@ -32,23 +39,23 @@ export interface SyncHooks {
 
 const NOTICED_OUTCOMES = new Set(['created', 'linked', 'updated', 'deleted']);
 
-export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<string, TaskHandler> {
-  const contextOf = (job: Job): TenantContext => {
+export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks: SyncHooks = {}): Record<TaskName, TaskHandler> {
+  /** The job's tenant context, its Spry and Spruce writes refused once the run lost its lease. */
+  const contextOf = (job: Job, run: TaskRun): TenantContext => {
     const ctx = contexts.get(job.tenantId);
     if (!ctx) {
       throw new SyncError('CONFIG_INVALID', 'job for a tenant that is not configured', { retryable: false, ids: { tenantId: job.tenantId, jobId: job.id } });
     }
     // Work a sweep found calls at bulk priority, behind the tenant's live calls (its budget split).
-    return job.priority === 'bulk' ? bulkContext(ctx) : ctx;
+    return stopWritesOnAbort(job.priority === 'bulk' ? bulkContext(ctx) : ctx, run.signal);
   };
   const notify = hooks.onNotice;
   /** Unique per run of a job: each run's outcome is a notice of its own. */
   const runKey = (job: Job) => `${job.id}:${job.attempts}:${randomUUID()}`;
 
-  return {
-    'spry.patient': async (job) => {
-      const ctx = contextOf(job);
-      const patientId = Number(job.params.patientId);
+  return jobHandlers<TaskRun>({
+    'spry.patient': async ({ patientId }, job, run) => {
+      const ctx = contextOf(job, run);
       const result = await syncPatient(ctx, patientId, job.lastEventId || undefined);
       ctx.logger.info(
         { tenantId: job.tenantId, patientId, contactId: result.contactId, outcome: result.outcome, changed: result.changed, jobId: job.id },
@@ -67,8 +74,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         });
       }
     },
-    'spruce.contact': async (job) => {
-      const ctx = contextOf(job);
+    'spruce.contact': async ({ contactId }, job, run) => {
+      const ctx = contextOf(job, run);
       // Write-backs to Spry are told as they land.
       const observed = notify
         ? withSpry(ctx, {
@@ -78,7 +85,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
                 tenantId: job.tenantId,
                 kind: 'patient.updated',
                 key: `patient.updated:${patientId}:${runKey(job)}`,
-                ids: { patientId, contactId: String(job.params.contactId ?? '') },
+                ids: { patientId, contactId },
                 detail: { changed: Object.keys(patch), cause: 'spruce_edit' },
                 at: ctx.clock.now(),
               });
@@ -88,8 +95,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         : ctx;
       await handleContactEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
-    'spruce.item': async (job) => {
-      const ctx = contextOf(job);
+    'spruce.item': async ({ itemId }, job, run) => {
+      const ctx = contextOf(job, run);
       const observed = notify
         ? withSpry(ctx, {
             recordCommunication: async (patientId, entry) => {
@@ -98,7 +105,7 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
                 tenantId: job.tenantId,
                 kind: 'chart.activity_recorded',
                 key: `chart.activity_recorded:${recorded.communication_id}:${entry.external_id}`,
-                ids: { patientId, communicationId: recorded.communication_id, itemId: String(job.params.itemId ?? '') },
+                ids: { patientId, communicationId: recorded.communication_id, itemId },
                 detail: { kind: entry.kind, direction: entry.direction },
                 at: ctx.clock.now(),
               });
@@ -108,17 +115,10 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
         : ctx;
       await handleItemEvents(observed, await ctx.store.listQueuedEvents(job.tenantId, job.key, job.lastEventId));
     },
-  };
+  });
 }
 
 /** The tenant context with some Spry calls wrapped (the client itself is untouched). */
 function withSpry(ctx: TenantContext, overrides: Partial<Pick<SpryApi, 'patchPatient' | 'recordCommunication'>>): TenantContext {
-  const spry = new Proxy(ctx.spry, {
-    get(target, property) {
-      if (Object.hasOwn(overrides, property)) return overrides[property as keyof typeof overrides];
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { ...ctx, spry };
+  return { ...ctx, spry: wrapped(ctx.spry, (property) => (Object.hasOwn(overrides, property) ? overrides[property as keyof typeof overrides] : undefined)) };
 }

@@ -2,7 +2,6 @@
 // holds as far as we know): what merely echoes our own write is dropped; edits of fields Spruce
 // may own are written back to Spry; edits of Spry-owned fields are put right by the patient's
 // next sync, which we queue at once.
-import { spryPatientJobKey } from '../ingest/spry-envelope.ts';
 import type { Priority } from '../http/types.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatientPatch } from '../spry/types.ts';
@@ -11,6 +10,7 @@ import { differences, snapshotOfContact, type ContactSnapshot } from './contact-
 import { spryExternalId } from './desired-contact.ts';
 import { audit } from './audit.ts';
 import { matchUnlinkedContact } from './match-contact.ts';
+import { taskJob } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
 
 interface ContactEnvelope {
@@ -312,9 +312,5 @@ async function bumpCreateGeneration(ctx: TenantContext, patientId: number): Prom
 
 /** Queues a sync of the patient; `bulk` when a sweep (catch-up) found it, so live work goes first. */
 export async function queuePatientSync(ctx: TenantContext, patientId: number, priority: Priority = 'live'): Promise<void> {
-  await ctx.store.enqueueJob(
-    ctx.config.id,
-    { key: spryPatientJobKey(ctx.config.spry.organisationId, patientId), task: 'spry.patient', params: { patientId }, priority },
-    ctx.clock.now(),
-  );
+  await ctx.store.enqueueJob(ctx.config.id, { ...taskJob('spry.patient', { patientId }, ctx.config.spry), priority }, ctx.clock.now());
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.ts';
 import { tenantSchema, type TenantConfig } from '../config/schema.ts';
 import { unknownKeyProblems } from '../config/unknown-keys.ts';
 import type { Logger } from '../observe/logger.ts';
-import { AdminError } from '../server/admin/context.ts';
+import { AdminError } from '../errors.ts';
 import type { StoredTenant, TenantDirectory, TenantStatus } from '../store/ports.ts';
 import { asSecrets, fullDefinition, mergePatch, redactedDefinition, rotateSecrets, splitTenant } from './definition.ts';
 import { probeVendors } from './reachability.ts';
@@ -69,7 +69,7 @@ export class TenantAdmin {
   async update(id: string, patch: unknown, options: { overlapMinutes?: number } = {}): Promise<TenantChange> {
     const current = this.changeable(await this.live(id));
     if (patch && typeof patch === 'object' && 'id' in patch && (patch as { id: unknown }).id !== id) {
-      throw new AdminError(400, 'bad_request', 'id: a tenant id cannot be changed (add a new tenant instead)');
+      throw new AdminError('bad_request', 'id: a tenant id cannot be changed (add a new tenant instead)');
     }
     const before = asSecrets(current.secrets);
     const tenant = validTenant(mergePatch(fullDefinition(current.settings, before), patch));
@@ -106,7 +106,7 @@ export class TenantAdmin {
 
   private changeable(tenant: StoredTenant): StoredTenant {
     if (tenant.source === 'config') {
-      throw new AdminError(409, 'config_tenant', `tenant ${tenant.id} comes from the config file: change or remove it there`);
+      throw new AdminError('config_tenant', `tenant ${tenant.id} comes from the config file: change or remove it there`);
     }
     return tenant;
   }
@@ -140,15 +140,15 @@ export function validTenant(input: unknown): TenantConfig {
   const problems = result.error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys' ? unknownKeyProblems(tenantSchema, issue.path, issue.keys) : [`${issue.path.join('.') || '(tenant)'}: ${issue.message}`],
   );
-  throw new AdminError(400, 'invalid_tenant', problems.join('; '));
+  throw new AdminError('invalid_tenant', problems.join('; '));
 }
 
 function unknown(id: string): AdminError {
-  return new AdminError(404, 'unknown_tenant', `no tenant ${id}`);
+  return new AdminError('unknown_tenant', `no tenant ${id}`);
 }
 
 function duplicate(existing: StoredTenant): AdminError {
   return existing.removedAt === null
-    ? new AdminError(409, 'tenant_exists', `tenant ${existing.id} exists already`)
-    : new AdminError(409, 'tenant_exists', `tenant ${existing.id} was removed; its id is not reused`);
+    ? new AdminError('tenant_exists', `tenant ${existing.id} exists already`)
+    : new AdminError('tenant_exists', `tenant ${existing.id} was removed; its id is not reused`);
 }

@@ -14,10 +14,10 @@ import { SyncError } from '../../src/errors.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { SyncMetrics } from '../../src/observe/metrics.ts';
 import { WorkerPool, type JobHandler } from '../../src/queue/worker-pool.ts';
-import { PauseControl } from '../../src/server/admin/pause.ts';
+import { PauseControl } from '../../src/operations/pause.ts';
 import { buildApp } from '../../src/server/app.ts';
 import type { Job, Store } from '../../src/store/types.ts';
-import type { AdminActions } from '../../src/server/admin/operation-routes.ts';
+import type { AdminActions } from '../../src/operations/context.ts';
 import { openConfiguredStore } from '../../src/config/database.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';

@@ -1,6 +1,6 @@
 // /audit: the append-only trail of every read and write of PHI in either system, searchable.
 import type { FastifyPluginAsync } from 'fastify';
-import { parseTime, type AdminContext } from './context.ts';
+import { parseTime, type AdminContext } from '../../operations/context.ts';
 import * as s from './schemas.ts';
 
 interface AuditSearchQuery {

@@ -2,6 +2,7 @@
 // constant time, so the answer's timing tells nothing about the token.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERRORS, statusOf } from '../../errors.ts';
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -14,8 +15,8 @@ export function bearerAuth(token: string): (request: FastifyRequest, reply: Fast
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (match && timingSafeEqual(digest(match[1]!), expected)) return;
     await reply
-      .code(401)
+      .code(statusOf('unauthorized'))
       .header('www-authenticate', 'Bearer realm="spruce-sync admin"')
-      .send({ error: 'unauthorized', message: 'a valid admin bearer token is required' });
+      .send({ error: 'unauthorized', message: ERRORS.unauthorized.message });
   };
 }

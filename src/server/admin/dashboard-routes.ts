@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { ERRORS, statusOf } from '../../errors.ts';
 
 export const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
 
@@ -37,7 +38,7 @@ export const dashboardRoutes: FastifyPluginAsync<{ webDir?: string }> = async (a
   const assets = loadAssets(options.webDir ?? WEB_DIR);
   const send = (reply: FastifyReply, name: string) => {
     const asset = assets.get(name);
-    if (!asset) return reply.code(404).send({ error: 'not_found', message: 'no such file' });
+    if (!asset) return reply.code(statusOf('not_found')).send({ error: 'not_found', message: ERRORS.not_found.message });
     return reply.headers(SECURITY_HEADERS).type(asset.type).send(asset.body);
   };
   app.get('/', async (_request, reply) => send(reply, 'index.html'));

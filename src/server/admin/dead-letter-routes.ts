@@ -1,8 +1,8 @@
 // /dead-letters: list the dead jobs, and replay every one matching a filter and time window.
 import type { FastifyPluginAsync } from 'fastify';
-import { parseTime, requireTenant, type AdminContext } from './context.ts';
-import type { Direction } from './directions.ts';
-import { listDeadLetters, replayDeadLetters, type DeadLetterFilter } from './replay.ts';
+import { parseTime, requireTenant, type AdminContext } from '../../operations/context.ts';
+import type { Direction } from '../../operations/directions.ts';
+import { listDeadLetters, replayDeadLetters, type DeadLetterFilter } from '../../operations/replay.ts';
 import * as s from './schemas.ts';
 
 interface FilterInput {

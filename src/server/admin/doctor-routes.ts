@@ -3,7 +3,8 @@
 // codes only). POST because it calls out to both systems; it changes nothing in either.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TenantDoctorReport } from '../../doctor/types.ts';
-import { AdminError, requireTenant, type AdminContext } from './context.ts';
+import { AdminError } from '../../errors.ts';
+import { requireTenant, type AdminContext } from '../../operations/context.ts';
 import * as s from './schemas.ts';
 
 export type DoctorRunner = (tenantId: string) => Promise<TenantDoctorReport>;
@@ -45,7 +46,7 @@ export const doctorRoutes: FastifyPluginAsync<{ ctx: AdminContext; doctor?: Doct
     async (request) => {
       const { tenantId } = request.params;
       requireTenant(ctx, tenantId);
-      if (!doctor) throw new AdminError(501, 'not_available', 'doctor is not available in this build');
+      if (!doctor) throw new AdminError('not_available', 'doctor is not available in this build');
       const report = await doctor(tenantId);
       ctx.logger?.info({ tenantId, ok: report.ok, by: 'admin-api' }, 'doctor run');
       return report;

@@ -1,9 +1,10 @@
 // /events: the event log, searched by business keys with keyset paging, and replay of one event.
 import type { FastifyPluginAsync } from 'fastify';
+import { AdminError } from '../../errors.ts';
 import type { EventSource, EventStatus } from '../../store/types.ts';
-import { AdminError, parseTime, type AdminContext } from './context.ts';
-import { searchEventViews, withAttempts } from './event-views.ts';
-import { replayEvent } from './replay.ts';
+import { parseTime, type AdminContext } from '../../operations/context.ts';
+import { searchEventViews, withAttempts } from '../../operations/event-views.ts';
+import { replayEvent } from '../../operations/replay.ts';
 import * as s from './schemas.ts';
 
 interface EventSearchQuery {
@@ -76,7 +77,7 @@ export const eventRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (app
     { schema: { summary: 'One event with its job attempts', params: eventParams, response: { 200: s.event, ...s.errors } } },
     async (request) => {
       const [summary] = await ctx.store.listEventSummaries({ eventId: request.params.id, limit: 1 });
-      if (!summary) throw new AdminError(404, 'unknown_event', `no event ${request.params.id}`);
+      if (!summary) throw new AdminError('unknown_event', `no event ${request.params.id}`);
       return (await withAttempts(ctx, [summary]))[0]!;
     },
   );

@@ -4,13 +4,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { auditRoutes } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
-import { adminErrorHandler, type AdminContext } from './context.ts';
+import { adminErrorHandler } from './error-handler.ts';
+import type { AdminContext } from '../../operations/context.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { doctorRoutes, type DoctorRunner } from './doctor-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { buildOpenApi, type RouteRecord } from './openapi.ts';
-import { operationRoutes, type AdminActions } from './operation-routes.ts';
+import { operationRoutes } from './operation-routes.ts';
+import type { AdminActions } from '../../operations/context.ts';
 import { tenantDirectoryRoutes } from './tenant-directory-routes.ts';
 import { tenantRoutes } from './tenant-routes.ts';
 import type { TenantAdmin } from '../../tenants/tenant-admin.ts';

@@ -2,18 +2,10 @@
 // 501 without them; they answer at once and run in the background, their progress shows in the
 // tenant's health from the kv state keys backfill.last / reconcile.last), and retention pruning.
 import type { FastifyPluginAsync } from 'fastify';
-import { SyncError } from '../../errors.ts';
-import { lastPruneReport, type PruneReport } from '../../observe/retention.ts';
-import { AdminError, requireTenant, type AdminContext } from './context.ts';
+import { AdminError, SyncError } from '../../errors.ts';
+import { lastPruneReport } from '../../observe/retention.ts';
+import { requireTenant, type AdminActions, type AdminContext } from '../../operations/context.ts';
 import * as s from './schemas.ts';
-
-export interface AdminActions {
-  /** Starts a backfill; answers what was started (ids, counts). Options come from the request body. */
-  backfill?: (tenantId: string, options: Record<string, unknown>) => Promise<Record<string, unknown>>;
-  reconcile?: (tenantId: string, options: Record<string, unknown>) => Promise<Record<string, unknown>>;
-  /** Prunes old payloads now. */
-  prune?: () => Promise<PruneReport>;
-}
 
 const loose = { type: 'object', additionalProperties: true } as const;
 
@@ -36,10 +28,10 @@ export const operationRoutes: FastifyPluginAsync<{ ctx: AdminContext; actions: A
         const { tenantId } = request.params;
         requireTenant(ctx, tenantId);
         const start = actions[operation];
-        if (!start) throw new AdminError(501, 'not_available', `${operation} is not available in this build`);
+        if (!start) throw new AdminError('not_available', `${operation} is not available in this build`);
         const started = await start(tenantId, request.body ?? {}).catch((error: unknown) => {
-          if (error instanceof SyncError && error.code === 'PAYLOAD_INVALID') throw new AdminError(400, 'bad_request', error.message);
-          if (error instanceof SyncError && error.code === 'SYNC_CONFLICT') throw new AdminError(409, 'already_running', error.message);
+          if (error instanceof SyncError && error.code === 'PAYLOAD_INVALID') throw new AdminError('bad_request', error.message);
+          if (error instanceof SyncError && error.code === 'SYNC_CONFLICT') throw new AdminError('already_running', error.message);
           throw error;
         });
         ctx.logger?.info({ tenantId, operation, by: 'admin-api' }, `${operation} started`);
@@ -63,7 +55,7 @@ export const operationRoutes: FastifyPluginAsync<{ ctx: AdminContext; actions: A
     '/retention/prune',
     { schema: { summary: 'Prune processed payloads older than the retention age now, and report', response: { 200: s.pruneReport, ...s.errors } } },
     async () => {
-      if (!actions.prune) throw new AdminError(501, 'not_available', 'pruning is not configured');
+      if (!actions.prune) throw new AdminError('not_available', 'pruning is not configured');
       return actions.prune();
     },
   );

@@ -1,7 +1,7 @@
 // JSON Schemas of the admin API, shared by the route plugins and the OpenAPI description.
 // Response schemas double as an allow-list: Fastify serializes only the properties named here,
 // so nothing unlisted (a payload, say) can leak into an answer.
-import { DIRECTION_NAMES } from './directions.ts';
+import { DIRECTION_NAMES } from '../../operations/directions.ts';
 
 export const tenantId = { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 100 } as const;
 export const time = {

@@ -4,13 +4,15 @@
 // test event, list deliveries with their attempts, replay one or every failed one in a window.
 // Registered by app.ts beside the admin plugin, behind the same bearer token.
 import type { FastifyPluginAsync } from 'fastify';
+import { AdminError } from '../../errors.ts';
 import { KNOWN_EVENT_TYPES } from '../../fanout/event-types.ts';
 import { LATEST_PAYLOAD_VERSION, PAYLOAD_VERSIONS } from '../../fanout/payload-versions.ts';
 import { parseDuration } from '../../fanout/retry-schedule.ts';
 import type { SubscriptionAdmin, SubscriptionChange, SubscriptionInput } from '../../fanout/subscriptions.ts';
 import type { DeliveryStatus } from '../../fanout/types.ts';
 import { bearerAuth } from './auth.ts';
-import { AdminError, adminErrorHandler, parseTime } from './context.ts';
+import { adminErrorHandler } from './error-handler.ts';
+import { parseTime } from '../../operations/context.ts';
 import { tenantParams } from './schemas.ts';
 import * as s from './subscription-schemas.ts';
 import { strictValidation } from './validation.ts';
@@ -215,6 +217,6 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
 
 function durationMs(value: string | number, name: string): number {
   const ms = parseDuration(value);
-  if (ms === null) throw new AdminError(400, 'bad_request', `${name}: a duration such as 30m or 24h`);
+  if (ms === null) throw new AdminError('bad_request', `${name}: a duration such as 30m or 24h`);
   return ms;
 }

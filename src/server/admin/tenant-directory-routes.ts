@@ -5,7 +5,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { tenantSchema } from '../../config/schema.ts';
 import type { TenantAdmin } from '../../tenants/tenant-admin.ts';
-import { AdminError, type AdminContext } from './context.ts';
+import { AdminError } from '../../errors.ts';
+import type { AdminContext } from '../../operations/context.ts';
 import * as s from './schemas.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -52,7 +53,7 @@ type Params = { Params: { tenantId: string } };
 
 export const tenantDirectoryRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (app, { ctx }) => {
   const admin = (): TenantAdmin => {
-    if (!ctx.tenantAdmin) throw new AdminError(501, 'not_available', 'the tenant directory is served by a running service');
+    if (!ctx.tenantAdmin) throw new AdminError('not_available', 'the tenant directory is served by a running service');
     return ctx.tenantAdmin;
   };
 

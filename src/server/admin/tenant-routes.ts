@@ -1,11 +1,11 @@
 // /tenants: health per tenant (with the last hour's activity for the charts), a patient's
 // timeline, and pause / resume of a tenant or one direction.
 import type { FastifyPluginAsync } from 'fastify';
-import { requireTenant, type AdminContext } from './context.ts';
-import type { Direction } from './directions.ts';
-import { tenantHealth } from './health.ts';
+import { requireTenant, type AdminContext } from '../../operations/context.ts';
+import type { Direction } from '../../operations/directions.ts';
+import { tenantHealth } from '../../operations/health.ts';
 import * as s from './schemas.ts';
-import { patientTimeline } from './timeline.ts';
+import { patientTimeline } from '../../operations/timeline.ts';
 
 const healthQuery = {
   type: 'object',

@@ -3,6 +3,7 @@
 // a step and the others then find it applied.
 import type pg from 'pg';
 import { inTransaction } from './db.ts';
+import { INSTANCES_MIGRATION } from './instances.ts';
 
 export interface Migration {
   version: number;
@@ -202,8 +203,9 @@ $$;
 ALTER TABLE jobs ADD COLUMN bulk smallint NOT NULL DEFAULT 0;
 `,
   },
+  INSTANCES_MIGRATION,
   {
-    version: 7,
+    version: 8,
     name: 'tenants as data',
     sql: `
 -- Tenants live here (the config file's are seeded at start, source 'config'). Secrets (API

@@ -10,6 +10,7 @@ import { sql, type Db } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
 import type { EnqueueJob, NewInboundEvent } from '../types.ts';
 import { createPool, PgDb, type PoolOptions } from './db.ts';
+import { InstanceLiveness, type InstanceLivenessOptions } from './instances.ts';
 import { PostgresLeadership, type PostgresLeadershipOptions } from './leadership.ts';
 import { migrate } from './migrations.ts';
 import { SharedRow } from './shared-rows.ts';
@@ -34,6 +35,11 @@ export class PostgresStore extends SqlStore {
   /** Leadership of scheduled duties among the instances on this database and schema. */
   leadership(options: Omit<PostgresLeadershipOptions, 'url' | 'schema'> = {}): PostgresLeadership {
     return new PostgresLeadership({ ...options, url: this.url, schema: this.schema });
+  }
+
+  /** This instance's heartbeat; the job leases of instances gone silent are reclaimed. */
+  instanceLiveness(options: InstanceLivenessOptions): InstanceLiveness {
+    return new InstanceLiveness(this.db, options);
   }
 
   /** A record every instance changes atomically, e.g. a tenant's API budget. */

@@ -10,6 +10,7 @@ import type { NewInboundEvent } from '../types.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
+import { releaseAllLeases } from '../sql/leases.ts';
 
 export interface SqliteStoreOptions extends SqliteOptions, EncryptionOptions {}
 
@@ -49,6 +50,14 @@ export class SqliteStore extends SqlStore {
 
   migrate(): Promise<void> {
     return this.sqlite.direct((db) => migrate(db));
+  }
+
+  /**
+   * At the service's start: one process owns the file, so every job lease in it was left by a
+   * process that is gone (killed, crashed, powered off); cleared rather than waited out.
+   */
+  reclaimLeasesAtStart(now: number): Promise<number> {
+    return releaseAllLeases(this.db, now);
   }
 
   async ping(): Promise<void> {

@@ -5,8 +5,8 @@
 //
 // The worker pool asks for its claim filters before every claim, synchronously, so this keeps a
 // cached copy refreshed on a timer (and at once after a change made through this instance).
-import type { CancelTimer, Clock } from '../../clock.ts';
-import type { Store } from '../../store/types.ts';
+import type { CancelTimer, Clock } from '../clock.ts';
+import type { Store } from '../store/types.ts';
 import { DIRECTION_NAMES, tasksOf, type Direction } from './directions.ts';
 
 /** The kv state key (per tenant). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ControlledClock } from '../../clock.ts';
-import { openStore } from '../../store/open-store.ts';
+import { ControlledClock } from '../clock.ts';
+import { openStore } from '../store/open-store.ts';
 import { PauseControl, parsePauseState, RUNNING, withPause, withResume } from './pause.ts';
 
 describe('pause state', () => {

@@ -1,7 +1,7 @@
 // The event log as operators see it: business keys, status, and the attempts of the job that
 // carried each event. No payloads: they are never read on this path.
-import type { EventSummary, EventSummaryQuery } from '../../store/admin-types.ts';
-import type { JobAttempt } from '../../store/types.ts';
+import type { EventSummary, EventSummaryQuery } from '../store/admin-types.ts';
+import type { JobAttempt } from '../store/types.ts';
 import type { AdminContext } from './context.ts';
 
 export interface AttemptView {

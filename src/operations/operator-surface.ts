@@ -1,15 +1,16 @@
 // Everything the operator's surface adds to a running service, built in one place so the
 // composition root (service.ts) only plugs it in: metrics, pause control, alerts, retention,
 // and the hooks that feed them.
-import type { Clock } from '../../clock.ts';
-import type { Config } from '../../config/schema.ts';
-import type { CallReport } from '../../http/types.ts';
-import { AlertMonitor } from '../../observe/alerts.ts';
-import type { Logger } from '../../observe/logger.ts';
-import { observeCompletedJobLag, SyncMetrics } from '../../observe/metrics.ts';
-import { RetentionScheduler, retentionSettings, type RetentionSettings } from '../../observe/retention.ts';
-import type { Job, JobAttempt, Store } from '../../store/types.ts';
-import type { AdminActions } from './operation-routes.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import { errorCode } from '../errors.ts';
+import type { CallReport } from '../http/types.ts';
+import { AlertMonitor } from '../observe/alerts.ts';
+import type { Logger } from '../observe/logger.ts';
+import { observeCompletedJobLag, SyncMetrics } from '../observe/metrics.ts';
+import { RetentionScheduler, retentionSettings, type RetentionSettings } from '../observe/retention.ts';
+import type { Job, JobAttempt, Store } from '../store/types.ts';
+import type { AdminActions } from './context.ts';
 import { DIRECTION_NAMES } from './directions.ts';
 import { PauseControl, pausedDirections } from './pause.ts';
 
@@ -53,13 +54,12 @@ export function createOperatorSurface(deps: {
 }): OperatorSurface {
   const { config, store, clock, logger, runIfLeader } = deps;
   const tenantIds = deps.tenantIds ?? config.tenants.map((t) => t.id);
-  const code = (error: unknown) => (error as { code?: string }).code ?? 'UNEXPECTED';
 
   const pauses = new PauseControl({
     store,
     clock,
     tenantIds,
-    onError: (error) => logger.warn({ code: code(error) }, 'pause state refresh failed; keeping the last known state'),
+    onError: (error) => logger.warn({ code: errorCode(error) }, 'pause state refresh failed; keeping the last known state'),
   });
   const metrics = new SyncMetrics({
     now: () => clock.now(),
@@ -78,7 +78,7 @@ export function createOperatorSurface(deps: {
       metrics.onAlertSent(notice.tenantId, notice.alert, notice.state);
       logger.warn({ tenantId: notice.tenantId, alert: notice.alert, system: notice.system, state: notice.state, value: notice.value }, 'alert sent');
     },
-    onError: (error, tenantId) => logger.error({ tenantId, code: code(error) }, 'alert could not be sent'),
+    onError: (error, tenantId) => logger.error({ tenantId, code: errorCode(error) }, 'alert could not be sent'),
     runIfLeader,
   });
   const retention = new RetentionScheduler({
@@ -90,7 +90,7 @@ export function createOperatorSurface(deps: {
       const { events, bytes, olderThan, attempts, fanoutAttempts, durationMs } = report;
       logger.info({ events, bytes, olderThan, attempts, fanoutAttempts, auditArchived: report.audit?.archived, durationMs }, 'retention: pruned');
     },
-    onError: (error) => logger.error({ code: code(error) }, 'retention run failed'),
+    onError: (error) => logger.error({ code: errorCode(error) }, 'retention run failed'),
     runIfLeader,
   });
 

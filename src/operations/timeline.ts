@@ -1,9 +1,10 @@
 // A patient's timeline: every event about the patient (Spry) or their linked contact (Spruce),
 // every attempt of the jobs that carried them, and every audit entry on either record — both
 // directions in one list, newest first. Found by Spry patient id or Spruce contact id.
-import type { AuditRecord } from '../../store/admin-types.ts';
+import { AdminError } from '../errors.ts';
+import type { AuditRecord } from '../store/admin-types.ts';
 import type { AdminContext } from './context.ts';
-import { AdminError, requireTenant } from './context.ts';
+import { requireTenant } from './context.ts';
 import { withAttempts, type AttemptView, type EventView } from './event-views.ts';
 
 const PER_KIND = 200;
@@ -29,7 +30,7 @@ export async function patientTimeline(
   const { store } = ctx;
   let { patientId, contactId } = key;
   if (patientId === undefined && contactId === undefined) {
-    throw new AdminError(400, 'bad_request', 'give patientId or contactId');
+    throw new AdminError('bad_request', 'give patientId or contactId');
   }
   if (patientId !== undefined && contactId === undefined) contactId = (await store.getLinkByPatient(tenantId, patientId))?.contactId;
   if (contactId !== undefined && patientId === undefined) patientId = (await store.getLinkByContact(tenantId, contactId))?.patientId;

@@ -1,9 +1,9 @@
 // Dead letters and their replay. Replaying re-enqueues the dead job with fresh attempts and
 // requeues its dead events; the handler converges on current state, so a replay is safe, and a
 // second replay of the same letter finds nothing dead and changes nothing (idempotent).
-import type { DeadJob, DeadJobQuery } from '../../store/admin-types.ts';
+import { AdminError } from '../errors.ts';
+import type { DeadJob, DeadJobQuery } from '../store/admin-types.ts';
 import type { AdminContext } from './context.ts';
-import { AdminError } from './context.ts';
 import { directionOfTask, tasksOf, type Direction } from './directions.ts';
 
 export interface DeadLetterView extends DeadJob {
@@ -61,11 +61,11 @@ export interface ReplayEventResult {
 
 export async function replayEvent(ctx: AdminContext, eventId: number, by: string): Promise<ReplayEventResult> {
   const [event] = await ctx.store.listEventSummaries({ eventId, limit: 1 });
-  if (!event) throw new AdminError(404, 'unknown_event', `no event ${eventId}`);
+  if (!event) throw new AdminError('unknown_event', `no event ${eventId}`);
   const base = { eventId, tenantId: event.tenantId, jobKey: event.jobKey };
   if (event.status === 'queued') return { ...base, replayed: false, status: 'queued' };
   if (event.status !== 'dead' || !event.jobKey) {
-    throw new AdminError(409, 'not_dead', `event ${eventId} is ${event.status}: only dead letters can be replayed`);
+    throw new AdminError('not_dead', `event ${eventId} is ${event.status}: only dead letters can be replayed`);
   }
   const replayed = await ctx.store.replayDeadJob(event.tenantId, event.jobKey, ctx.clock.now());
   if (replayed) {

@@ -1,6 +1,6 @@
 // A tenant's health at a glance: backlog, throughput, lag, errors, dead letters, pause state and
 // the last backfill / reconcile, plus per-minute activity for the dashboard's charts.
-import type { ActivityBucket } from '../../store/admin-types.ts';
+import type { ActivityBucket } from '../store/admin-types.ts';
 import type { AdminContext } from './context.ts';
 import { requireTenant } from './context.ts';
 import type { PauseState } from './pause.ts';
