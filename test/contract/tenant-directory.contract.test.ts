@@ -20,6 +20,21 @@ interface Harness {
   cleanup(): Promise<void>;
 }
 
+/** Opens stores on one database (each with the key given, or none) and closes them all at the end. */
+function opener(url: string, options: { schema?: string } = {}) {
+  const stores: Store[] = [];
+  return {
+    open: async (encryptionKey?: string) => {
+      const store = await openStore(url, { ...options, encryptionKey });
+      stores.push(store);
+      return store;
+    },
+    closeAll: async () => {
+      for (const s of stores) await s.close().catch(() => {});
+    },
+  };
+}
+
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn(skipNotice('tenant directory contract'));
 
@@ -28,13 +43,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
     'SQLite',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'spruce-sync-tenants-'));
-      const url = `sqlite:${join(dir, 'sync.db')}`;
-      const stores: Store[] = [];
-      const open = async (key?: string) => {
-        const store = await openStore(url, { encryptionKey: key });
-        stores.push(store);
-        return store;
-      };
+      const { open, closeAll } = opener(`sqlite:${join(dir, 'sync.db')}`);
       const store = await open(KEY);
       return {
         store,
@@ -49,7 +58,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
         },
         reopen: open,
         async cleanup() {
-          for (const s of stores) await s.close().catch(() => {});
+          await closeAll();
           rmSync(dir, { recursive: true, force: true });
         },
       };
@@ -60,12 +69,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
     'PostgreSQL',
     async () => {
       const schema = uniqueSchema('tenant_directory');
-      const stores: Store[] = [];
-      const open = async (key?: string) => {
-        const store = await openStore(pgUrl!, { schema, encryptionKey: key });
-        stores.push(store);
-        return store;
-      };
+      const { open, closeAll } = opener(pgUrl!, { schema });
       const store = await open(KEY);
       return {
         store,
@@ -75,7 +79,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
         },
         reopen: open,
         async cleanup() {
-          for (const s of stores) await s.close().catch(() => {});
+          await closeAll();
           await dropSchema(pgUrl!, schema);
         },
       };
