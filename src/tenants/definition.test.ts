@@ -38,6 +38,15 @@ describe('tenant definitions', () => {
     expect(shown.spruce).toMatchObject({ secretKey: '***' });
   });
 
+  it("keeps the alert receiver's headers with the secrets, shown by name only", () => {
+    const alerting = tenantSchema.parse({ ...tenant, alerts: { url: 'https://hooks.example/x', headers: { authorization: 'Bearer hook-token' } } });
+    const { settings, secrets } = splitTenant(alerting);
+    expect(JSON.stringify(settings)).not.toContain('hook-token');
+    expect(runtimeTenant(settings, secrets, 0).alerts!.headers).toEqual({ authorization: 'Bearer hook-token' });
+    const shown = redactedDefinition(settings, secrets, 0) as { alerts: { headers: Record<string, string> } };
+    expect(shown.alerts.headers).toEqual({ authorization: '***' });
+  });
+
   it('merges an edit: objects key by key, lists replaced', () => {
     expect(mergePatch({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] } })).toEqual({ a: { b: 1, c: [3] }, d: 1 });
     expect(mergePatch({ a: 1 }, { b: { c: 2 } })).toEqual({ a: 1, b: { c: 2 } });

@@ -12,6 +12,8 @@ export interface TenantSecrets {
   spruce: { secretKey: string; webhookSecrets: string[] };
   /** Webhook secrets replaced by a rotation, still accepted until `until` (epoch ms). */
   retired: { system: System; secret: string; until: number }[];
+  /** The alert receiver's extra headers (an authorization token, typically). */
+  alertHeaders?: Record<string, string>;
 }
 
 export type TenantSettings = Record<string, unknown>;
@@ -28,12 +30,14 @@ const SECRET_PATHS = [
 export function splitTenant(tenant: TenantConfig, retired: TenantSecrets['retired'] = []): { settings: TenantSettings; secrets: TenantSecrets } {
   const settings = structuredClone(tenant) as unknown as Record<string, Record<string, unknown>>;
   for (const [system, key] of SECRET_PATHS) delete settings[system]![key];
+  if (settings.alerts) delete settings.alerts.headers;
   return {
     settings,
     secrets: {
       spry: { clientSecret: tenant.spry.clientSecret, webhookSecrets: tenant.spry.webhookSecrets },
       spruce: { secretKey: tenant.spruce.secretKey, webhookSecrets: tenant.spruce.webhookSecrets },
       retired,
+      ...(tenant.alerts ? { alertHeaders: tenant.alerts.headers } : {}),
     },
   };
 }
@@ -43,6 +47,7 @@ export function fullDefinition(settings: TenantSettings, secrets: TenantSecrets)
   const full = structuredClone(settings) as Record<string, Record<string, unknown>>;
   full.spry = { ...full.spry, clientSecret: secrets.spry.clientSecret, webhookSecrets: secrets.spry.webhookSecrets };
   full.spruce = { ...full.spruce, secretKey: secrets.spruce.secretKey, webhookSecrets: secrets.spruce.webhookSecrets };
+  if (full.alerts && secrets.alertHeaders) full.alerts = { ...full.alerts, headers: secrets.alertHeaders };
   return full;
 }
 
@@ -67,6 +72,7 @@ export function nextExpiry(secrets: TenantSecrets, now: number): number | null {
  * now + overlapMs; retired secrets past their overlap are dropped.
  */
 export function rotateSecrets(before: TenantSecrets, after: Omit<TenantSecrets, 'retired'>, now: number, overlapMs: number): TenantSecrets {
+  // (alertHeaders, when present, come with `after` as they are: nothing to overlap.)
   const retired = before.retired.filter((r) => r.until > now);
   for (const system of ['spry', 'spruce'] as const) {
     for (const secret of before[system].webhookSecrets) {
@@ -85,6 +91,7 @@ export function redactedDefinition(settings: TenantSettings, secrets: TenantSecr
   };
   shown.spry = { ...shown.spry, clientSecret: '***', webhookSecrets: webhook('spry') };
   shown.spruce = { ...shown.spruce, secretKey: '***', webhookSecrets: webhook('spruce') };
+  if (shown.alerts && secrets.alertHeaders) shown.alerts = { ...shown.alerts, headers: Object.fromEntries(Object.keys(secrets.alertHeaders).map((name) => [name, '***'])) };
   return shown;
 }
 
