@@ -1,6 +1,7 @@
 // A whole world on one machine: both simulators, our webhook endpoints registered with them the
 // way a real installation registers them, and spruce-sync running against them. The demo, the
 // end-to-end tests and the benchmarks all start from here.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -149,9 +150,9 @@ export function sandboxConfig(
   const spruceCredentials = sandbox.spruce.credentials()[0]!;
   return {
     server: { host: '127.0.0.1', port: options.port },
-    database: { url: options.databaseUrl },
     log: { level: 'silent' },
     ...options.config,
+    database: sandboxDatabase(options.databaseUrl, options.config?.database),
     tenants: [
       {
         id: SANDBOX_TENANT_ID,
@@ -176,6 +177,20 @@ export function sandboxConfig(
       },
     ],
   };
+}
+
+/**
+ * The database section: the caller's, else the URL alone. PostgreSQL requires an encryption key
+ * (SQLite generates its own key file); a sandbox service's data lives only as long as the run,
+ * so one is made up for it unless the caller chose a key or `encryption: off`.
+ */
+function sandboxDatabase(url: string, given: unknown): Record<string, unknown> {
+  const database: Record<string, unknown> = { url, ...(given as Record<string, unknown> | undefined) };
+  const onPostgres = /^postgres(ql)?:/.test(String(database.url));
+  if (onPostgres && database.encryptionKey === undefined && database.encryption === undefined) {
+    database.encryptionKey = randomBytes(32).toString('base64');
+  }
+  return database;
 }
 
 /** Registers our webhooks with the simulators and starts the service in this process. */
