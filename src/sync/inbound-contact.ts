@@ -24,6 +24,8 @@ export const createGenerationKey = (patientId: number): Counter => `create-gener
 export const leaveDeletedKey = (patientId: number): Flag => `leave-deleted:${patientId}`;
 /** The patient a contact was linked to before it was deleted or merged away: its messages stay that patient's. */
 export const formerPatientKey = (contactId: string) => `former-patient:${contactId}`;
+/** The contact a merged-away contact was folded into: what it held lives on there. */
+const mergedIntoKey = (contactId: string) => `merged-into:${contactId}`;
 
 /** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
 export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
@@ -81,6 +83,15 @@ export async function patientOfContact(ctx: TenantContext, contact: SpruceContac
 
 async function onContactChanged(ctx: TenantContext, contact: SpruceContact, event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
+  // A picture of a contact merged away, handled only after its merge (a retried job, a late
+  // delivery): the merge read the survivor as it was then and took what it holds beyond our
+  // ledger as staff edits, so this older picture is settled. Acting on it would put the patient
+  // back on a contact that is gone and write its stale values over later edits of the survivor.
+  const mergedInto = await ctx.store.getState(tenantId, mergedIntoKey(contact.id));
+  if (mergedInto !== null) {
+    await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'merged_away', survivorId: mergedInto });
+    return;
+  }
   const patientId = await patientOfContact(ctx, contact);
   if (patientId === null) {
     if (event.type !== 'contact.created') return;
@@ -254,6 +265,7 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   let survivorPatient = await patientOfContact(ctx, survivor);
   let inheritedFrom: string | undefined;
   for (const deletedId of deletedIds) {
+    await ctx.store.setState(tenantId, mergedIntoKey(deletedId), survivor.id);
     const link = await ctx.store.getLinkByContact(tenantId, deletedId);
     if (!link) continue;
     await ctx.store.deleteLinkByContact(tenantId, deletedId);
