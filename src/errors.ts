@@ -61,6 +61,9 @@ export const ERRORS = {
   too_many_subscriptions: { statusCode: 409, retryable: false, message: 'the tenant has as many subscriptions as it may' },
   downgrade: { statusCode: 409, retryable: false, message: 'versions only move forward' },
   in_flight: { statusCode: 409, retryable: true, message: 'the delivery is being sent right now' },
+  invalid_tenant: { statusCode: 400, retryable: false, message: 'the tenant definition is not valid' },
+  tenant_exists: { statusCode: 409, retryable: false, message: 'a tenant with this id exists, or existed' },
+  config_tenant: { statusCode: 409, retryable: false, message: 'the tenant comes from the config file: change it there' },
   not_available: { statusCode: 501, retryable: false, message: 'not available in this build' },
   store_failed: { statusCode: 503, retryable: true, message: 'the event could not be stored; retry later' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -32,6 +32,8 @@ import { OrgCatalogCache } from './sync/org-catalog.ts';
 import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
 import { tenantTasks } from './sync/scheduler-tasks.ts';
 import type { TenantContext } from './sync/tenant-context.ts';
+import { TenantRegistry } from './tenants/registry.ts';
+import { TenantAdmin } from './tenants/tenant-admin.ts';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -51,7 +53,10 @@ export interface RunningService {
   app: FastifyInstance;
   store: Store;
   pool: WorkerPool;
+  /** The running tenants' contexts: changes as tenants are added, changed and removed. */
   contexts: ReadonlyMap<string, TenantContext>;
+  /** The tenants as data (src/tenants/): seeded from the config, kept in step with the database. */
+  tenants: TenantRegistry;
   /** Metrics, pause control, alerts, retention. */
   operator: OperatorSurface;
   /** Catch-up and reconciliation per tenant (`schedules` in the config). */
@@ -61,6 +66,22 @@ export interface RunningService {
   /** Event subscriptions and their deliveries (docs/fanout.md). */
   fanout: Fanout;
   close(): Promise<void>;
+}
+
+/** How often each instance reads the tenant directory's version for changes made elsewhere. */
+const TENANT_POLL_MS = 1_000;
+
+/** A removed tenant's PHI goes after the retention period (on the leader, with the pruning). */
+function purgeRemovedTenantsTask(store: Store, clock: Clock, logger: Logger, retention: Config['retention']) {
+  return {
+    name: 'tenants:purge-removed',
+    everyMs: (retention.pruneEveryMinutes || 60) * 60_000,
+    runOnStart: true,
+    async run() {
+      const purged = await store.purgeRemovedTenants(clock.now() - retention.payloadDays * 86_400_000, clock.now());
+      for (const tenantId of purged) logger.info({ tenantId }, 'removed tenant: PHI purged after the retention period; audit trail kept');
+    },
+  };
 }
 
 /**
@@ -167,24 +188,56 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ? store.leadership({ clock, onChange: (duty, leader) => logger.info({ duty, leader }, leader ? 'leading a scheduled duty' : 'no longer leading a scheduled duty') })
       : new LocalLeadership();
 
-  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config, mainStore: store, clock, logger, workerId, ...options.fanout });
+  // Tenants are data: the config file's are seeded, the rest come from the admin API or the CLI,
+  // and every instance follows the directory. Contexts and schedules start and stop with them.
+  const contexts = new Map<string, TenantContext>();
+  // Made below: the seeded tenants start before these exist, and reach them once they do.
+  const late: { scheduler?: Scheduler; operator?: OperatorSurface; pool?: WorkerPool } = {};
   // On PostgreSQL only the leader of a duty runs it (advisory lock); on SQLite this instance leads.
   const runIfLeader: LeaderGate = options.runIfLeader ?? ((duty, fn) => leadership.runIfLeader(duty, fn));
-  const operator = createOperatorSurface({ config, store, clock, logger, runIfLeader, fanoutStore: fanout.store });
-  await operator.prepare();
+  // The worker pool's claim gate, told what limits each running tenant's calls.
+  const admission = new TenantAdmission();
   const onApiCall = (tenantId: string, call: CallReport) => {
-    operator.onApiCall(tenantId, call);
+    late.operator?.onApiCall(tenantId, call);
     options.onApiCall?.(tenantId, call);
   };
-  const admission = new TenantAdmission();
+  const scheduleTenant = (tenant: TenantConfig) => {
+    const tasks = tenantTasks({ ...config, tenants: [tenant] }, contexts, { onQueued: () => late.pool?.notify() });
+    // A disabled tenant sends nothing out: its schedules skip their runs until it is enabled.
+    for (const task of tasks) late.scheduler!.add({ ...task, run: (signal) => (registry.claimable(tenant.id) ? task.run(signal) : Promise.resolve()) });
+    scheduled.set(tenant.id, tasks.map((task) => task.name));
+  };
+  const scheduled = new Map<string, string[]>();
+  const registry: TenantRegistry = new TenantRegistry({
+    directory: store,
+    clock,
+    logger,
+    pollIntervalMs: TENANT_POLL_MS,
+    onStart(tenant) {
+      contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms), admission }));
+      if (late.scheduler) scheduleTenant(tenant);
+      late.pool?.notify();
+    },
+    onStop(tenantId) {
+      const stopped = contexts.get(tenantId);
+      contexts.delete(tenantId);
+      admission.forget(tenantId);
+      // Their connection pools close once the requests in flight (a job still running) are done.
+      for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
+      for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
+      scheduled.delete(tenantId);
+    },
+  });
+  await registry.seed(config.tenants);
+  // What reads the tenant list (alerts, fan-out, pause control) reads the registry's live one.
+  const live: Config = { ...config, tenants: registry.list };
+
+  const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
+  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store });
+  late.operator = operator;
+  await operator.prepare();
   operator.metrics.watchAdmission(() => admission.readings());
-  const contexts = new Map(
-    config.tenants.map((tenant) => [
-      tenant.id,
-      tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: operator.onRateLimitWait, admission }),
-    ]),
-  );
   // While a burst of webhooks is being acknowledged the workers claim nothing new (ingest-load.ts).
   const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: 10_000, now: () => clock.now(), onCalm: () => pool.notify() });
   // Backfill and reconcile started from the admin API run in this process, in the background.
@@ -198,12 +251,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     pollIntervalMs: config.workers.pollIntervalMs,
     handlers: syncHandlers(contexts, { onNotice: fanout.onSyncNotice }),
     // Paused tenants and directions are left unclaimed; their jobs wait, in order.
-    tenantFilter: operator.tenantFilter,
+    // Disabled and removed tenants' jobs are not claimed either.
+    tenantFilter: () => registry.claimFilter(operator.tenantFilter()),
     taskFilter: operator.taskFilter,
     holdClaims: () => ingestLoad.bursting,
     // A tenant waiting on its budget or failing vendor holds no worker, nor more than its share.
     admission,
-    perTenantLimit: perTenantLimit(config),
+    // Read at each claim: tenants come and go.
+    perTenantLimit: () => perTenantLimit(live),
     onError: (error) => logger.error({ code: errorCode(error) }, 'worker pool store call failed'),
     onAttempt: (attempt, job) => {
       operator.onAttempt(attempt, job);
@@ -213,6 +268,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       }
     },
   });
+  late.pool = pool;
+  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
 
   // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
   // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).
@@ -224,7 +281,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   });
 
   const app = await buildApp({
-    config,
+    config: live,
+    tenants: registry.tenants,
+    tenantIds: registry.ids,
+    tenantAdmin,
     store,
     clock,
     logger,
@@ -246,10 +306,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const url = await app.listen({ host: config.server.host, port: config.server.port, backlog: 4096 });
   pool.start();
   operator.start();
-  const scheduler = new Scheduler({ clock, logger, runIfLeader });
-  for (const task of tenantTasks(config, contexts, { onQueued: () => pool.notify() })) scheduler.add(task);
-  scheduler.start();
-  logger.info({ url, tenants: config.tenants.map((t) => t.id) }, 'spruce-sync started');
+  const schedules = new Scheduler({ clock, logger, runIfLeader });
+  late.scheduler = schedules;
+  for (const tenant of registry.list) scheduleTenant(tenant);
+  schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));
+  schedules.start();
+  registry.start();
+  logger.info({ url, tenants: registry.ids }, 'spruce-sync started');
 
   return {
     url,
@@ -259,12 +322,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     contexts,
     operator,
     leadership,
-    scheduler,
+    scheduler: schedules,
     fanout,
+    tenants: registry,
     async close() {
+      registry.stop();
       await app.close();
       await operations.stop();
-      await scheduler.stop();
+      await schedules.stop();
       await pool.stop();
       await leases.close();
       await fanout.close();

@@ -7,6 +7,7 @@ import { renderDeadLetters } from './dead-letters.js';
 import { renderEvents } from './events.js';
 import { renderOverview } from './overview.js';
 import { renderPatient } from './patient.js';
+import { renderTenants } from './tenants.js';
 
 const VIEWS = {
   overview: renderOverview,
@@ -14,6 +15,7 @@ const VIEWS = {
   patient: renderPatient,
   'dead-letters': renderDeadLetters,
   audit: renderAudit,
+  tenants: renderTenants,
 };
 
 const $ = (id) => document.getElementById(id);

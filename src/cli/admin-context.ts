@@ -17,7 +17,9 @@ export interface CliContext extends AdminContext {
 /** Opens the store named in the config, runs `fn`, closes; refusals become a message and exit code 1. */
 export async function withAdmin(configFile: string, fn: (ctx: CliContext) => Promise<void>): Promise<void> {
   await withConfiguredStore(configFile, (config) => openConfiguredStore(config.database), async (store, config) => {
-    const tenantIds = config.tenants.map((t) => t.id);
+    // The config's tenants, and those added through the API or CLI (not removed).
+    const added = (await store.listTenants()).filter((t) => t.removedAt === null).map((t) => t.id);
+    const tenantIds = [...new Set([...config.tenants.map((t) => t.id), ...added])];
     await fn({ config, store, clock: systemClock, tenantIds, pauses: new PauseControl({ store, clock: systemClock, tenantIds }) });
   });
 }

@@ -14,6 +14,7 @@ import type { Config, TenantConfig } from '../config/schema.ts';
 import { SyncError } from '../errors.ts';
 import { failureLine } from './failure.ts';
 import { createLogger } from '../observe/logger.ts';
+import { directoryTenant } from '../tenants/definition.ts';
 import { tenantContext } from '../service.ts';
 import type { SpryPatientStatus } from '../spry/types.ts';
 import type { Store } from '../store/types.ts';
@@ -50,14 +51,20 @@ export async function openTenant(
     if (error instanceof ConfigError) throw new CliProblem(error.message);
     throw error;
   }
-  const tenant = tenantId ? config.tenants.find((t) => t.id === tenantId) : config.tenants.length === 1 ? config.tenants[0] : undefined;
+  const store = await openConfiguredStore(config.database);
+  // A tenant of the config file, or one added through the admin API or `tenants add`.
+  const tenant = tenantId
+    ? (config.tenants.find((t) => t.id === tenantId) ?? (await directoryTenant(store, tenantId, systemClock.now()).catch(() => null)))
+    : config.tenants.length === 1
+      ? config.tenants[0]
+      : undefined;
   if (!tenant) {
+    await store.close();
     const known = config.tenants.map((t) => t.id).join(', ');
-    throw new CliProblem(tenantId ? `no tenant ${tenantId} in the config (tenants: ${known})` : `--tenant is needed (tenants: ${known})`);
+    throw new CliProblem(tenantId ? `no tenant ${tenantId} in the config or the tenant directory (config tenants: ${known})` : `--tenant is needed (tenants: ${known})`);
   }
   // Logs go to stderr, and only warnings unless asked: stdout is for progress and the report.
   const logger = createLogger({ level: options.verbose ? config.log.level : 'error', destination: pino.destination(2) });
-  const store = await openConfiguredStore(config.database);
   const ctx = tenantContext(tenant, { store, clock: systemClock, logger });
   return {
     config,

@@ -14,6 +14,7 @@ import { registerReconcileCommand } from './reconcile.ts';
 import { registerSetupCommand } from './setup.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerSubscriptionsCommand } from './subscriptions.ts';
+import { registerTenantsCommand } from './tenants.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSandboxCommand } from './sandbox.ts';
 import { registerStartCommand } from './start.ts';
@@ -45,6 +46,7 @@ registerReconcileCommand(program);
 registerSetupCommand(program);
 registerDoctorCommand(program);
 registerSubscriptionsCommand(program);
+registerTenantsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

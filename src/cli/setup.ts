@@ -81,6 +81,15 @@ export function registerSetupCommand(program: Command): void {
               console.log(`${envName(system)}=${secret}`);
             }
           }
+          if (index === -1) {
+            // A tenant of the directory (added through the API or `tenants add`): its secrets live there.
+            console.log(
+              `The service reads tenant ${open.tenant.id}'s webhook secrets from the tenant directory: run\n` +
+                `  spruce-sync tenants update ${open.tenant.id} -c ${options.config} --spry-webhook-secret <spry secret> --spruce-webhook-secret <spruce secret>` +
+                `${options.showSecrets ? ' with the values above' : ' (run setup again with --show-secrets to print them)'}.`,
+            );
+            return 0;
+          }
           console.log(
             [
               'The service reads webhook secrets from its config: keep',

@@ -99,6 +99,15 @@ describe('loadConfig', () => {
   });
 });
 
+describe('tenants', () => {
+  it('may be empty or absent: clinics can all be added while the service runs', () => {
+    expect(parseConfig({}).tenants).toEqual([]);
+    expect(parseConfig({ tenants: [] }).tenants).toEqual([]);
+    // Still strict: a tenant entry with an unknown key is refused.
+    expect(() => parseConfig({ tenants: [{ id: 'a', colour: 'blue' }] })).toThrow(ConfigError);
+  });
+});
+
 describe('unknown keys', () => {
   it('are errors named by path, with the key that was probably meant', async () => {
     const typos = validYaml

@@ -204,7 +204,11 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Event fan-out to the clinic's other systems (docs/fanout.md). */
   fanout: fanoutSchema,
-  tenants: z.array(tenantSchema).min(1, 'at least one tenant is needed'),
+  /**
+   * Seeded into the tenant directory at start (source `config`: changed only here). More tenants
+   * are added through the admin API or `spruce-sync tenants add`; a deployment may start with none.
+   */
+  tenants: z.array(tenantSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -29,11 +29,11 @@ export interface FanoutAlerterOptions {
 export type RaiseAlert = (alert: FanoutAlert) => void;
 
 export function fanoutAlerter(options: FanoutAlerterOptions): RaiseAlert {
-  const configs = new Map(options.tenants.map((t) => [t.id, t.alerts]));
   const post = options.post ?? postJson;
   return (alert) => {
     options.onAlert?.(alert);
-    const config = configs.get(alert.tenantId);
+    // Looked up when raised: the tenant list may have changed since (tenants as data).
+    const config = options.tenants.find((t) => t.id === alert.tenantId)?.alerts;
     if (!config) return;
     // The transport only serializes the body; ours has the same envelope with a fan-out alert name.
     post(config.url, alert as unknown as AlertNotice, config.headers).catch((error: unknown) => options.onError?.(error, alert.tenantId));

@@ -65,9 +65,11 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const ownsStore = deps.store === undefined;
   const sender = deps.send ? null : new WebhookSender({ timeoutMs: settings.timeoutMs, snippetBytes: settings.responseSnippetBytes, resolve: deps.resolve });
   const send: Send = deps.send ?? sender!.send;
-  const policies = new Map<string, AddressPolicy>(
-    config.tenants.map((t) => [t.id, { allowLoopback: t.fanout.allowLoopback, allowedNetworks: t.fanout.allowedNetworks }]),
-  );
+  // Read at each delivery: the service's tenant list follows the tenant directory.
+  const policyOf = (tenantId: string): AddressPolicy => {
+    const tenant = config.tenants.find((t) => t.id === tenantId);
+    return tenant ? { allowLoopback: tenant.fanout.allowLoopback, allowedNetworks: tenant.fanout.allowedNetworks } : { allowLoopback: false, allowedNetworks: [] };
+  };
   const raise = fanoutAlerter({
     tenants: config.tenants,
     post: deps.postAlert,
@@ -92,7 +94,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
       jitter: settings.jitter,
       circuit: settings.circuit,
     },
-    policyOf: (tenantId) => policies.get(tenantId) ?? { allowLoopback: false, allowedNetworks: [] },
+    policyOf,
     random: deps.random ?? (() => randomInt(0, 1_000_000) / 1_000_000),
     onDisabled: (subscription, health) => {
       registry.upsert(subscription);

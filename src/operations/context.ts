@@ -4,13 +4,16 @@ import { AdminError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { PruneReport } from '../observe/retention.ts';
 import type { Store } from '../store/types.ts';
+import type { TenantAdmin } from '../tenants/tenant-admin.ts';
 import type { PauseControl } from './pause.ts';
 
 export interface AdminContext {
   store: Store;
   clock: Clock;
-  /** The configured tenants. */
+  /** The running tenants (enabled or disabled), kept current by the tenant registry in the service. */
   tenantIds: readonly string[];
+  /** The tenant directory's operations (the service's; absent in CLI contexts that do not need it). */
+  tenantAdmin?: TenantAdmin;
   pauses: PauseControl;
   /** Wakes the workers after a replay or a resume (in the service; a no-op in the CLI). */
   onQueued?: (tenantId: string) => void;

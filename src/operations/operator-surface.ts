@@ -45,13 +45,15 @@ export function createOperatorSurface(deps: {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /** The running tenants' ids, kept up to date by the tenant registry; default: the config's. */
+  tenantIds?: readonly string[];
   /** Timed alert checks and prunes run only on the instance leading them (several instances on PostgreSQL). */
   runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
   /** The fan-out store: retention ages its delivery attempts too. */
   fanoutStore?: RetentionSettings['fanout'];
 }): OperatorSurface {
   const { config, store, clock, logger, runIfLeader } = deps;
-  const tenantIds = config.tenants.map((t) => t.id);
+  const tenantIds = deps.tenantIds ?? config.tenants.map((t) => t.id);
 
   const pauses = new PauseControl({
     store,

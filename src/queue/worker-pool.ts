@@ -45,8 +45,11 @@ export interface WorkerPoolOptions {
    * (tenant-admission.ts). Asked before every claim; the pool wakes when the first is ready.
    */
   admission?: { held(): HeldTenants };
-  /** Most jobs one tenant holds at once, across every instance (see the store's claim). Default: no cap. */
-  perTenantLimit?: number;
+  /**
+   * Most jobs one tenant holds at once, across every instance (see the store's claim). Default: no
+   * cap. A function is asked before every claim (the service's tenants come and go).
+   */
+  perTenantLimit?: number | (() => number | undefined);
   /** Called after every run, for metrics and logs; `error` is what the handler threw. */
   onAttempt?: (attempt: JobAttempt, job: Job, error?: unknown) => void;
   /** Failures of the pool's own store calls; the pool carries on and the lease covers the gap. */
@@ -145,7 +148,8 @@ export class WorkerPool {
 
   /** Claims up to the free slots and starts them; true when every slot was filled. */
   private async fill(): Promise<boolean> {
-    const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter, admission, perTenantLimit } = this.options;
+    const { store, clock, workerId, leaseMs, concurrency, tenantFilter, taskFilter, admission } = this.options;
+    const perTenantLimit = typeof this.options.perTenantLimit === 'function' ? this.options.perTenantLimit() : this.options.perTenantLimit;
     const free = concurrency - this.active.size;
     if (free <= 0 || this.options.holdClaims?.()) return false;
     const held = admission?.held();

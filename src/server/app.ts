@@ -2,7 +2,8 @@
 // admin token is configured). Each feature is an encapsulated plugin.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, TenantConfig } from '../config/schema.ts';
+import type { TenantAdmin } from '../tenants/tenant-admin.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { IngestLoad } from './ingest-load.ts';
 import { watchSignatureFailures } from '../observe/alerts-webhooks.ts';
@@ -38,6 +39,12 @@ export interface AppDependencies {
   subscriptions?: SubscriptionAdmin;
   /** Counts the webhook deliveries in hand (the workers step back during a burst). */
   ingestLoad?: IngestLoad;
+  /** The tenants webhooks are accepted for, kept current by the tenant registry; default: the config's. */
+  tenants?: ReadonlyMap<string, TenantConfig>;
+  /** Their ids (the admin API's tenants), kept current likewise. */
+  tenantIds?: readonly string[];
+  /** Adds, changes and removes tenants (admin API); without it the directory routes answer 501. */
+  tenantAdmin?: TenantAdmin;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -53,7 +60,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes, { store: deps.store });
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(webhookRoutes, {
-    tenants: new Map(deps.config.tenants.map((t) => [t.id, t])),
+    tenants: deps.tenants ?? new Map(deps.config.tenants.map((t) => [t.id, t])),
     store: deps.store,
     clock: deps.clock,
     logger: deps.logger,
@@ -67,10 +74,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const adminToken = deps.config.admin.token;
   if (adminToken) {
-    const tenantIds = deps.config.tenants.map((t) => t.id);
+    const tenantIds = deps.tenantIds ?? deps.config.tenants.map((t) => t.id);
     await app.register(adminPlugin, {
       token: adminToken,
       actions: deps.adminActions,
+      tenantAdmin: deps.tenantAdmin,
       doctor: configDoctor(deps.config, deps.clock),
       ctx: {
         store: deps.store,

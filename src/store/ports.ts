@@ -155,6 +155,50 @@ export interface StorageRetention {
   deleteArchivedAudit(now: number, batchSize?: number): Promise<number>;
 }
 
+export type TenantSource = 'config' | 'api';
+export type TenantStatus = 'enabled' | 'disabled';
+
+/** A tenant as stored: its settings (no secrets) and its secrets (sealed at rest), as JSON documents. */
+export interface StoredTenant {
+  id: string;
+  source: TenantSource;
+  status: TenantStatus;
+  settings: Record<string, unknown>;
+  secrets: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+  /** Set once removed: its webhooks are refused; its PHI is purged after the retention period. */
+  removedAt: number | null;
+  purgedAt: number | null;
+}
+
+export type NewStoredTenant = Pick<StoredTenant, 'id' | 'source' | 'status' | 'settings' | 'secrets'>;
+
+/** The tenants, as data: every change bumps one version, which each running instance polls. */
+export interface TenantDirectory {
+  /** Every tenant, removed ones included, by id. */
+  listTenants(): Promise<StoredTenant[]>;
+  getTenant(id: string): Promise<StoredTenant | null>;
+  /** False (and nothing written) when the id is taken, by a removed tenant too. */
+  insertTenant(tenant: NewStoredTenant, now: number): Promise<boolean>;
+  /** Changes a tenant that is not removed; false when there is none. */
+  updateTenant(id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number): Promise<boolean>;
+  /**
+   * The config file's tenants, upserted as source `config` (a removed one comes back; status is
+   * kept), and config tenants no longer in the file removed: one transaction, one version bump.
+   */
+  seedConfigTenants(tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number): Promise<void>;
+  /** Marks a tenant removed; false when there is none (or it was removed already). */
+  removeTenant(id: string, now: number): Promise<boolean>;
+  /** Bumped by every change above. */
+  tenantsVersion(): Promise<number>;
+  /**
+   * Deletes the PHI of tenants removed before `removedBefore` (events and their payloads, jobs,
+   * attempts, links, ledger, state); their audit trail stays. Returns the ids purged.
+   */
+  purgeRemovedTenants(removedBefore: number, now: number): Promise<string[]>;
+}
+
 export interface StoreLifecycle {
   /** Creates or upgrades the schema; safe when several processes start at once. */
   migrate(): Promise<void>;
@@ -169,4 +213,4 @@ export interface KeyRotation {
   resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }): Promise<ResealReport>;
 }
 
-export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention & KeyRotation;
+export type Store = StoreLifecycle & Inbox & JobQueue & Links & SyncState & AuditLog & OperatorViews & StorageRetention & KeyRotation & TenantDirectory;

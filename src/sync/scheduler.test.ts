@@ -26,6 +26,28 @@ describe('Scheduler', () => {
     expect(runs).toHaveLength(4);
   });
 
+  it('stops scheduling a removed task (its tenant removed); a task of that name may be added again', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const runs: string[] = [];
+    const scheduler = new Scheduler({ clock, logger });
+    scheduler.add({ name: 'catch-up:a', everyMs: 1_000, run: async () => void runs.push('a') });
+    scheduler.add({ name: 'catch-up:b', everyMs: 1_000, run: async () => void runs.push('b') });
+    scheduler.start();
+    await clock.advance(1_000);
+    await tick();
+    scheduler.remove('catch-up:a');
+    await clock.advance(2_000);
+    await tick();
+    expect(runs.filter((r) => r === 'a')).toHaveLength(1);
+    expect(runs.filter((r) => r === 'b').length).toBeGreaterThanOrEqual(2);
+    expect(scheduler.taskNames).toEqual(['catch-up:b']);
+    scheduler.add({ name: 'catch-up:a', everyMs: 1_000, run: async () => void runs.push('a2') });
+    await clock.advance(1_000);
+    await tick();
+    expect(runs).toContain('a2');
+    await scheduler.stop();
+  });
+
   it('never runs one task twice at once, and a failed run does not stop the schedule', async () => {
     const clock = new ControlledClock({ start: 0, flowing: false });
     let running = 0;

@@ -35,6 +35,7 @@ export interface SchedulerOptions {
 
 interface Entry {
   task: ScheduledTask;
+  removed?: boolean;
   timer?: CancelTimer;
   running?: Promise<void>;
 }
@@ -51,6 +52,16 @@ export class Scheduler {
     const entry: Entry = { task };
     this.entries.set(task.name, entry);
     if (this.started) this.begin(entry);
+  }
+
+  /** Stops scheduling a task (its tenant removed or restarting); a run in progress finishes. */
+  remove(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    entry.removed = true;
+    entry.timer?.();
+    entry.timer = undefined;
+    this.entries.delete(name);
   }
 
   get taskNames(): string[] {
@@ -86,13 +97,13 @@ export class Scheduler {
   private armNext(entry: Entry): void {
     entry.timer?.();
     entry.timer = undefined;
-    if (this.stopped || entry.task.everyMs <= 0) return;
+    if (this.stopped || entry.removed || entry.task.everyMs <= 0) return;
     entry.timer = this.options.clock.setTimer(entry.task.everyMs, () => void this.fire(entry));
   }
 
   private fire(entry: Entry): Promise<void> {
     if (entry.running) return entry.running;
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || entry.removed) return Promise.resolve();
     entry.timer?.();
     entry.timer = undefined;
     const { task } = entry;

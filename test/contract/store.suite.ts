@@ -618,6 +618,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         await h.raw(`UPDATE events SET payload = ${h.emptyBlob} WHERE event_key = 'e2'`);
         await old.putLedger({ tenantId: 't1', system: 'spruce', recordId: 'entity_a', fields: snapshot(phi), hash: 'h', writtenAt: T0 });
         await old.setSecret('t1', 'setup.spry.signatureKey', 'whsec_sealed');
+        await old.insertTenant({ id: 't1', source: 'api', status: 'enabled', settings: {}, secrets: { secretKey: 'sk_sealed' } }, T0);
 
         // The service, its config already naming the new key, reads both while rekey runs.
         const service = await h.openAnother({ encryptionKey: newKey, decryptionKeys: [oldKey] });
@@ -629,11 +630,13 @@ export function storeContract(name: string, factory: HarnessFactory): void {
           'events.payload': { resealed: 2, current: 1, changedMeanwhile: 0 },
           'ledger.fields': { resealed: 1, current: 0, changedMeanwhile: 0 },
           'state.value': { resealed: 2, current: 0, changedMeanwhile: 0 },
+          'tenants.secrets': { resealed: 1, current: 0, changedMeanwhile: 0 },
         });
         expect(await rekey.resealAll({ secretStateKeys })).toEqual({
           'events.payload': { resealed: 0, current: 3, changedMeanwhile: 0 },
           'ledger.fields': { resealed: 0, current: 1, changedMeanwhile: 0 },
           'state.value': { resealed: 0, current: 2, changedMeanwhile: 0 },
+          'tenants.secrets': { resealed: 0, current: 1, changedMeanwhile: 0 },
         });
 
         // The old key can go: the new one alone reads everything; the old one alone reads nothing.
@@ -644,6 +647,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         expect(await rotated.getSecret('t1', 'setup.spruce.signingSecret')).toBe('whsec_plain');
         expect(await rotated.getSecret('t1', 'setup.spry.signatureKey')).toBe('whsec_sealed');
         expect(await rotated.getState('t1', 'catalog')).toBe('{"not":"a secret"}');
+        expect((await rotated.getTenant('t1'))!.secrets).toEqual({ secretKey: 'sk_sealed' });
         await expect(old.getEvent(sealedId)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
         for (const [stored] of [await h.raw('SELECT payload AS v FROM events'), await h.raw('SELECT fields AS v FROM ledger')]) {
           expect(Buffer.from(stored!.v as Uint8Array).includes(Buffer.from('Jane'))).toBe(false);

@@ -13,7 +13,9 @@ import { eventRoutes } from './event-routes.ts';
 import { buildOpenApi, type RouteRecord } from './openapi.ts';
 import { operationRoutes } from './operation-routes.ts';
 import type { AdminActions } from '../../operations/context.ts';
+import { tenantDirectoryRoutes } from './tenant-directory-routes.ts';
 import { tenantRoutes } from './tenant-routes.ts';
+import type { TenantAdmin } from '../../tenants/tenant-admin.ts';
 import { strictValidation } from './validation.ts';
 
 export interface AdminOptions {
@@ -22,11 +24,14 @@ export interface AdminOptions {
   actions?: AdminActions;
   /** Runs `doctor` for one tenant (the service supplies it; 501 without). */
   doctor?: DoctorRunner;
+  /** Adds, changes and removes tenants (501 without). */
+  tenantAdmin?: TenantAdmin;
 }
 
 export const ADMIN_API_PREFIX = '/admin/api';
 
-const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, actions, doctor }) => {
+const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx: baseCtx, actions, doctor, tenantAdmin }) => {
+  const ctx = { ...baseCtx, tenantAdmin };
   const routes: RouteRecord[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
@@ -39,6 +44,7 @@ const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx, act
   app.setErrorHandler(adminErrorHandler(ctx.logger, 'admin request'));
 
   await app.register(tenantRoutes, { ctx });
+  await app.register(tenantDirectoryRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(deadLetterRoutes, { ctx });
   await app.register(auditRoutes, { ctx });

@@ -95,8 +95,26 @@ export const tenantHealth = {
     activity: { type: 'array', items: activityBucket },
     backfill: { anyOf: [looseObject, { type: 'null' }] },
     reconcile: { anyOf: [looseObject, { type: 'null' }] },
+    source: { type: 'string', enum: ['config', 'api'], description: 'config: from the config file (change it there); api: added through the admin API or CLI' },
+    status: { type: 'string', enum: ['enabled', 'disabled'] },
+    definition: { ...looseObject, description: 'the fields of a config tenant; secrets show as *** or { set: true }' },
   },
   required: ['tenantId', 'paused', 'queue', 'window', 'activity', 'backfill', 'reconcile'],
+} as const;
+
+/** A tenant in the directory; its secrets show as `***` / `{ set: true }`, never as values. */
+export const tenantView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    source: { type: 'string', enum: ['config', 'api'] },
+    status: { type: 'string', enum: ['enabled', 'disabled'] },
+    createdAt: epochMs,
+    updatedAt: epochMs,
+    removedAt: nullableEpochMs,
+    definition: looseObject,
+  },
+  required: ['id', 'source', 'status', 'createdAt', 'updatedAt', 'removedAt', 'definition'],
 } as const;
 
 export const attempt = {

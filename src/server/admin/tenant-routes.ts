@@ -54,13 +54,22 @@ export const tenantRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (ap
         response: { 200: { type: 'object', properties: { tenants: { type: 'array', items: s.tenantHealth } }, required: ['tenants'] }, ...s.errors },
       },
     },
-    async (request) => ({ tenants: await Promise.all(ctx.tenantIds.map((id) => tenantHealth(ctx, id, request.query))) }),
+    async (request) => {
+      const directory = new Map((await ctx.tenantAdmin?.list())?.map((t) => [t.id, t]));
+      const ids = [...ctx.tenantIds];
+      const health = await Promise.all(ids.map((id) => tenantHealth(ctx, id, request.query)));
+      return { tenants: health.map((h) => ({ ...h, source: directory.get(h.tenantId)?.source, status: directory.get(h.tenantId)?.status })) };
+    },
   );
 
   app.get<{ Params: { tenantId: string }; Querystring: HealthQuery }>(
     '/tenants/:tenantId',
     { schema: { summary: "One tenant's health and recent activity", params: s.tenantParams, querystring: healthQuery, response: { 200: s.tenantHealth, ...s.errors } } },
-    async (request) => tenantHealth(ctx, request.params.tenantId, request.query),
+    async (request) => {
+      const health = await tenantHealth(ctx, request.params.tenantId, request.query);
+      const view = ctx.tenantAdmin ? await ctx.tenantAdmin.show(request.params.tenantId) : undefined;
+      return view ? { ...health, source: view.source, status: view.status, definition: view.definition } : health;
+    },
   );
 
   app.get<{ Params: { tenantId: string }; Querystring: { patientId?: number; contactId?: string } }>(

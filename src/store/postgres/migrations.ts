@@ -204,6 +204,31 @@ ALTER TABLE jobs ADD COLUMN bulk smallint NOT NULL DEFAULT 0;
 `,
   },
   INSTANCES_MIGRATION,
+  {
+    version: 8,
+    name: 'tenants as data',
+    sql: `
+-- Tenants live here (the config file's are seeded at start, source 'config'). Secrets (API
+-- credentials, webhook secrets) are sealed in their own column; settings hold none.
+CREATE TABLE tenants (
+  id         text    PRIMARY KEY,
+  source     text    NOT NULL,              -- config | api
+  status     text    NOT NULL,              -- enabled | disabled
+  settings   text    NOT NULL,              -- JSON, no secrets
+  secrets    bytea    NOT NULL,              -- sealed JSON
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  removed_at bigint,                       -- webhooks 404 from then; PHI purged after retention
+  purged_at  bigint
+);
+-- One row: bumped by every change, polled by every instance to reload the directory.
+CREATE TABLE tenants_version (
+  id      integer PRIMARY KEY,
+  version bigint NOT NULL
+);
+INSERT INTO tenants_version (id, version) VALUES (1, 0);
+`,
+  },
 ];
 
 export async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {

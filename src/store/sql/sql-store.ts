@@ -4,7 +4,7 @@
 // keeping the planner's statistics.
 import type { Cipher } from '../cipher.ts';
 import { byRunAtThenId, ledgerContext, payloadContext, stateSecretContext, toJob } from '../rows.ts';
-import type { Store } from '../ports.ts';
+import type { NewStoredTenant, Store, StoredTenant } from '../ports.ts';
 import type * as views from '../admin-types.ts';
 import type {
   AuditEntry,
@@ -29,6 +29,7 @@ import { resealColumns, type ResealOptions } from './reseal.ts';
 import * as retention from './retention.ts';
 import { anyOf, sql, type Db } from './sql.ts';
 import * as state from './sync-state.ts';
+import * as tenants from './tenants.ts';
 import * as operator from './views.ts';
 
 export abstract class SqlStore implements Store {
@@ -153,8 +154,20 @@ export abstract class SqlStore implements Store {
           base64: true,
           context: (row) => stateSecretContext(text(row.tenant_id), text(row.key)),
         },
+        { table: 'tenants', column: 'secrets', key: ['id'], context: (row) => tenants.secretsContext(text(row.id)) },
       ],
       options,
     );
   }
+
+  // Tenant directory -----------------------------------------------------------------------------
+  listTenants = () => tenants.listTenants(this.db, this.cipher);
+  getTenant = (id: string) => tenants.getTenant(this.db, this.cipher, id);
+  insertTenant = (tenant: NewStoredTenant, now: number) => tenants.insertTenant(this.db, this.cipher, tenant, now);
+  updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number) =>
+    tenants.updateTenant(this.db, this.cipher, id, change, now);
+  seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number) => tenants.seedConfigTenants(this.db, this.cipher, list, now);
+  removeTenant = (id: string, now: number) => tenants.removeTenant(this.db, id, now);
+  tenantsVersion = () => tenants.tenantsVersion(this.db);
+  purgeRemovedTenants = (removedBefore: number, now: number) => tenants.purgeRemovedTenants(this.db, removedBefore, now);
 }

@@ -165,6 +165,31 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 ALTER TABLE jobs ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 7,
+    name: 'tenants as data',
+    sql: `
+-- Tenants live here (the config file's are seeded at start, source 'config'). Secrets (API
+-- credentials, webhook secrets) are sealed in their own column; settings hold none.
+CREATE TABLE tenants (
+  id         TEXT    PRIMARY KEY,
+  source     TEXT    NOT NULL,              -- config | api
+  status     TEXT    NOT NULL,              -- enabled | disabled
+  settings   TEXT    NOT NULL,              -- JSON, no secrets
+  secrets    BLOB    NOT NULL,              -- sealed JSON
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  removed_at INTEGER,                       -- webhooks 404 from then; PHI purged after retention
+  purged_at  INTEGER
+);
+-- One row: bumped by every change, polled by every instance to reload the directory.
+CREATE TABLE tenants_version (
+  id      integer PRIMARY KEY,
+  version INTEGER NOT NULL
+);
+INSERT INTO tenants_version (id, version) VALUES (1, 0);
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {

@@ -1,0 +1,126 @@
+// The tenant directory: one row per tenant (settings as JSON text, secrets sealed with a context
+// naming the table and the tenant, so a sealed value cannot be moved to another row), and one
+// version row every change bumps in the same transaction, which running instances poll.
+import type { Cipher, SealContext } from '../cipher.ts';
+import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus } from '../ports.ts';
+import { json, num, numOrNull } from '../rows.ts';
+import { anyOf, raw, sql, type Db } from './sql.ts';
+
+interface TenantRow {
+  id: string;
+  source: string;
+  status: string;
+  settings: string;
+  secrets: Buffer;
+  created_at: number | string;
+  updated_at: number | string;
+  removed_at: number | string | null;
+  purged_at: number | string | null;
+}
+
+export const secretsContext = (tenantId: string): SealContext => ({ column: 'tenants.secrets', row: [tenantId] });
+
+/** The tables holding a tenant's PHI or its sync's working state; the audit trail is not one. */
+const PHI_TABLES = ['events', 'jobs', 'job_attempts', 'links', 'ledger', 'state'] as const;
+
+function toTenant(row: TenantRow, cipher: Cipher): StoredTenant {
+  return {
+    id: row.id,
+    source: row.source as TenantSource,
+    status: row.status as TenantStatus,
+    settings: json(row.settings),
+    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+    removedAt: numOrNull(row.removed_at),
+    purgedAt: numOrNull(row.purged_at),
+  };
+}
+
+const seal = (cipher: Cipher, id: string, secrets: Record<string, unknown>) => cipher.seal(Buffer.from(JSON.stringify(secrets)), secretsContext(id));
+
+const bump = (db: Db) => db.run(sql`UPDATE tenants_version SET version = version + 1 WHERE id = 1`);
+
+export async function listTenants(db: Db, cipher: Cipher): Promise<StoredTenant[]> {
+  return (await db.all<TenantRow>(sql`SELECT * FROM tenants ORDER BY id`)).map((row) => toTenant(row, cipher));
+}
+
+export async function getTenant(db: Db, cipher: Cipher, id: string): Promise<StoredTenant | null> {
+  const row = await db.get<TenantRow>(sql`SELECT * FROM tenants WHERE id = ${id}`);
+  return row ? toTenant(row, cipher) : null;
+}
+
+export function insertTenant(db: Db, cipher: Cipher, tenant: NewStoredTenant, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.run(sql`
+      INSERT INTO tenants (id, source, status, settings, secrets, created_at, updated_at)
+      VALUES (${tenant.id}, ${tenant.source}, ${tenant.status}, ${JSON.stringify(tenant.settings)}, ${seal(cipher, tenant.id, tenant.secrets)}, ${now}, ${now})
+      ON CONFLICT (id) DO NOTHING`);
+    if (inserted > 0) await bump(tx);
+    return inserted > 0;
+  });
+}
+
+export function updateTenant(
+  db: Db,
+  cipher: Cipher,
+  id: string,
+  change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>,
+  now: number,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const updated = await tx.run(sql`
+      UPDATE tenants SET
+        settings = COALESCE(${change.settings ? JSON.stringify(change.settings) : null}, settings),
+        secrets = COALESCE(${change.secrets ? seal(cipher, id, change.secrets) : null}, secrets),
+        status = COALESCE(${change.status ?? null}, status),
+        updated_at = ${now}
+      WHERE id = ${id} AND removed_at IS NULL`);
+    if (updated > 0) await bump(tx);
+    return updated > 0;
+  });
+}
+
+export function seedConfigTenants(db: Db, cipher: Cipher, tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number): Promise<void> {
+  return db.transaction(async (tx) => {
+    for (const tenant of tenants) {
+      await tx.run(sql`
+        INSERT INTO tenants (id, source, status, settings, secrets, created_at, updated_at)
+        VALUES (${tenant.id}, 'config', 'enabled', ${JSON.stringify(tenant.settings)}, ${seal(cipher, tenant.id, tenant.secrets)}, ${now}, ${now})
+        ON CONFLICT (id) DO UPDATE SET
+          source = 'config', settings = excluded.settings, secrets = excluded.secrets, updated_at = excluded.updated_at,
+          removed_at = NULL, purged_at = NULL`);
+    }
+    const ids = tenants.map((t) => t.id);
+    // A tenant taken out of the config file is removed, as it was when the file was all there was.
+    await tx.run(sql`
+      UPDATE tenants SET removed_at = ${now}, updated_at = ${now}
+      WHERE source = 'config' AND removed_at IS NULL AND NOT (${anyOf('id', ids)})`);
+    await bump(tx);
+  });
+}
+
+export function removeTenant(db: Db, id: string, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const removed = await tx.run(sql`UPDATE tenants SET removed_at = ${now}, updated_at = ${now} WHERE id = ${id} AND removed_at IS NULL`);
+    if (removed > 0) await bump(tx);
+    return removed > 0;
+  });
+}
+
+export async function tenantsVersion(db: Db): Promise<number> {
+  const row = await db.get<{ version: number | string }>(sql`SELECT version FROM tenants_version WHERE id = 1`);
+  return row ? num(row.version) : 0;
+}
+
+export function purgeRemovedTenants(db: Db, removedBefore: number, now: number): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    const due = await tx.all<{ id: string }>(sql`
+      SELECT id FROM tenants WHERE removed_at IS NOT NULL AND removed_at < ${removedBefore} AND purged_at IS NULL ORDER BY id`);
+    for (const { id } of due) {
+      for (const table of PHI_TABLES) await tx.run(sql`DELETE FROM ${raw(table)} WHERE tenant_id = ${id}`);
+      await tx.run(sql`UPDATE tenants SET purged_at = ${now} WHERE id = ${id}`);
+    }
+    return due.map((row) => row.id);
+  });
+}

@@ -1,0 +1,154 @@
+// Adding, changing, disabling and removing tenants: what the admin API and the CLI both do. Input
+// is validated as a config tenant is (strict: an unknown field is refused, with the nearest known
+// one), every refusal is a clear AdminError, and nothing is half-written: each change is one
+// directory write. Secrets go in and never come out.
+import type { Clock } from '../clock.ts';
+import { tenantSchema, type TenantConfig } from '../config/schema.ts';
+import { unknownKeyProblems } from '../config/unknown-keys.ts';
+import type { Logger } from '../observe/logger.ts';
+import { AdminError } from '../errors.ts';
+import type { StoredTenant, TenantDirectory, TenantStatus } from '../store/ports.ts';
+import { asSecrets, fullDefinition, mergePatch, redactedDefinition, rotateSecrets, splitTenant } from './definition.ts';
+import { probeVendors } from './reachability.ts';
+
+/** How long a replaced webhook secret stays valid unless the edit says otherwise. */
+export const DEFAULT_SECRET_OVERLAP_MINUTES = 24 * 60;
+
+export interface TenantView {
+  id: string;
+  source: StoredTenant['source'];
+  status: TenantStatus;
+  createdAt: number;
+  updatedAt: number;
+  removedAt: number | null;
+  /** The definition with every secret as `***` or `{ set: true }`. */
+  definition: Record<string, unknown>;
+}
+
+export interface TenantChange {
+  tenant: TenantView;
+  /** Worth knowing, not worth refusing (e.g. a vendor not reachable from here right now). */
+  warnings: string[];
+}
+
+export interface TenantAdminOptions {
+  directory: TenantDirectory;
+  clock: Clock;
+  /** Checks the vendors answer at `add`; default: an HTTP request to each base URL. */
+  probe?: (tenant: TenantConfig) => Promise<string[]>;
+  /** Called after every change (the service reloads its tenants at once). */
+  onChange?: () => void;
+  logger?: Logger;
+}
+
+export class TenantAdmin {
+  constructor(private readonly options: TenantAdminOptions) {}
+
+  async list(options: { includeRemoved?: boolean } = {}): Promise<TenantView[]> {
+    const all = await this.options.directory.listTenants();
+    return all.filter((t) => options.includeRemoved || t.removedAt === null).map((t) => this.view(t));
+  }
+
+  async show(id: string): Promise<TenantView> {
+    return this.view(await this.live(id));
+  }
+
+  async add(input: unknown): Promise<TenantChange> {
+    const tenant = validTenant(input);
+    const { settings, secrets } = splitTenant(tenant);
+    const existing = await this.options.directory.getTenant(tenant.id);
+    if (existing) throw duplicate(existing);
+    const warnings = await (this.options.probe ?? probeVendors)(tenant);
+    const inserted = await this.options.directory.insertTenant({ id: tenant.id, source: 'api', status: 'enabled', settings, secrets: { ...secrets } }, this.now());
+    if (!inserted) throw duplicate((await this.options.directory.getTenant(tenant.id))!);
+    this.changed(tenant.id, 'added');
+    return { tenant: await this.show(tenant.id), warnings };
+  }
+
+  /** Merges `patch` into the definition; a replaced webhook secret stays valid for `overlapMinutes`. */
+  async update(id: string, patch: unknown, options: { overlapMinutes?: number } = {}): Promise<TenantChange> {
+    const current = this.changeable(await this.live(id));
+    if (patch && typeof patch === 'object' && 'id' in patch && (patch as { id: unknown }).id !== id) {
+      throw new AdminError('bad_request', 'id: a tenant id cannot be changed (add a new tenant instead)');
+    }
+    const before = asSecrets(current.secrets);
+    const tenant = validTenant(mergePatch(fullDefinition(current.settings, before), patch));
+    const { settings, secrets } = splitTenant(tenant);
+    const overlapMs = (options.overlapMinutes ?? DEFAULT_SECRET_OVERLAP_MINUTES) * 60_000;
+    const rotated = rotateSecrets(before, secrets, this.now(), overlapMs);
+    if (!(await this.options.directory.updateTenant(id, { settings, secrets: { ...rotated } }, this.now()))) throw unknown(id);
+    this.changed(id, 'updated');
+    return { tenant: await this.show(id), warnings: [] };
+  }
+
+  /** A disabled tenant's webhooks are still verified and stored; its jobs wait until it is enabled. */
+  async setStatus(id: string, status: TenantStatus): Promise<TenantView> {
+    await this.live(id);
+    if (!(await this.options.directory.updateTenant(id, { status }, this.now()))) throw unknown(id);
+    this.changed(id, status);
+    return this.show(id);
+  }
+
+  /** Its webhooks are refused from now on; its PHI is purged after the retention period; its audit trail stays. */
+  async remove(id: string): Promise<TenantView> {
+    this.changeable(await this.live(id));
+    if (!(await this.options.directory.removeTenant(id, this.now()))) throw unknown(id);
+    this.changed(id, 'removed');
+    const removed = await this.options.directory.getTenant(id);
+    return this.view(removed!);
+  }
+
+  private async live(id: string): Promise<StoredTenant> {
+    const tenant = await this.options.directory.getTenant(id);
+    if (!tenant || tenant.removedAt !== null) throw unknown(id);
+    return tenant;
+  }
+
+  private changeable(tenant: StoredTenant): StoredTenant {
+    if (tenant.source === 'config') {
+      throw new AdminError('config_tenant', `tenant ${tenant.id} comes from the config file: change or remove it there`);
+    }
+    return tenant;
+  }
+
+  private changed(tenantId: string, change: string): void {
+    this.options.logger?.info({ tenantId, change }, 'tenant directory changed');
+    this.options.onChange?.();
+  }
+
+  private view(tenant: StoredTenant): TenantView {
+    return {
+      id: tenant.id,
+      source: tenant.source,
+      status: tenant.status,
+      createdAt: tenant.createdAt,
+      updatedAt: tenant.updatedAt,
+      removedAt: tenant.removedAt,
+      definition: redactedDefinition(tenant.settings, asSecrets(tenant.secrets), this.now()),
+    };
+  }
+
+  private now(): number {
+    return this.options.clock.now();
+  }
+}
+
+/** A config tenant from untrusted input, or a 400 listing every problem by path. */
+export function validTenant(input: unknown): TenantConfig {
+  const result = tenantSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' ? unknownKeyProblems(tenantSchema, issue.path, issue.keys) : [`${issue.path.join('.') || '(tenant)'}: ${issue.message}`],
+  );
+  throw new AdminError('invalid_tenant', problems.join('; '));
+}
+
+function unknown(id: string): AdminError {
+  return new AdminError('unknown_tenant', `no tenant ${id}`);
+}
+
+function duplicate(existing: StoredTenant): AdminError {
+  return existing.removedAt === null
+    ? new AdminError('tenant_exists', `tenant ${existing.id} exists already`)
+    : new AdminError('tenant_exists', `tenant ${existing.id} was removed; its id is not reused`);
+}
