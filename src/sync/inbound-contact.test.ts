@@ -254,6 +254,35 @@ describe('handleContactEvents', () => {
       expect(await h.store.getLinkByPatient(TENANT_ID, PATIENT)).toMatchObject({ contactId: duplicate.id });
       expect(await auditActions(original.id)).toContain('skip:merged_away');
     });
+
+    it('hands the patient on through two merges in a row, keeping a staff edit made before them', async () => {
+      const mobile = { id: 'p1', label: 'Mobile', value: '+12065550300', displayValue: '(206) 555-0300' };
+      const original = await synced();
+      // Staff edit our contact, then merge it into a duplicate and that into another: their events wait.
+      const edited = h.spruce.editContact(original.id, (c) => (c.phoneNumbers = [mobile]));
+      const copyOf = (from: SpruceContact) =>
+        h.spruce.addContact({
+          givenName: from.givenName,
+          familyName: from.familyName,
+          phoneNumbers: [mobile],
+          integrationLinks: from.integrationLinks,
+        });
+      const first = copyOf(edited);
+      h.spruce.contacts.delete(original.id);
+      const second = copyOf(first);
+      h.spruce.contacts.delete(first.id);
+      const lateEdit = await h.receiveSpruce('contact.updated', { ...edited });
+
+      // The first merge is handled when its survivor is already gone: the second survivor takes over.
+      await receive('contact.merged', first, { deletedContactIds: [original.id] });
+      await receive('contact.merged', h.spruce.contacts.get(second.id)!, { deletedContactIds: [first.id] });
+      await handleContactEvents(h.ctx, [lateEdit]);
+
+      expect(await h.store.getLinkByPatient(TENANT_ID, PATIENT)).toMatchObject({ contactId: second.id });
+      expect(h.spry.patients.get(PATIENT)!.mobile).toBe('+12065550300');
+      await syncPatient(h.ctx, PATIENT);
+      expect(h.spruce.contacts.get(second.id)!.phoneNumbers.map((p) => p.value)).toEqual(['+12065550300']);
+    });
   });
 
   it('queues the sync under the patient job key ingest uses', async () => {
