@@ -152,7 +152,7 @@ export function sandboxConfig(
     server: { host: '127.0.0.1', port: options.port },
     log: { level: 'silent' },
     ...options.config,
-    database: sandboxDatabase(options.databaseUrl, options.config?.database),
+    database: { url: options.databaseUrl, ...(options.config?.database as Record<string, unknown> | undefined) },
     tenants: [
       {
         id: SANDBOX_TENANT_ID,
@@ -180,17 +180,17 @@ export function sandboxConfig(
 }
 
 /**
- * The database section: the caller's, else the URL alone. PostgreSQL requires an encryption key
- * (SQLite generates its own key file); a sandbox service's data lives only as long as the run,
- * so one is made up for it unless the caller chose a key or `encryption: off`.
+ * PostgreSQL requires an encryption key (SQLite generates its own key file). A service started
+ * here lives only as long as the run, so one is made up for it unless the caller chose a key or
+ * `encryption: off`. The config a user is given (sandboxConfig) is left as written.
  */
-function sandboxDatabase(url: string, given: unknown): Record<string, unknown> {
-  const database: Record<string, unknown> = { url, ...(given as Record<string, unknown> | undefined) };
+function withRunKey(raw: Record<string, unknown>): Record<string, unknown> {
+  const database = { ...(raw.database as Record<string, unknown>) };
   const onPostgres = /^postgres(ql)?:/.test(String(database.url));
   if (onPostgres && database.encryptionKey === undefined && database.encryption === undefined) {
     database.encryptionKey = randomBytes(32).toString('base64');
   }
-  return database;
+  return { ...raw, database };
 }
 
 /** Registers our webhooks with the simulators and starts the service in this process. */
@@ -204,7 +204,7 @@ export async function startServiceOnSandbox(sandbox: Sandbox, options: SandboxSe
     tempDir = await mkdtemp(path.join(tmpdir(), 'spruce-sync-'));
     databaseUrl = `sqlite:${path.join(tempDir, 'spruce-sync.db')}`;
   }
-  const config = parseConfig(sandboxConfig(sandbox, { port, databaseUrl, secrets, config: options.config, tenant: options.tenant }));
+  const config = parseConfig(withRunKey(sandboxConfig(sandbox, { port, databaseUrl, secrets, config: options.config, tenant: options.tenant })));
   const service = await startService(config, { ...options, clock: options.clock ?? sandbox.clock });
   return {
     sandbox,
