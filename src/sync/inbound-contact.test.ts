@@ -225,6 +225,64 @@ describe('handleContactEvents', () => {
       expect(recreated.outcome).toBe('created');
       expect(recreated.contactId).not.toBe(kept.id);
     });
+
+    it('does not let a merged-away contact’s edit, handled late (its job retried), undo a later edit of the survivor', async () => {
+      const mobile = (n: number) => ({ id: 'p1', label: 'Mobile', value: `+1206555030${n}`, displayValue: `(206) 555-030${n}` });
+      const original = await synced();
+      // Staff edit the contact; its event's job fails on an ambiguous Spry answer and waits to retry.
+      const edited = h.spruce.editContact(original.id, (c) => (c.phoneNumbers = [mobile(2)]));
+      const lateEdit = await h.receiveSpruce('contact.updated', { ...edited });
+      // Staff make a duplicate by hand and merge ours into it: the duplicate survives, with our link and fields.
+      const duplicate = h.spruce.addContact({ givenName: edited.givenName, familyName: edited.familyName, phoneNumbers: [mobile(2)] });
+      const survivor = h.spruce.editContact(duplicate.id, (c) => {
+        c.integrationLinks = edited.integrationLinks.map((l) => ({ ...l, contactId: duplicate.id }));
+        c.customContactFields = edited.customContactFields;
+      });
+      h.spruce.contacts.delete(original.id);
+      await receive('contact.merged', survivor, { deletedContactIds: [original.id] });
+      await syncPatient(h.ctx, PATIENT);
+      // Then staff set the survivor's mobile, which is written back.
+      await receive('contact.updated', h.spruce.editContact(duplicate.id, (c) => (c.phoneNumbers = [mobile(0)])));
+      expect(h.spry.patients.get(PATIENT)!.mobile).toBe('+12065550300');
+
+      // The retry of the merged-away contact's edit comes last: the survivor already says what holds.
+      h.spry.patches.length = 0;
+      await handleContactEvents(h.ctx, [lateEdit]);
+
+      expect(h.spry.patches).toEqual([]);
+      expect(h.spry.patients.get(PATIENT)!.mobile).toBe('+12065550300');
+      expect(await h.store.getLinkByPatient(TENANT_ID, PATIENT)).toMatchObject({ contactId: duplicate.id });
+      expect(await auditActions(original.id)).toContain('skip:merged_away');
+    });
+
+    it('hands the patient on through two merges in a row, keeping a staff edit made before them', async () => {
+      const mobile = { id: 'p1', label: 'Mobile', value: '+12065550300', displayValue: '(206) 555-0300' };
+      const original = await synced();
+      // Staff edit our contact, then merge it into a duplicate and that into another: their events wait.
+      const edited = h.spruce.editContact(original.id, (c) => (c.phoneNumbers = [mobile]));
+      const copyOf = (from: SpruceContact) =>
+        h.spruce.addContact({
+          givenName: from.givenName,
+          familyName: from.familyName,
+          phoneNumbers: [mobile],
+          integrationLinks: from.integrationLinks,
+        });
+      const first = copyOf(edited);
+      h.spruce.contacts.delete(original.id);
+      const second = copyOf(first);
+      h.spruce.contacts.delete(first.id);
+      const lateEdit = await h.receiveSpruce('contact.updated', { ...edited });
+
+      // The first merge is handled when its survivor is already gone: the second survivor takes over.
+      await receive('contact.merged', first, { deletedContactIds: [original.id] });
+      await receive('contact.merged', h.spruce.contacts.get(second.id)!, { deletedContactIds: [first.id] });
+      await handleContactEvents(h.ctx, [lateEdit]);
+
+      expect(await h.store.getLinkByPatient(TENANT_ID, PATIENT)).toMatchObject({ contactId: second.id });
+      expect(h.spry.patients.get(PATIENT)!.mobile).toBe('+12065550300');
+      await syncPatient(h.ctx, PATIENT);
+      expect(h.spruce.contacts.get(second.id)!.phoneNumbers.map((p) => p.value)).toEqual(['+12065550300']);
+    });
   });
 
   it('queues the sync under the patient job key ingest uses', async () => {

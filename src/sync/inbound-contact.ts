@@ -24,6 +24,8 @@ export const createGenerationKey = (patientId: number): Counter => `create-gener
 export const leaveDeletedKey = (patientId: number): Flag => `leave-deleted:${patientId}`;
 /** The patient a contact was linked to before it was deleted or merged away: its messages stay that patient's. */
 export const formerPatientKey = (contactId: string) => `former-patient:${contactId}`;
+/** The contact a merged-away contact was folded into: what it held lives on there. */
+const mergedIntoKey = (contactId: string) => `merged-into:${contactId}`;
 
 /** Runs the queued events of one contact, oldest first by Spruce's eventTime. */
 export async function handleContactEvents(ctx: TenantContext, events: InboundEvent[]): Promise<void> {
@@ -81,6 +83,15 @@ export async function patientOfContact(ctx: TenantContext, contact: SpruceContac
 
 async function onContactChanged(ctx: TenantContext, contact: SpruceContact, event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
+  // A picture of a contact merged away, handled only after its merge (a retried job, a late
+  // delivery): the merge read the survivor as it was then and took what it holds beyond our
+  // ledger as staff edits, so this older picture is settled. Acting on it would put the patient
+  // back on a contact that is gone and write its stale values over later edits of the survivor.
+  const mergedInto = await ctx.store.getState(tenantId, mergedIntoKey(contact.id));
+  if (mergedInto !== null) {
+    await audit(ctx, 'spruce', 'contact', contact.id, 'skip', event.id, { reason: 'merged_away', survivorId: mergedInto });
+    return;
+  }
   const patientId = await patientOfContact(ctx, contact);
   if (patientId === null) {
     if (event.type !== 'contact.created') return;
@@ -243,17 +254,24 @@ async function onContactDeleted(ctx: TenantContext, contactId: string, eventId: 
 async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, deletedIds: string[], event: InboundEvent): Promise<void> {
   const tenantId = ctx.config.id;
   const eventId = event.id;
-  // A merge handled late may find its survivor deleted since: then the merged-away contacts are
-  // simply gone, as after a delete, and nothing is linked to a contact that no longer exists.
+  // A merge handled late may find its survivor gone since. Merged on into another contact (two
+  // merges in a row): the contact now carrying the patient's link takes over, with what we knew,
+  // so staff edits made before the merges are still told from our writes. Deleted: the
+  // merged-away contacts are simply gone, as after a delete.
   const live = await ctx.spruce.getContact(survivor.id);
   if (!live) {
-    for (const deletedId of deletedIds) await onContactDeleted(ctx, deletedId, eventId);
-    await onContactDeleted(ctx, survivor.id, eventId);
+    for (const goneId of [...deletedIds, survivor.id]) {
+      const link = await ctx.store.getLinkByContact(tenantId, goneId);
+      const heir = link ? await contactCarryingLink(ctx, link.patientId) : null;
+      if (link && heir) await takeOverFromGone(ctx, link.patientId, goneId, heir, event);
+      else await onContactDeleted(ctx, goneId, eventId);
+    }
     return;
   }
   let survivorPatient = await patientOfContact(ctx, survivor);
   let inheritedFrom: string | undefined;
   for (const deletedId of deletedIds) {
+    await ctx.store.setState(tenantId, mergedIntoKey(deletedId), survivor.id);
     const link = await ctx.store.getLinkByContact(tenantId, deletedId);
     if (!link) continue;
     await ctx.store.deleteLinkByContact(tenantId, deletedId);
@@ -293,6 +311,25 @@ async function onContactMerged(ctx: TenantContext, survivor: SpruceContact, dele
   // before or after the merge may have gone unhandled while the survivor was not ours yet).
   await onContactChanged(ctx, live, event);
   await queuePatientSync(ctx, survivorPatient);
+}
+
+/** The live contact carrying the patient's integration link; the lowest id when there are several. */
+async function contactCarryingLink(ctx: TenantContext, patientId: number): Promise<SpruceContact | null> {
+  const found = await ctx.spruce.findContactsByIntegrationId(spryExternalId(ctx.config.spry.organisationId, patientId));
+  return [...found].sort((a, b) => (a.id < b.id ? -1 : 1))[0] ?? null;
+}
+
+/** The heir of a contact merged away twice over takes its link and our ledger, as at a merge. */
+async function takeOverFromGone(ctx: TenantContext, patientId: number, goneId: string, heir: SpruceContact, event: InboundEvent): Promise<void> {
+  const tenantId = ctx.config.id;
+  await ctx.store.deleteLinkByContact(tenantId, goneId);
+  await ctx.store.setState(tenantId, formerPatientKey(goneId), String(patientId));
+  await ctx.store.setState(tenantId, mergedIntoKey(goneId), heir.id);
+  await ctx.store.upsertLink(tenantId, patientId, heir.id, ctx.clock.now());
+  await audit(ctx, 'spruce', 'link', heir.id, 'link', event.id, { patientId, reason: 'merge', from: goneId });
+  await inheritLedger(ctx, heir.id, goneId);
+  await onContactChanged(ctx, heir, event);
+  await queuePatientSync(ctx, patientId);
 }
 
 /**
