@@ -15,11 +15,16 @@ import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/p
 import { deliveryFaults, histories, HistoryRunner, injectFaults, type Model } from './support.ts';
 
 /**
- * Bounded so the SQLite run stays well under a minute on a loaded machine. A failure prints its
- * seed and path: PROPERTY_SEED=… PROPERTY_PATH=… replays exactly that history.
+ * Bounded so the SQLite run stays well under a minute on a loaded machine. `npm test` draws its
+ * histories from a fixed seed, so CI checks the same histories every time and a red run is a
+ * change in the product, not a new draw; searching is done with PROPERTY_SEED=random (and more
+ * PROPERTY_RUNS). A failure prints its seed and path: PROPERTY_SEED=… PROPERTY_PATH=… replays
+ * that history (timing across the two simulators may still differ from the failing run).
  */
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 4);
-const REPLAY = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED), path: process.env.PROPERTY_PATH } : {};
+const CI_SEED = 20261207;
+const SEED = process.env.PROPERTY_SEED ?? String(CI_SEED);
+const REPLAY = SEED === 'random' ? {} : { seed: Number(SEED), path: process.env.PROPERTY_PATH };
 
 /** Spry patient PATCHes answered 2xx: a retry after an answer the network lost is not an echo. */
 function answeredPatches(world: World): number {
