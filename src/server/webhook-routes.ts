@@ -80,16 +80,24 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
   if (options.load) {
     const load = options.load;
     const inHand = new WeakSet<object>();
-    const leave = async (request: object) => {
+    const leave = (request: object) => {
       if (inHand.delete(request)) load.leave();
     };
-    app.addHook('onRequest', async (request) => {
+    // Callback hooks, not async ones: every delivery passes them, and a promise each is waste.
+    app.addHook('onRequest', (request, _reply, done) => {
       inHand.add(request);
       load.enter();
+      done();
     });
-    app.addHook('onResponse', leave);
+    app.addHook('onResponse', (request, _reply, done) => {
+      leave(request);
+      done();
+    });
     // A sender that hangs up before the answer may get no onResponse; it is counted out once.
-    app.addHook('onRequestAbort', leave);
+    app.addHook('onRequestAbort', (request, done) => {
+      leave(request);
+      done();
+    });
   }
 
   const refuse = (reply: FastifyReply, source: 'spry' | 'spruce', outcome: Refusal, message: string) => {
