@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AmbiguousMode, RouteFault } from '../../src/sandbox/faults.ts';
 import { spryExternalId } from '../../src/sync/desired-contact.ts';
-import { advanceUntil, contactsOfPatient, eventually, quiesce, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
+import { advanceUntil, contactsOfPatient, eventually, quiesce, quiesceOnClock, SANDBOX_SPRY_ORG, startWorld, type World } from './support.ts';
 
 let world: World | undefined;
 
@@ -40,20 +40,6 @@ function lost(log: { route: string; status: number }[], route: string, mode: Amb
 function faults(routes: { match: string }[], mode: AmbiguousMode): RouteFault[] {
   // A hang holds the answer 5 s on the sandbox clock, then drops the connection.
   return routes.map(({ match }) => ({ match, ambiguousRate: 1, ambiguousMode: mode, hangMs: 5_000 }));
-}
-
-/**
- * Quiet with the sandbox clock moving: after a run of lost answers the tenant's Spry breaker is
- * open and answers still held by a hang are dropped only on that clock, so jobs wait on it.
- */
-async function quietOnClock(w: World): Promise<void> {
-  const tenantId = w.config.tenants[0]!.id;
-  await advanceUntil(
-    w,
-    async () => w.service.pool.activeCount === 0 && (await w.service.store.queueStats(tenantId)).every((s) => s.waiting === 0 && s.running === 0),
-    { what: 'the sync to go quiet', stepMs: 5_000 },
-  );
-  await quiesce(w);
 }
 
 async function deadLetters(w: World): Promise<string[]> {
@@ -151,7 +137,7 @@ describe.each(MODES)('Spry writes whose answers are lost (%s)', (mode) => {
     const done = () =>
       w.sandbox.spry.patient(SANDBOX_SPRY_ORG, patientId!)?.mobile === '+12065550161' && w.sandbox.spry.communications(SANDBOX_SPRY_ORG, patientId!).length === 2;
     await advanceUntil(w, done, { what: 'write-back and chart entries', stepMs: 5_000 });
-    await quietOnClock(w);
+    await quiesceOnClock(w);
 
     const entries = w.sandbox.spry.communications(SANDBOX_SPRY_ORG, patientId!);
     expect(entries.map((e) => e.external_id).sort()).toEqual(items.map((i) => i.id).sort());

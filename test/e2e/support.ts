@@ -43,14 +43,18 @@ export function contactsOfPatient(world: { sandbox: Sandbox }, patientId: number
 }
 
 /** Waits until the queue has nothing waiting or running and no webhook is in flight. */
+/** No job of the world's tenant waiting or running, and no handler running. */
+async function isQuiet(world: World): Promise<boolean> {
+  const stats = await world.service.store.queueStats(world.config.tenants[0]!.id);
+  return world.service.pool.activeCount === 0 && stats.every((s) => s.waiting === 0 && s.running === 0);
+}
+
 export async function quiesce(world: World, timeoutMs = 15_000): Promise<void> {
   await eventually(
     async () => {
       await world.sandbox.spry.settle();
       await world.sandbox.spruce.settle();
-      const stats = await world.service.store.queueStats(world.config.tenants[0]!.id);
-      const busy = stats.some((s) => s.waiting > 0 || s.running > 0);
-      return !busy && world.service.pool.activeCount === 0;
+      return isQuiet(world);
     },
     timeoutMs,
     'the sync to go quiet',
@@ -61,6 +65,15 @@ export async function quiesce(world: World, timeoutMs = 15_000): Promise<void> {
   await world.sandbox.spruce.settle();
   const stats = await world.service.store.queueStats(world.config.tenants[0]!.id);
   if (stats.some((s) => s.waiting > 0 || s.running > 0)) await quiesce(world, timeoutMs);
+}
+
+/**
+ * Quiet with the sandbox clock moving: what waits on that clock (an open circuit breaker's
+ * cool-down, an answer a simulated hang holds, a retry's backoff) never ends under quiesce alone.
+ */
+export async function quiesceOnClock(world: World): Promise<void> {
+  await advanceUntil(world, () => isQuiet(world), { what: 'the sync to go quiet', stepMs: 5_000 });
+  await quiesce(world);
 }
 
 export function countRequests(log: { route: string }[], pattern: RegExp): number {
