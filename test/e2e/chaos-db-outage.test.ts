@@ -45,7 +45,16 @@ async function startOnPostgres(databaseUrl: string): Promise<{ sandbox: Sandbox;
 async function nothingLost(world: { sandbox: Sandbox }, running: SandboxWithService): Promise<void> {
   const store = running.service.store;
   try {
-    await advanceUntil(world, async () => (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0, { stepMs: 5_000, what: 'the inbox to drain' });
+    // A delivery refused while the database was away waits in its sender's retry schedule: it is
+    // not lost until the sender has given up, so wait for the senders as well as for the inbox.
+    await advanceUntil(
+      world,
+      async () =>
+        world.sandbox.spry.dispatcher.pendingCount() === 0 &&
+        world.sandbox.spruce.dispatcher.pendingCount() === 0 &&
+        (await store.searchEvents({ status: 'queued', limit: 1 })).length === 0,
+      { stepMs: 5_000, what: 'the senders and the inbox to drain' },
+    );
   } catch (error) {
     // Say what is stuck: the events still queued and the jobs that should run them.
     const queued = (await store.searchEvents({ status: 'queued', limit: 20 })).map((e) => `${e.id} ${e.source} ${e.type} ${e.jobKey}`);
