@@ -1,4 +1,4 @@
-// `npm run bench:scale-out [-- --patients N] [--no-write]`: end-to-end throughput of Spry
+// `npm run bench:scale-out [-- --patients N] [--rounds R] [--setups 1,3] [--no-write]`: end-to-end throughput of Spry
 // changes (edit in Spry → webhook → inbox → worker → Spry fetch → Spruce write, until Spruce
 // shows it) with 1, 2 and 3 `spruce-sync start` processes on PostgreSQL against 1 on SQLite,
 // in one run, on the sandbox with its rate limits lifted. Each configuration gets a fresh
@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { freePort, registerSandboxWebhooks, sandboxConfig, SANDBOX_SPRY_ORG, startSandbox, type Sandbox } from '../src/sandbox/environment.ts';
 import { spryExternalId } from '../src/sync/desired-contact.ts';
+import type { DeliveryAttempt } from '../src/sandbox/webhook-dispatcher.ts';
 import { Cluster } from '../test/chaos/cluster.ts';
 import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
@@ -36,6 +37,20 @@ interface Result extends Setup {
   perSecond: number;
   spryCalls: number;
   spruceCalls: number;
+  /** Webhook deliveries of the timed pass that were not acknowledged, by what they met. */
+  failedDeliveries: Record<string, number>;
+  slowestAckMs: number;
+}
+
+/** Counts unacknowledged delivery attempts by their status or error (the hop that refused them). */
+function failureReasons(attempts: DeliveryAttempt[]): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const attempt of attempts) {
+    if (attempt.status !== null && attempt.status < 300) continue;
+    const reason = attempt.status === null ? (attempt.error ?? 'no answer') : `HTTP ${attempt.status}`;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+  }
+  return reasons;
 }
 
 const setups: Setup[] = [
@@ -111,13 +126,17 @@ async function measure(setup: Setup, pgUrl: string | null): Promise<Result> {
     await untilSynced(sandbox, ids, (id) => `Warm${id}`, 600_000);
     await sleep(1_000);
 
+    const attemptsBefore = sandbox.spry.dispatcher.attempts.length;
     const spryBefore = sandbox.spry.requestLog.length;
     const spruceBefore = sandbox.spruce.requestLog.length;
     const started = performance.now();
     for (const id of ids) sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, id, { last_name: `Timed${id}` });
     await untilSynced(sandbox, ids, (id) => `Timed${id}`, 600_000);
     const seconds = (performance.now() - started) / 1000;
+    const attempts = sandbox.spry.dispatcher.attempts.slice(attemptsBefore);
     return {
+      failedDeliveries: failureReasons(attempts),
+      slowestAckMs: Math.round(Math.max(0, ...attempts.map((a) => a.durationMs))),
       ...setup,
       seconds,
       perSecond: ids.length / seconds,
@@ -131,13 +150,17 @@ async function measure(setup: Setup, pgUrl: string | null): Promise<Result> {
 
 const pgUrl = await findPostgres();
 if (!pgUrl) console.warn('PostgreSQL is not reachable: only the SQLite rows are measured (set SPRUCE_SYNC_TEST_PG_URL).');
-const measured = setups.filter((setup) => setup.store === 'sqlite' || pgUrl);
+// `--setups 1,3,4`: only these rows of the table (1-based), to look at one setup closely.
+const chosen = option('--setups')?.split(',').map(Number);
+const measured = setups.filter((setup, index) => (setup.store === 'sqlite' || pgUrl) && (!chosen || chosen.includes(index + 1)));
 const runs = new Map<Setup, Result[]>(measured.map((setup) => [setup, []]));
 const loadBefore = loadavg()[0]!;
 for (let round = 1; round <= rounds; round++) {
   for (const setup of measured) {
     const result = await measure(setup, pgUrl);
-    console.log(`round ${round}, ${setup.name}: ${result.perSecond.toFixed(1)} changes/s (${result.seconds.toFixed(1)} s; ${result.spryCalls} Spry + ${result.spruceCalls} Spruce calls)`);
+    console.log(
+      `round ${round}, ${setup.name}: ${result.perSecond.toFixed(1)} changes/s (${result.seconds.toFixed(1)} s; ${result.spryCalls} Spry + ${result.spruceCalls} Spruce calls; slowest acknowledgement ${result.slowestAckMs} ms; unacknowledged deliveries ${JSON.stringify(result.failedDeliveries)})`,
+    );
     runs.get(setup)!.push(result);
   }
 }

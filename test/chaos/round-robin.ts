@@ -34,6 +34,11 @@ export class RoundRobinProxy {
         });
       });
     });
+    // Like a real balancer (and like the service itself, src/server/app.ts) keep idle client
+    // connections longer than a sender keeps them: with Node's default of 5 s, a sender that
+    // picks an idle connection in the same instant the proxy times it out gets ECONNRESET, and a
+    // burst lost a few deliveries to the sender's 15 s redelivery (the bimodal scale-out rounds).
+    this.server.keepAliveTimeout = 65_000;
   }
 
   async listen(): Promise<string> {
