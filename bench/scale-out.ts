@@ -7,6 +7,7 @@
 // rounds and the median counts, so a burst of load from elsewhere on the machine does not
 // land on one setup only. Appends the table to docs/BENCHMARKS.md.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { Cluster } from '../test/chaos/cluster.ts';
 import { adminQuery, dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { RoundRobinProxy } from '../test/chaos/round-robin.ts';
 import { scriptArgs } from './lib/args.ts';
+import { processCpuSeconds } from './lib/processes.ts';
 import { appendSection } from './lib/report.ts';
 
 const { option, flag } = scriptArgs();
@@ -40,6 +42,32 @@ interface Result extends Setup {
   /** Webhook deliveries of the timed pass that were not acknowledged, by what they met. */
   failedDeliveries: Record<string, number>;
   slowestAckMs: number;
+  /** CPU milliseconds per change during the timed pass, by who spent them. */
+  cpuMsPerChange: { instances: number; postgres: number; harness: number };
+}
+
+/** CPU seconds of every PostgreSQL server process on this machine (the server runs here too). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processCpuSeconds(Number(entry));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+/** CPU seconds so far of the instances, PostgreSQL and this process (simulators, proxy, sender). */
+function cpuNow(cluster: Cluster): { instances: number; postgres: number; harness: number } {
+  const usage = process.cpuUsage();
+  return {
+    instances: cluster.pids().reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
+    postgres: postgresCpuSeconds(),
+    harness: (usage.user + usage.system) / 1e6,
+  };
 }
 
 /** Counts unacknowledged delivery attempts by their status or error (the hop that refused them). */
@@ -129,13 +157,17 @@ async function measure(setup: Setup, pgUrl: string | null): Promise<Result> {
     const attemptsBefore = sandbox.spry.dispatcher.attempts.length;
     const spryBefore = sandbox.spry.requestLog.length;
     const spruceBefore = sandbox.spruce.requestLog.length;
+    const cpuBefore = cpuNow(cluster);
     const started = performance.now();
     for (const id of ids) sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, id, { last_name: `Timed${id}` });
     await untilSynced(sandbox, ids, (id) => `Timed${id}`, 600_000);
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuNow(cluster);
+    const perChange = (part: keyof typeof cpuAfter) => ((cpuAfter[part] - cpuBefore[part]) * 1000) / ids.length;
     const attempts = sandbox.spry.dispatcher.attempts.slice(attemptsBefore);
     return {
       failedDeliveries: failureReasons(attempts),
+      cpuMsPerChange: { instances: perChange('instances'), postgres: setup.store === 'postgres' ? perChange('postgres') : 0, harness: perChange('harness') },
       slowestAckMs: Math.round(Math.max(0, ...attempts.map((a) => a.durationMs))),
       ...setup,
       seconds,
@@ -159,7 +191,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const setup of measured) {
     const result = await measure(setup, pgUrl);
     console.log(
-      `round ${round}, ${setup.name}: ${result.perSecond.toFixed(1)} changes/s (${result.seconds.toFixed(1)} s; ${result.spryCalls} Spry + ${result.spruceCalls} Spruce calls; slowest acknowledgement ${result.slowestAckMs} ms; unacknowledged deliveries ${JSON.stringify(result.failedDeliveries)})`,
+      `round ${round}, ${setup.name}: ${result.perSecond.toFixed(1)} changes/s (${result.seconds.toFixed(1)} s; ${result.spryCalls} Spry + ${result.spruceCalls} Spruce calls; slowest acknowledgement ${result.slowestAckMs} ms; unacknowledged deliveries ${JSON.stringify(result.failedDeliveries)}; CPU ms per change: instances ${result.cpuMsPerChange.instances.toFixed(2)}, PostgreSQL ${result.cpuMsPerChange.postgres.toFixed(2)}, simulators+proxy ${result.cpuMsPerChange.harness.toFixed(2)})`,
     );
     runs.get(setup)!.push(result);
   }
@@ -172,9 +204,12 @@ const results = measured.map((setup) => ({ ...median(runs.get(setup)!), all: run
 const pgVersion = pgUrl ? (await adminQuery<{ server_version: string }>(pgUrl, 'SHOW server_version'))[0]!.server_version : 'n/a';
 const base = results[0]!.perSecond;
 const table = [
-  '| setup | Spry changes synced/s (median) | vs SQLite FULL | each round | Spry calls | Spruce calls |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ...results.map((r) => `| ${r.name} | ${r.perSecond.toFixed(1)} | ${(r.perSecond / base).toFixed(2)}× | ${r.all} | ${r.spryCalls} | ${r.spruceCalls} |`),
+  '| setup | Spry changes synced/s (median) | vs SQLite FULL | each round | Spry calls | Spruce calls | CPU ms per change: instances / PostgreSQL / simulators+proxy | unacknowledged deliveries |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ...results.map(
+    (r) =>
+      `| ${r.name} | ${r.perSecond.toFixed(1)} | ${(r.perSecond / base).toFixed(2)}× | ${r.all} | ${r.spryCalls} | ${r.spruceCalls} | ${r.cpuMsPerChange.instances.toFixed(2)} / ${r.cpuMsPerChange.postgres.toFixed(2)} / ${r.cpuMsPerChange.harness.toFixed(2)} | ${Object.entries(r.failedDeliveries).map(([k, v]) => `${k} ${v}`).join(', ') || '0'} |`,
+  ),
 ].join('\n');
 const cpu = cpus();
 const section = `
@@ -182,7 +217,7 @@ const section = `
 
 - Date: ${new Date().toISOString().slice(0, 10)}; command: \`npm run bench:scale-out -- --patients ${patients} --rounds ${rounds}\`
 - Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM; Node ${process.version}; PostgreSQL ${pgVersion} on the same machine; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after
-- Each instance is a \`spruce-sync start\` process (8 workers, pool of 10) behind a round-robin proxy; the simulators, the proxy and PostgreSQL share the same cores.
+- Each instance is a \`spruce-sync start\` process (default workers, pool of 10) behind a round-robin proxy; the simulators, the proxy and PostgreSQL share the same cores.
 - Setups take turns, ${rounds} rounds; the table shows the median round. One timed pass: one Spry edit per patient (${patients} patients, contacts already created by a warm-up pass), from the first edit until Spruce shows every one. Rate limits lifted (Spruce unlimited; Spry ceiling 100,000/s). On PostgreSQL every call still goes through the shared budget rows.
 
 ${table}

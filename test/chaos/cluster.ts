@@ -42,6 +42,11 @@ export class Cluster {
     return this.instances.filter((i) => i.up).map((i) => i.spec.port);
   }
 
+  /** Process ids of the running instances (a benchmark reads their CPU time from /proc). */
+  pids(): number[] {
+    return this.instances.flatMap((i) => (i.child?.pid === undefined ? [] : [i.child.pid]));
+  }
+
   isUp(index: number): boolean {
     return this.instances[index]!.up;
   }
