@@ -82,6 +82,8 @@ describe('loadConfig', () => {
         'tenants.0.spry.webhookSecrets.0: environment variable SPRY_WEBHOOK_SECRET is not set',
       ]),
     );
+    // Once each: the unset variable, not also the schema's view of the empty value.
+    expect(problems.filter((p) => p.startsWith('tenants.0.spry.clientId:'))).toHaveLength(1);
     expect(problems.some((p) => p.startsWith('tenants.0.id:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('tenants.0.spry.organisationId:'))).toBe(true);
     expect((error as ConfigError).code).toBe('CONFIG_INVALID');

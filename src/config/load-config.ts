@@ -65,7 +65,11 @@ export function parseConfig(raw: unknown, env: Env = process.env): Config {
   const substituted = substituteEnv(raw ?? {}, env, '', problems);
   const result = configSchema.safeParse(substituted);
   if (!result.success) {
+    // A value left empty by an unset variable is reported once, as the variable, not again as
+    // whatever the schema thinks of the empty string.
+    const unset = new Set(problems.map((problem) => problem.slice(0, problem.indexOf(': environment variable '))));
     for (const issue of result.error.issues) {
+      if (unset.has(issue.path.join('.'))) continue;
       if (issue.code === 'unrecognized_keys') problems.push(...unknownKeyProblems(configSchema, issue.path, issue.keys));
       else problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
     }
