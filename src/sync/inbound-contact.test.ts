@@ -71,11 +71,14 @@ describe('handleContactEvents', () => {
     const intent = await h.store.getLedger(TENANT_ID, 'spruce', contact.id);
     await h.store.putLedger({ ...intent!, system: 'spruce-intent', fields: { ...intent!.fields, givenName: 'Tess' } });
     const announced = h.spruce.editContact(contact.id, (c) => (c.givenName = 'Tess'));
+    h.spruce.calls.length = 0;
 
     await receive('contact.updated', announced);
 
     expect(h.spry.writes).toEqual([]);
     expect(await queuedPatientSyncs()).toEqual([]);
+    // The picture is the write in flight: no read of the contact to be sure.
+    expect(h.spruce.calls).toEqual([]);
   });
 
   it('writes a staff edit of the phones back to Spry and queues the patient sync', async () => {

@@ -126,6 +126,10 @@ async function onContactChanged(ctx: TenantContext, contact: SpruceContact, even
     await audit(ctx, 'spruce', 'contact', contact.id, 'echo', event.id, {});
     return;
   }
+  // The announcement of a write a patient sync is making right now (Spruce sends it before our
+  // answer arrives and the ledger catches up): this picture is ours, and reading the contact to
+  // be sure would cost a call per write under a steady stream of edits.
+  if (await isOurWriteInFlight(ctx, contact.id, snapshotOfContact(contact), event.id, ledger)) return;
   // Spruce delivers at most 1000 events a minute per endpoint and delays the rest, so an event
   // may show the contact as it was before our later writes. What differs is acted on only as
   // the contact is now: a stale picture must never be written back to the chart.
