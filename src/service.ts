@@ -269,7 +269,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
   late.pool = pool;
-  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
+  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, actor: 'admin-api', onChange: () => void registry.refresh().catch(() => undefined) });
 
   // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
   // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).
