@@ -32,6 +32,7 @@ import { OrgCatalogCache } from './sync/org-catalog.ts';
 import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
 import { tenantTasks } from './sync/scheduler-tasks.ts';
 import type { TenantContext } from './sync/tenant-context.ts';
+import { purgeRemovedTenantsTask } from './tenants/purge.ts';
 import { TenantRegistry } from './tenants/registry.ts';
 import { TenantAdmin } from './tenants/tenant-admin.ts';
 
@@ -70,19 +71,6 @@ export interface RunningService {
 
 /** How often each instance reads the tenant directory's version for changes made elsewhere. */
 const TENANT_POLL_MS = 1_000;
-
-/** A removed tenant's PHI goes after the retention period (on the leader, with the pruning). */
-function purgeRemovedTenantsTask(store: Store, clock: Clock, logger: Logger, retention: Config['retention']) {
-  return {
-    name: 'tenants:purge-removed',
-    everyMs: (retention.pruneEveryMinutes || 60) * 60_000,
-    runOnStart: true,
-    async run() {
-      const purged = await store.purgeRemovedTenants(clock.now() - retention.payloadDays * 86_400_000, clock.now());
-      for (const tenantId of purged) logger.info({ tenantId }, 'removed tenant: PHI purged after the retention period; audit trail kept');
-    },
-  };
-}
 
 /**
  * More webhook deliveries in hand at once than this is a burst. Steady traffic (50 changes/s)
@@ -309,7 +297,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules = new Scheduler({ clock, logger, runIfLeader });
   late.scheduler = schedules;
   for (const tenant of registry.list) scheduleTenant(tenant);
-  schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));
+  // A removed tenant's PHI and fan-out rows go after the retention period; its audit trail stays.
+  schedules.add(purgeRemovedTenantsTask({ directory: store, fanout: fanout.store, clock, logger, payloadDays: config.retention.payloadDays, everyMinutes: config.retention.pruneEveryMinutes }));
   schedules.start();
   registry.start();
   logger.info({ url, tenants: registry.ids }, 'spruce-sync started');
