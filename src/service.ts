@@ -204,12 +204,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     onStart(tenant) {
       contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms), admission }));
       if (late.scheduler) scheduleTenant(tenant);
+      late.operator?.alerts.watch(tenant);
       late.pool?.notify();
     },
-    onStop(tenantId) {
+    onStop(tenantId, why) {
       const stopped = contexts.get(tenantId);
       contexts.delete(tenantId);
       admission.forget(tenantId);
+      if (why === 'gone') late.operator?.alerts.forget(tenantId);
       // Their connection pools close once the requests in flight (a job still running) are done.
       for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
       for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
@@ -221,8 +223,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const live: Config = { ...config, tenants: registry.list };
 
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
-  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store });
+  // A disabled tenant sends nothing out (its vendors' alerts held, its fan-out deliveries waiting); a removed one neither.
+  const sending = (tenantId: string) => registry.claimable(tenantId);
+  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, sending, ...options.fanout });
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store, tenantSending: sending });
   late.operator = operator;
   await operator.prepare();
   operator.metrics.watchAdmission(() => admission.readings());
