@@ -32,6 +32,7 @@ import { OrgCatalogCache } from './sync/org-catalog.ts';
 import { Scheduler, type LeaderGate } from './sync/scheduler.ts';
 import { tenantTasks } from './sync/scheduler-tasks.ts';
 import type { TenantContext } from './sync/tenant-context.ts';
+import { purgeRemovedTenantsTask } from './tenants/purge.ts';
 import { TenantRegistry } from './tenants/registry.ts';
 import { TenantAdmin } from './tenants/tenant-admin.ts';
 
@@ -70,19 +71,6 @@ export interface RunningService {
 
 /** How often each instance reads the tenant directory's version for changes made elsewhere. */
 const TENANT_POLL_MS = 1_000;
-
-/** A removed tenant's PHI goes after the retention period (on the leader, with the pruning). */
-function purgeRemovedTenantsTask(store: Store, clock: Clock, logger: Logger, retention: Config['retention']) {
-  return {
-    name: 'tenants:purge-removed',
-    everyMs: (retention.pruneEveryMinutes || 60) * 60_000,
-    runOnStart: true,
-    async run() {
-      const purged = await store.purgeRemovedTenants(clock.now() - retention.payloadDays * 86_400_000, clock.now());
-      for (const tenantId of purged) logger.info({ tenantId }, 'removed tenant: PHI purged after the retention period; audit trail kept');
-    },
-  };
-}
 
 /**
  * More webhook deliveries in hand at once than this is a burst. Steady traffic (50 changes/s)
@@ -216,12 +204,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     onStart(tenant) {
       contexts.set(tenant.id, tenantContext(tenant, { store, clock, logger, onApiCall, onRateLimitWait: (system, ms) => late.operator?.onRateLimitWait(system, ms), admission }));
       if (late.scheduler) scheduleTenant(tenant);
+      late.operator?.alerts.watch(tenant);
       late.pool?.notify();
     },
-    onStop(tenantId) {
+    onStop(tenantId, why) {
       const stopped = contexts.get(tenantId);
       contexts.delete(tenantId);
       admission.forget(tenantId);
+      if (why === 'gone') late.operator?.alerts.forget(tenantId);
       // Their connection pools close once the requests in flight (a job still running) are done.
       for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
       for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);
@@ -233,8 +223,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const live: Config = { ...config, tenants: registry.list };
 
   const workerId = options.workerId ?? config.workers.workerId ?? `${hostname()}:${process.pid}`;
-  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, ...options.fanout });
-  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store });
+  // A disabled tenant sends nothing out (its vendors' alerts held, its fan-out deliveries waiting); a removed one neither.
+  const sending = (tenantId: string) => registry.claimable(tenantId);
+  const fanout = await createFanout({ config: live, mainStore: store, clock, logger, workerId, sending, ...options.fanout });
+  const operator = createOperatorSurface({ config: live, store, clock, logger, tenantIds: registry.ids, runIfLeader, fanoutStore: fanout.store, tenantSending: sending });
   late.operator = operator;
   await operator.prepare();
   operator.metrics.watchAdmission(() => admission.readings());
@@ -269,7 +261,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
   late.pool = pool;
-  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, onChange: () => void registry.refresh().catch(() => undefined) });
+  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, actor: 'admin-api', onChange: () => void registry.refresh().catch(() => undefined) });
 
   // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
   // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).
@@ -309,7 +301,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const schedules = new Scheduler({ clock, logger, runIfLeader });
   late.scheduler = schedules;
   for (const tenant of registry.list) scheduleTenant(tenant);
-  schedules.add(purgeRemovedTenantsTask(store, clock, logger, config.retention));
+  // A removed tenant's PHI and fan-out rows go after the retention period; its audit trail stays.
+  schedules.add(purgeRemovedTenantsTask({ directory: store, fanout: fanout.store, clock, logger, payloadDays: config.retention.payloadDays, everyMinutes: config.retention.pruneEveryMinutes }));
   schedules.start();
   registry.start();
   logger.info({ url, tenants: registry.ids }, 'spruce-sync started');

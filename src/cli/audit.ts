@@ -2,6 +2,7 @@
 // changed, when, and which event caused it.
 import type { Command } from 'commander';
 import { AdminError } from '../errors.ts';
+import { AUDIT_SYSTEMS, type AuditSystem } from '../store/types.ts';
 import { cliInt, cliTime, isoTime, printJson, printTable, withAdmin } from './admin-context.ts';
 import { registerAuditExportCommand } from './audit-export.ts';
 
@@ -21,16 +22,16 @@ interface AuditOptions {
 }
 
 export function registerAuditCommand(program: Command): void {
-  const audit = program.command('audit').description('The audit trail of every read and write of PHI');
+  const audit = program.command('audit').description('The audit trail of every read and write of PHI, and of every change to a tenant');
   audit
     .command('search')
     .description('Search audit entries, newest first')
     .requiredOption('-c, --config <file>', 'the service config file')
     .option('--tenant <id>', 'tenant id')
-    .option('--system <system>', 'spry or spruce')
-    .option('--record-type <type>', 'patient, contact, link, communication, …')
+    .option('--system <system>', 'spry, spruce, or spruce-sync (changes to tenants)')
+    .option('--record-type <type>', 'patient, contact, link, communication, tenant, …')
     .option('--record <id>', 'record id: Spry patient id, Spruce contact id, …')
-    .option('--action <action>', 'read, create, update, delete, link, unlink, skip, …')
+    .option('--action <action>', 'read, create, update, delete, link, unlink, skip, add, rotate-secret, disable, enable, remove, purge, …')
     .option('--event <id>', 'the inbound event that caused it')
     .option('--since <time>', '30m, 2h, 7d, ISO 8601 or epoch ms')
     .option('--until <time>', 'before this time')
@@ -39,13 +40,12 @@ export function registerAuditCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: AuditOptions) => {
       await withAdmin(options.config, async (ctx) => {
-        if (options.system !== undefined && options.system !== 'spry' && options.system !== 'spruce') {
-          throw new AdminError('bad_request', 'system: spry or spruce');
-        }
+        const system = options.system as AuditSystem | undefined;
+        if (system !== undefined && !AUDIT_SYSTEMS.includes(system)) throw new AdminError('bad_request', `system: one of ${AUDIT_SYSTEMS.join(', ')}`);
         const limit = Math.min(500, cliInt(options.limit, 'limit') ?? 100);
         const rows = await ctx.store.searchAuditRecords({
           tenantId: options.tenant,
-          system: options.system,
+          system,
           recordType: options.recordType,
           recordIds: options.record === undefined ? undefined : [options.record],
           action: options.action,

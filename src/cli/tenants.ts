@@ -30,7 +30,7 @@ interface FieldFlags {
 type Common = { config: string; json?: boolean };
 
 function withTenants(configFile: string, fn: (admin: TenantAdmin) => Promise<void>): Promise<void> {
-  return withConfiguredStore(configFile, (config) => openConfiguredStore(config.database), (store) => fn(new TenantAdmin({ directory: store, clock: systemClock })));
+  return withConfiguredStore(configFile, (config) => openConfiguredStore(config.database), (store) => fn(new TenantAdmin({ directory: store, clock: systemClock, actor: 'cli' })));
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

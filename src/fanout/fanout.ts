@@ -16,7 +16,7 @@ import { FanoutIntake } from './intake.ts';
 import { SubscriptionRegistry } from './registry.ts';
 import { WebhookSender, type Send } from './sender.ts';
 import { SubscriptionAdmin } from './subscriptions.ts';
-import type { FanoutStore } from './types.ts';
+import type { FanoutStore, Subscription } from './types.ts';
 import type { AddressPolicy, Resolve } from './url-guard.ts';
 
 export interface FanoutDeps {
@@ -35,6 +35,12 @@ export interface FanoutDeps {
   postAlert?: PostAlert;
   /** Jitter source; default crypto-random. */
   random?: () => number;
+  /**
+   * Whether a tenant's deliveries may go out now; default: always. The service answers from its
+   * tenant registry: a disabled tenant's deliveries wait (stored, in order) until it is enabled,
+   * a removed one's never go (purged after the retention period).
+   */
+  sending?: (tenantId: string) => boolean;
 }
 
 export interface Fanout {
@@ -82,6 +88,9 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
 
   const registry = new SubscriptionRegistry();
   registry.replace(await store.listSubscriptions());
+  // The intake matches every subscription (a held tenant's events are kept for later); the
+  // delivery engine runs lanes only for the tenants sending now, re-read at every refresh.
+  const sendingNow = (all: readonly Subscription[]) => (deps.sending ? all.filter((s) => deps.sending!(s.tenantId)) : [...all]);
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -136,7 +145,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
     onChange: (subscription, id) => {
       if (subscription) registry.upsert(subscription);
       else registry.remove(id);
-      dispatcher.sync(registry.all());
+      dispatcher.sync(sendingNow(registry.all()));
       dispatcher.notify([id]);
     },
     onReenabled: (subscription) =>
@@ -159,7 +168,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
   const refresh = async () => {
     const all = await store.listSubscriptions();
     registry.replace(all);
-    dispatcher.sync(all);
+    dispatcher.sync(sendingNow(all));
   };
   const scheduleRefresh = () => {
     refreshTimer = clock.setTimer(settings.pollIntervalMs, () => {
@@ -208,7 +217,7 @@ export async function createFanout(deps: FanoutDeps): Promise<Fanout> {
     async start() {
       const recovered = settings.recoverMs > 0 ? await intake.recover(config.tenants.map((t) => t.id), clock.now() - settings.recoverMs) : 0;
       if (recovered > 0) logger.info({ offered: recovered }, 'fan-out: recent inbox events offered again after start');
-      if (settings.enabled) dispatcher.start(registry.all());
+      if (settings.enabled) dispatcher.start(sendingNow(registry.all()));
       scheduleRefresh();
       schedulePrune();
     },

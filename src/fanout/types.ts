@@ -229,4 +229,17 @@ export interface FanoutStore {
   prune(olderThan: number): Promise<{ deliveries: number; messages: number }>;
   /** Retention (retention.attemptDays): removes attempts made before `olderThan`, in short batches; returns how many. */
   pruneAttempts(options: { olderThan: number; batchSize?: number }): Promise<number>;
+  /**
+   * A removed tenant's purge (after the retention period): its subscriptions (with their signing
+   * secrets), messages (their data may be PHI), deliveries and attempts, in one transaction.
+   * Returns how many rows of each went; a second call finds nothing.
+   */
+  purgeTenant(tenantId: string): Promise<FanoutPurge>;
+}
+
+export interface FanoutPurge {
+  subscriptions: number;
+  messages: number;
+  deliveries: number;
+  attempts: number;
 }

@@ -96,6 +96,68 @@ describe('alerts', () => {
     await store.close();
   });
 
+  it('watches a tenant added later, keeps a changed one’s firing state, and forgets a removed one', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const posted: AlertNotice[] = [];
+    const duties: string[] = [];
+    const monitor = new AlertMonitor({
+      tenants: [],
+      store,
+      clock,
+      post: async (_url, body) => void posted.push(body),
+      runIfLeader: async (duty, fn) => {
+        duties.push(duty);
+        return fn();
+      },
+    });
+    // Nothing watched at start: the timer runs anyway, without asking for the leadership.
+    monitor.start(1_000);
+    await clock.advance(2_000);
+    expect(duties).toEqual([]);
+
+    monitor.watch({ id: 't1', alerts });
+    await killJob(store, 'spry-patient:74:1', clock.now());
+    await clock.advance(1_000);
+    expect(posted.map((n) => [n.tenantId, n.alert, n.state])).toEqual([['t1', 'dead_letters', 'firing']]);
+    // Its definition changed (the registry restarts it): still firing, so no second notice.
+    monitor.watch({ id: 't1', alerts: { ...alerts, url: 'http://alerts.example/other' } });
+    await clock.advance(1_000);
+    expect(posted).toHaveLength(1);
+    // Removed: nothing more is posted for it, not even a `resolved`.
+    monitor.forget('t1');
+    expect(monitor.watched).toEqual([]);
+    await store.replayDeadJob('t1', 'spry-patient:74:1', clock.now());
+    await clock.advance(2_000);
+    expect(posted).toHaveLength(1);
+    monitor.stop();
+    await store.close();
+  });
+
+  it('holds a disabled tenant’s vendor alerts (it makes no calls) and still watches the rest', async () => {
+    const store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const posted: AlertNotice[] = [];
+    let sending = true;
+    const monitor = new AlertMonitor({ tenants: [{ id: 't1', alerts }], sending: () => sending, store, clock, post: async (_url, body) => void posted.push(body) });
+    for (let i = 0; i < 6; i++) monitor.recordApiCall('t1', { system: 'spruce', method: 'GET', route: 'GET /contacts/{contactId}', status: 503, durationMs: 5 });
+    await monitor.check();
+    expect(posted.map((n) => [n.alert, n.state])).toEqual([['api_failing', 'firing']]);
+    sending = false;
+    await clock.advance(61_000);
+    for (let i = 0; i < 3; i++) monitor.recordSignatureFailure('t1');
+    await monitor.check();
+    // No calls while disabled is no news of the vendor: not `resolved`; a signature failure still counts.
+    expect(posted.map((n) => [n.alert, n.state])).toEqual([
+      ['api_failing', 'firing'],
+      ['signature_failures', 'firing'],
+    ]);
+    sending = true;
+    await monitor.check();
+    expect(posted.slice(2).map((n) => [n.alert, n.state])).toEqual([['api_failing', 'resolved']]);
+    await store.close();
+  });
+
   it('runs its timed checks only where this instance leads the alerts duty', async () => {
     const store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });

@@ -6,6 +6,13 @@
 //                       (no answer or 5xx; at least MIN_CALLS calls)
 // Counts of this instance only; with several instances, give alerts to one of them. Bodies
 // carry ids, names of conditions and numbers, never PHI.
+//
+// The watch list follows the tenant directory (`watch` / `forget`, called as the registry starts
+// and stops tenants): a tenant added at run time is watched from then on, a removed one no longer.
+// A disabled tenant stays watched: its webhooks are still verified and stored (a signature
+// failure still means a wrong secret somewhere) and its dead letters still wait for an operator.
+// Only `api_failing` is held while it sends nothing (`sending`): no calls say nothing about its
+// vendors, so the condition neither fires nor resolves until it sends again.
 import type { CancelTimer, Clock } from '../clock.ts';
 import type { AlertsConfig } from '../config/schema.ts';
 import type { CallReport, RemoteSystem } from '../http/types.ts';
@@ -76,8 +83,16 @@ interface TenantWatch {
   firing: Set<string>;
 }
 
+export interface WatchedTenant {
+  id: string;
+  alerts?: AlertsConfig;
+}
+
 export interface AlertMonitorOptions {
-  tenants: { id: string; alerts?: AlertsConfig }[];
+  /** The tenants watched from the start; `watch` and `forget` change the list later. */
+  tenants: readonly WatchedTenant[];
+  /** Whether the tenant sends out now (not disabled); default: always. */
+  sending?: (tenantId: string) => boolean;
   store: Pick<JobQueue, 'queueStats'>;
   clock: Clock;
   post?: PostAlert;
@@ -98,17 +113,42 @@ export class AlertMonitor {
 
   constructor(options: AlertMonitorOptions) {
     this.options = options;
-    for (const tenant of options.tenants) {
-      if (!tenant.alerts) continue;
-      const windowMs = tenant.alerts.windowSeconds * 1000;
-      const pair = () => ({ all: new WindowCounter(windowMs), failed: new WindowCounter(windowMs) });
-      this.watches.set(tenant.id, {
-        config: tenant.alerts,
-        signatureFailures: new WindowCounter(windowMs),
-        calls: { spry: pair(), spruce: pair() },
-        firing: new Set(),
-      });
+    for (const tenant of options.tenants) this.watch(tenant);
+  }
+
+  /**
+   * Watches a tenant with its alerts config (or stops, when it has none). Watching one watched
+   * already (its definition changed) keeps what it knows: the conditions firing, and the counts
+   * unless the window changed.
+   */
+  watch(tenant: WatchedTenant): void {
+    const existing = this.watches.get(tenant.id);
+    if (!tenant.alerts) {
+      this.forget(tenant.id);
+      return;
     }
+    if (existing && existing.config.windowSeconds === tenant.alerts.windowSeconds) {
+      existing.config = tenant.alerts;
+      return;
+    }
+    const windowMs = tenant.alerts.windowSeconds * 1000;
+    const pair = () => ({ all: new WindowCounter(windowMs), failed: new WindowCounter(windowMs) });
+    this.watches.set(tenant.id, {
+      config: tenant.alerts,
+      signatureFailures: new WindowCounter(windowMs),
+      calls: { spry: pair(), spruce: pair() },
+      firing: existing?.firing ?? new Set(),
+    });
+  }
+
+  /** No longer watched (removed): nothing more is posted for it, not even a `resolved`. */
+  forget(tenantId: string): void {
+    this.watches.delete(tenantId);
+  }
+
+  /** The tenants watched now. */
+  get watched(): string[] {
+    return [...this.watches.keys()];
   }
 
   /** True when some tenant has alerts configured. */
@@ -149,7 +189,9 @@ export class AlertMonitor {
         value: failures,
         threshold: config.signatureFailures,
       });
-      for (const system of ['spry', 'spruce'] as const) {
+      // A tenant that sends nothing (disabled) makes no calls: its vendors' conditions stay as they were.
+      const sending = this.options.sending?.(tenantId) ?? true;
+      for (const system of sending ? (['spry', 'spruce'] as const) : []) {
         const all = watch.calls[system].all.total(now);
         const rate = all === 0 ? 0 : watch.calls[system].failed.total(now) / all;
         conditions.push({
@@ -188,12 +230,14 @@ export class AlertMonitor {
     return sent;
   }
 
+  /** Checks every `everyMs`, also while nothing is watched: a tenant with alerts may be added later. */
   start(everyMs: number): void {
-    if (!this.enabled || this.cancel) return;
+    if (this.cancel) return;
     const { clock } = this.options;
     const runIfLeader = this.options.runIfLeader ?? ((_duty, fn) => fn());
     const tick = () => {
-      runIfLeader('alerts', async () => void (await this.check()))
+      // Nothing watched: not even the leadership lock is asked for.
+      (this.enabled ? runIfLeader('alerts', async () => void (await this.check())) : Promise.resolve())
         .catch((error: unknown) => this.options.onError?.(error, '*'))
         .finally(() => {
           if (this.cancel) this.cancel = clock.setTimer(everyMs, tick);

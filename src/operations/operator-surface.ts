@@ -51,6 +51,8 @@ export function createOperatorSurface(deps: {
   runIfLeader?: (duty: string, fn: () => Promise<void>) => Promise<unknown>;
   /** The fan-out store: retention ages its delivery attempts too. */
   fanoutStore?: RetentionSettings['fanout'];
+  /** Whether a tenant sends out now (not disabled): its vendors' alerts are held while it does not. */
+  tenantSending?: (tenantId: string) => boolean;
 }): OperatorSurface {
   const { config, store, clock, logger, runIfLeader } = deps;
   const tenantIds = deps.tenantIds ?? config.tenants.map((t) => t.id);
@@ -70,8 +72,10 @@ export function createOperatorSurface(deps: {
         return DIRECTION_NAMES.map((direction) => ({ tenantId, direction, paused: paused.includes(direction) }));
       }),
   });
+  // Watches the tenants running now; service.ts keeps the list in step with the tenant registry.
   const alerts = new AlertMonitor({
     tenants: config.tenants,
+    sending: deps.tenantSending,
     store,
     clock,
     onSent: (notice) => {

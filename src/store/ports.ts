@@ -179,24 +179,29 @@ export interface TenantDirectory {
   /** Every tenant, removed ones included, by id. */
   listTenants(): Promise<StoredTenant[]>;
   getTenant(id: string): Promise<StoredTenant | null>;
-  /** False (and nothing written) when the id is taken, by a removed tenant too. */
-  insertTenant(tenant: NewStoredTenant, now: number): Promise<boolean>;
-  /** Changes a tenant that is not removed; false when there is none. */
-  updateTenant(id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number): Promise<boolean>;
+  /**
+   * False (and nothing written) when the id is taken, by a removed tenant too. `audit` (an
+   * operator's change) is appended in the same transaction, only when the change is made.
+   */
+  insertTenant(tenant: NewStoredTenant, now: number, audit?: AuditEntry): Promise<boolean>;
+  /** Changes a tenant that is not removed; false when there is none. `audit` as for insertTenant. */
+  updateTenant(id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number, audit?: AuditEntry): Promise<boolean>;
   /**
    * The config file's tenants, upserted as source `config` (a removed one comes back; status is
    * kept), and config tenants no longer in the file removed: one transaction, one version bump.
    */
   seedConfigTenants(tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number): Promise<void>;
-  /** Marks a tenant removed; false when there is none (or it was removed already). */
-  removeTenant(id: string, now: number): Promise<boolean>;
+  /** Marks a tenant removed; false when there is none (or it was removed already). `audit` as for insertTenant. */
+  removeTenant(id: string, now: number, audit?: AuditEntry): Promise<boolean>;
   /** Bumped by every change above. */
   tenantsVersion(): Promise<number>;
   /**
    * Deletes the PHI of tenants removed before `removedBefore` (events and their payloads, jobs,
-   * attempts, links, ledger, state); their audit trail stays. Returns the ids purged.
+   * attempts, links, ledger, state); their audit trail stays, with one more entry (`purge`) for
+   * each, counting the rows deleted by table. Returns the ids purged. The fan-out store's rows are
+   * its own (FanoutStore.purgeTenant, run first): `deletedElsewhere` adds their counts to the entry.
    */
-  purgeRemovedTenants(removedBefore: number, now: number): Promise<string[]>;
+  purgeRemovedTenants(removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>): Promise<string[]>;
 }
 
 export interface StoreLifecycle {

@@ -160,14 +160,21 @@ export type Counter = `create-generation:${number}`;
 /** Per-patient flags of the state table: staff deleted the contact and policy leaves it gone. */
 export type Flag = `leave-deleted:${number}`;
 
+/**
+ * Where the record touched lives: a vendor's system, or spruce-sync itself (an operator's change
+ * to a tenant's definition: recordType `tenant`).
+ */
+export type AuditSystem = 'spry' | 'spruce' | 'spruce-sync';
+export const AUDIT_SYSTEMS: readonly AuditSystem[] = ['spry', 'spruce', 'spruce-sync'];
+
 export interface AuditEntry {
   at: number;
   tenantId: string;
-  system: 'spry' | 'spruce';
-  /** What was touched: 'patient', 'contact', 'link', 'communication', … */
+  system: AuditSystem;
+  /** What was touched: 'patient', 'contact', 'link', 'communication', 'tenant', … */
   recordType: string;
   recordId: string;
-  /** 'read', 'create', 'update', 'delete', 'link', 'unlink', 'skip', … */
+  /** 'read', 'create', 'update', 'delete', 'link', 'unlink', 'skip', 'add', 'disable', … */
   action: string;
   /** The inbound event that caused it, when one did. */
   eventId?: number | null;

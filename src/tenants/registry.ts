@@ -18,8 +18,12 @@ export interface TenantRegistryOptions {
   pollIntervalMs: number;
   /** A tenant starts running here (new, enabled again… or restarted after a change). */
   onStart(tenant: TenantConfig): void;
-  /** A tenant stops running here (removed, or about to restart with a new definition). */
-  onStop(tenantId: string): void;
+  /**
+   * A tenant stops running here: `gone` (removed, or its definition no longer readable) or
+   * `restarting` (started again at once with a new definition: what follows a tenant across
+   * restarts, such as an alert's firing state, is kept).
+   */
+  onStop(tenantId: string, why: 'gone' | 'restarting'): void;
 }
 
 export class TenantRegistry {
@@ -135,12 +139,12 @@ export class TenantRegistry {
       else this.disabled.delete(row.id);
     }
     for (const id of [...this.tenants.keys()]) {
-      if (!live.has(id)) this.stopTenant(id);
+      if (!live.has(id)) this.stopTenant(id, 'gone');
     }
     for (const [id, tenant] of live) {
       const shape = workerShape(tenant);
       const running = this.builtFrom.get(id);
-      if (running !== undefined && running !== shape) this.stopTenant(id);
+      if (running !== undefined && running !== shape) this.stopTenant(id, 'restarting');
       this.tenants.set(id, tenant);
       if (this.builtFrom.get(id) === undefined) {
         this.builtFrom.set(id, shape);
@@ -152,11 +156,13 @@ export class TenantRegistry {
     this.ids.splice(0, this.ids.length, ...this.tenants.keys());
   }
 
-  private stopTenant(id: string): void {
+  private stopTenant(id: string, why: 'gone' | 'restarting'): void {
     this.tenants.delete(id);
-    this.disabled.delete(id);
+    // A restart keeps the status this load just read: a disabled tenant whose definition
+    // changed must stay out of claims.
+    if (why === 'gone') this.disabled.delete(id);
     this.builtFrom.delete(id);
-    this.options.onStop(id);
+    this.options.onStop(id, why);
     this.options.logger.info({ tenantId: id }, 'tenant stopped');
   }
 }

@@ -1,7 +1,8 @@
 // Adding, changing, disabling and removing tenants: what the admin API and the CLI both do. Input
 // is validated as a config tenant is (strict: an unknown field is refused, with the nearest known
 // one), every refusal is a clear AdminError, and nothing is half-written: each change is one
-// directory write. Secrets go in and never come out.
+// directory write, with its audit entry in the same transaction (tenant-audit.ts: who, what,
+// which fields — never their values). Secrets go in and never come out.
 import type { Clock } from '../clock.ts';
 import { tenantSchema, type TenantConfig } from '../config/schema.ts';
 import { unknownKeyProblems } from '../config/unknown-keys.ts';
@@ -10,6 +11,7 @@ import { AdminError } from '../errors.ts';
 import type { StoredTenant, TenantDirectory, TenantStatus } from '../store/ports.ts';
 import { asSecrets, fullDefinition, mergePatch, redactedDefinition, rotateSecrets, splitTenant } from './definition.ts';
 import { probeVendors } from './reachability.ts';
+import { tenantAuditEntry, updateAuditEntry, type TenantActor } from './tenant-audit.ts';
 
 /** How long a replaced webhook secret stays valid unless the edit says otherwise. */
 export const DEFAULT_SECRET_OVERLAP_MINUTES = 24 * 60;
@@ -34,6 +36,8 @@ export interface TenantChange {
 export interface TenantAdminOptions {
   directory: TenantDirectory;
   clock: Clock;
+  /** Who the changes are audited as: the admin API or the CLI. */
+  actor: TenantActor;
   /** Checks the vendors answer at `add`; default: an HTTP request to each base URL. */
   probe?: (tenant: TenantConfig) => Promise<string[]>;
   /** Called after every change (the service reloads its tenants at once). */
@@ -59,7 +63,9 @@ export class TenantAdmin {
     const existing = await this.options.directory.getTenant(tenant.id);
     if (existing) throw duplicate(existing);
     const warnings = await (this.options.probe ?? probeVendors)(tenant);
-    const inserted = await this.options.directory.insertTenant({ id: tenant.id, source: 'api', status: 'enabled', settings, secrets: { ...secrets } }, this.now());
+    const now = this.now();
+    const audit = tenantAuditEntry(tenant.id, 'add', this.options.actor, now, { warnings: warnings.length });
+    const inserted = await this.options.directory.insertTenant({ id: tenant.id, source: 'api', status: 'enabled', settings, secrets: { ...secrets } }, now, audit);
     if (!inserted) throw duplicate((await this.options.directory.getTenant(tenant.id))!);
     this.changed(tenant.id, 'added');
     return { tenant: await this.show(tenant.id), warnings };
@@ -74,17 +80,21 @@ export class TenantAdmin {
     const before = asSecrets(current.secrets);
     const tenant = validTenant(mergePatch(fullDefinition(current.settings, before), patch));
     const { settings, secrets } = splitTenant(tenant);
-    const overlapMs = (options.overlapMinutes ?? DEFAULT_SECRET_OVERLAP_MINUTES) * 60_000;
-    const rotated = rotateSecrets(before, secrets, this.now(), overlapMs);
-    if (!(await this.options.directory.updateTenant(id, { settings, secrets: { ...rotated } }, this.now()))) throw unknown(id);
+    const overlapMinutes = options.overlapMinutes ?? DEFAULT_SECRET_OVERLAP_MINUTES;
+    const now = this.now();
+    const rotated = rotateSecrets(before, secrets, now, overlapMinutes * 60_000);
+    const audit = updateAuditEntry(id, this.options.actor, now, { settingsBefore: current.settings, settingsAfter: settings, secretsBefore: before, secretsAfter: secrets, overlapMinutes });
+    if (!(await this.options.directory.updateTenant(id, { settings, secrets: { ...rotated } }, now, audit))) throw unknown(id);
     this.changed(id, 'updated');
     return { tenant: await this.show(id), warnings: [] };
   }
 
   /** A disabled tenant's webhooks are still verified and stored; its jobs wait until it is enabled. */
   async setStatus(id: string, status: TenantStatus): Promise<TenantView> {
-    await this.live(id);
-    if (!(await this.options.directory.updateTenant(id, { status }, this.now()))) throw unknown(id);
+    const current = await this.live(id);
+    const now = this.now();
+    const audit = tenantAuditEntry(id, status === 'disabled' ? 'disable' : 'enable', this.options.actor, now, { from: current.status });
+    if (!(await this.options.directory.updateTenant(id, { status }, now, audit))) throw unknown(id);
     this.changed(id, status);
     return this.show(id);
   }
@@ -92,7 +102,8 @@ export class TenantAdmin {
   /** Its webhooks are refused from now on; its PHI is purged after the retention period; its audit trail stays. */
   async remove(id: string): Promise<TenantView> {
     this.changeable(await this.live(id));
-    if (!(await this.options.directory.removeTenant(id, this.now()))) throw unknown(id);
+    const now = this.now();
+    if (!(await this.options.directory.removeTenant(id, now, tenantAuditEntry(id, 'remove', this.options.actor, now)))) throw unknown(id);
     this.changed(id, 'removed');
     const removed = await this.options.directory.getTenant(id);
     return this.view(removed!);

@@ -281,6 +281,49 @@ export function fanoutStoreContract(name: string, factory: FanoutHarnessFactory)
       expect(await store.deleteSubscription(sub.id)).toBe(false);
     });
 
+    it("purges a removed tenant's subscriptions, messages, deliveries and attempts, and nobody else's", async () => {
+      // t1: two subscriptions (one paused), messages with deliveries, attempts; t2: the same shape.
+      const paused = subscription({ status: 'paused', statusReason: 'operator' });
+      await store.insertSubscription(paused);
+      const other = subscription({ tenantId: 't2' });
+      await store.insertSubscription(other);
+      await store.insertMessages(
+        [
+          { message: message('p1', 'patient:1'), deliveries: [sub, paused].map((s) => ({ subscriptionId: s.id, version: s.version })) },
+          { message: message('p2', null), deliveries: [{ subscriptionId: sub.id, version: sub.version }] },
+          // A message nobody subscribed to still goes: its data may be PHI.
+          { message: message('p3', null, { phi: true, data: { name: PHI } }), deliveries: [] },
+          { message: message('q1', null, { tenantId: 't2' }), deliveries: [{ subscriptionId: other.id, version: other.version }] },
+        ],
+        3_000,
+      );
+      const [first] = await claim(3_000, 1, false);
+      await settle(first!.id, 'pending', 3_100, { nextAttemptAt: 3_200 });
+      const otherDelivery = (await store.claimDeliveries({ subscriptionId: other.id, workerId: worker, now: 3_000, leaseMs: 10_000, limit: 1, ordered: false }))[0]!;
+      await store.settleDelivery(
+        {
+          deliveryId: otherDelivery.id,
+          workerId: worker,
+          status: 'delivered',
+          retryStep: 0,
+          nextAttemptAt: 3_100,
+          attempt: { deliveryId: otherDelivery.id, subscriptionId: other.id, tenantId: 't2', messageId: otherDelivery.messageId, attemptedAt: 3_050, statusCode: 200, latencyMs: 5, outcome: 'delivered', errorCode: null, responseSnippet: 'ok', trigger: 'first' },
+        },
+        3_100,
+      );
+
+      expect(await store.purgeTenant('t1')).toEqual({ subscriptions: 2, messages: 3, deliveries: 3, attempts: 1 });
+      expect(await store.listSubscriptions('t1')).toEqual([]);
+      expect(await store.getDelivery(first!.id)).toBeNull();
+      expect(await store.listAttempts(first!.id)).toEqual([]);
+      const count = async (table: string, tenantId: string) => Number((await h.raw(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = '${tenantId}'`))[0]!.n);
+      for (const table of ['fanout_subscriptions', 'fanout_messages', 'fanout_deliveries', 'fanout_attempts']) expect(await count(table, 't1'), table).toBe(0);
+      // Another tenant's rows are untouched; a second purge finds nothing.
+      for (const table of ['fanout_subscriptions', 'fanout_messages', 'fanout_deliveries', 'fanout_attempts']) expect(await count(table, 't2'), table).toBe(1);
+      expect(await store.listAttempts(otherDelivery.id)).toHaveLength(1);
+      expect(await store.purgeTenant('t1')).toEqual({ subscriptions: 0, messages: 0, deliveries: 0, attempts: 0 });
+    });
+
     it('never hands one delivery, or two of one key, to two instances claiming at once', async () => {
       const other = await h.openAnother();
       const messages = Array.from({ length: 40 }, (_, i) => message(`m${i}`, `patient:${i % 8}`));

@@ -1,12 +1,19 @@
 // The tenant directory port against both stores: inserts refuse a taken id, updates and removals
 // bump the version every instance polls, secrets are sealed at rest under the tenant's own
 // context, config seeding upserts and removes, and a removed tenant's PHI is purged after the
-// retention period while its audit trail stays.
+// retention period while its audit trail stays, and with its fan-out rows (tenants/purge.ts, the
+// fan-out store on the same database).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ControlledClock } from '../../src/clock.ts';
+import { openFanoutStore } from '../../src/fanout/open-store.ts';
+import type { FanoutStore } from '../../src/fanout/types.ts';
+import { createLogger } from '../../src/observe/logger.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { purgeRemovedTenants } from '../../src/tenants/purge.ts';
+import { message, subscription } from './fanout-store.suite.ts';
 import type { Store } from '../../src/store/types.ts';
 import { dropSchema, findPostgres, schemaQuery, skipNotice, uniqueSchema } from '../support/postgres.ts';
 
@@ -17,15 +24,22 @@ interface Harness {
   /** The secrets column of a tenant as stored. */
   rawSecrets(id: string): Promise<Buffer>;
   reopen(encryptionKey?: string): Promise<Store>;
+  /** The fan-out store on the same database. */
+  fanout(): Promise<FanoutStore>;
   cleanup(): Promise<void>;
 }
 
 /** Opens stores on one database (each with the key given, or none) and closes them all at the end. */
 function opener(url: string, options: { schema?: string } = {}) {
-  const stores: Store[] = [];
+  const stores: { close(): Promise<void> }[] = [];
   return {
     open: async (encryptionKey?: string) => {
       const store = await openStore(url, { ...options, encryptionKey });
+      stores.push(store);
+      return store;
+    },
+    fanout: async () => {
+      const store = await openFanoutStore(url, { ...options, encryptionKey: KEY });
       stores.push(store);
       return store;
     },
@@ -43,7 +57,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
     'SQLite',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'spruce-sync-tenants-'));
-      const { open, closeAll } = opener(`sqlite:${join(dir, 'sync.db')}`);
+      const { open, fanout, closeAll } = opener(`sqlite:${join(dir, 'sync.db')}`);
       const store = await open(KEY);
       return {
         store,
@@ -57,6 +71,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
           }
         },
         reopen: open,
+        fanout,
         async cleanup() {
           await closeAll();
           rmSync(dir, { recursive: true, force: true });
@@ -69,7 +84,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
     'PostgreSQL',
     async () => {
       const schema = uniqueSchema('tenant_directory');
-      const { open, closeAll } = opener(pgUrl!, { schema });
+      const { open, fanout, closeAll } = opener(pgUrl!, { schema });
       const store = await open(KEY);
       return {
         store,
@@ -78,6 +93,7 @@ const harnesses: [string, () => Promise<Harness>, boolean][] = [
           return rows[0]!.secrets;
         },
         reopen: open,
+        fanout,
         async cleanup() {
           await closeAll();
           await dropSchema(pgUrl!, schema);
@@ -132,6 +148,25 @@ for (const [name, make, available] of harnesses) {
       expect((await store.listTenants()).map((t) => t.id)).toEqual(['north']);
     });
 
+    it("writes an operator's audit entry with the change, in its transaction: none when nothing changed", async () => {
+      h = await make();
+      const { store } = h;
+      const entry = (action: string) => ({ at: 10, tenantId: 'east', system: 'spruce-sync' as const, recordType: 'tenant', recordId: 'east', action, detail: { actor: 'admin-api' } });
+      expect(await store.insertTenant(tenant('east'), 10, entry('add'))).toBe(true);
+      expect(await store.insertTenant(tenant('east'), 11, entry('add'))).toBe(false);
+      expect(await store.updateTenant('east', { status: 'disabled' }, 12, entry('disable'))).toBe(true);
+      expect(await store.updateTenant('nobody', { status: 'disabled' }, 12, { ...entry('disable'), tenantId: 'nobody', recordId: 'nobody' })).toBe(false);
+      expect(await store.removeTenant('east', 13, entry('remove'))).toBe(true);
+      expect(await store.removeTenant('east', 14, entry('remove'))).toBe(false);
+      expect(await store.updateTenant('east', { status: 'enabled' }, 15, entry('enable'))).toBe(false);
+      const trail = await store.searchAuditRecords({ system: 'spruce-sync', limit: 10 });
+      expect(trail.map((a) => [a.tenantId, a.action, a.detail])).toEqual([
+        ['east', 'remove', { actor: 'admin-api' }],
+        ['east', 'disable', { actor: 'admin-api' }],
+        ['east', 'add', { actor: 'admin-api' }],
+      ]);
+    });
+
     it('seals the secrets under the tenant’s own context, and reads them back with the key only', async () => {
       h = await make();
       await h.store.insertTenant(tenant('south'), 1);
@@ -181,17 +216,53 @@ for (const [name, make, available] of harnesses) {
       }
       await store.removeTenant('gone', 100);
       expect(await store.purgeRemovedTenants(100, 150)).toEqual([]);
-      expect(await store.purgeRemovedTenants(101, 200)).toEqual(['gone']);
+      expect(await store.purgeRemovedTenants(101, 200, new Map([['gone', { fanout_messages: 3 }]]))).toEqual(['gone']);
       expect(await store.purgeRemovedTenants(1_000, 300)).toEqual([]);
       expect(await store.searchEvents({ tenantId: 'gone', limit: 10 })).toEqual([]);
       expect(await store.getLinkByPatient('gone', 7)).toBeNull();
       expect(await store.getState('gone', 'k')).toBeNull();
       expect((await store.queueStats('gone')).reduce((n, s) => n + s.waiting, 0)).toBe(0);
-      expect(await store.searchAudit({ tenantId: 'gone', limit: 10 })).toHaveLength(1);
+      // The audit trail stays, with the purge itself on it: what went, by table, as counts.
+      const trail = await store.searchAudit({ tenantId: 'gone', limit: 10 });
+      expect(trail.map((a) => [a.system, a.recordType, a.action])).toEqual([
+        ['spruce-sync', 'tenant', 'purge'],
+        ['spruce', 'contact', 'create'],
+      ]);
+      expect(trail[0]).toMatchObject({ at: 200, recordId: 'gone', detail: { actor: 'retention', deleted: { events: 1, jobs: 1, links: 1, state: 1, fanout_messages: 3 } } });
       expect(await store.getTenant('gone')).toMatchObject({ purgedAt: 200 });
       // Another tenant's data is untouched.
       expect(await store.searchEvents({ tenantId: 'kept', limit: 10 })).toHaveLength(1);
       expect(await store.getLinkByPatient('kept', 7)).not.toBeNull();
+    });
+
+    it("the scheduled purge takes the removed tenant's fan-out rows first, then its PHI, and audits both", async () => {
+      h = await make();
+      const { store } = h;
+      const fanout = await h.fanout();
+      const clock = new ControlledClock({ start: 10 * 86_400_000, flowing: false });
+      const logger = createLogger({ level: 'silent' });
+      for (const id of ['gone', 'kept']) {
+        await store.insertTenant(tenant(id), 1);
+        const sub = subscription({ tenantId: id });
+        await fanout.insertSubscription(sub);
+        await fanout.insertMessages([{ message: message(`m-${id}`, null, { tenantId: id }), deliveries: [{ subscriptionId: sub.id, version: sub.version }] }], 2);
+        await store.setState(id, 'k', 'v');
+      }
+      await store.removeTenant('gone', clock.now() - 2 * 86_400_000);
+      // Within the retention period (3 days): nothing goes.
+      expect(await purgeRemovedTenants({ directory: store, fanout, clock, logger, payloadDays: 3 })).toEqual([]);
+      expect(await fanout.listSubscriptions('gone')).toHaveLength(1);
+      // Past it (1 day): the fan-out rows, then the PHI; a second run finds nothing to do.
+      expect(await purgeRemovedTenants({ directory: store, fanout, clock, logger, payloadDays: 1 })).toEqual(['gone']);
+      expect(await purgeRemovedTenants({ directory: store, fanout, clock, logger, payloadDays: 1 })).toEqual([]);
+      expect(await fanout.listSubscriptions('gone')).toEqual([]);
+      expect(await fanout.purgeTenant('gone')).toEqual({ subscriptions: 0, messages: 0, deliveries: 0, attempts: 0 });
+      expect(await store.getState('gone', 'k')).toBeNull();
+      const [purge] = await store.searchAuditRecords({ tenantId: 'gone', action: 'purge', limit: 5 });
+      expect(purge!.detail).toMatchObject({ deleted: { fanout_subscriptions: 1, fanout_messages: 1, fanout_deliveries: 1, fanout_attempts: 0, state: 1 } });
+      // The tenant kept keeps everything.
+      expect(await fanout.listSubscriptions('kept')).toHaveLength(1);
+      expect(await store.getState('kept', 'k')).toBe('v');
     });
   });
 }

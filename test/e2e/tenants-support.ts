@@ -44,8 +44,13 @@ export interface TenantsWorld {
   close(): Promise<void>;
 }
 
-/** `databaseUrl` null: a fresh SQLite file. B's webhooks go to the last instance. */
-export async function startTenantsWorld(options: { instances?: number; databaseUrl?: string; schema?: string } = {}): Promise<TenantsWorld> {
+/**
+ * `databaseUrl` null: a fresh SQLite file. B's webhooks go to the last instance. `admin` and
+ * `retention` add to those config sections (alert checks, retention periods).
+ */
+export async function startTenantsWorld(
+  options: { instances?: number; databaseUrl?: string; schema?: string; admin?: Record<string, unknown>; retention?: Record<string, unknown> } = {},
+): Promise<TenantsWorld> {
   const clock = new ControlledClock();
   const spry = await createSprySimulator({ clock, organisations: [A, B].map((c) => ({ ...defaultCredentials(c.spryOrg), patients: 0, name: c.tenantId })) });
   const spruce = await createSpruceSimulator({
@@ -89,7 +94,8 @@ export async function startTenantsWorld(options: { instances?: number; databaseU
         // PostgreSQL needs a key (SQLite makes one beside its file).
         database: { url: databaseUrl, ...(databaseUrl.startsWith('postgres') ? { encryptionKey: DATABASE_KEY } : {}), ...(options.schema ? { schema: options.schema } : {}) },
         workers: { workerId: `instance-${i + 1}` },
-        admin: { token: ADMIN_TOKEN },
+        admin: { token: ADMIN_TOKEN, ...options.admin },
+        ...(options.retention ? { retention: options.retention } : {}),
         log: { level: 'silent' },
         tenants: [clinicA],
       });

@@ -1,11 +1,13 @@
-// /audit: the append-only trail of every read and write of PHI in either system, searchable.
+// /audit: the append-only trail of every read and write of PHI in either system, and of every
+// operator change to a tenant (system spruce-sync), searchable.
 import type { FastifyPluginAsync } from 'fastify';
 import { parseTime, type AdminContext } from '../../operations/context.ts';
+import { AUDIT_SYSTEMS, type AuditSystem } from '../../store/types.ts';
 import * as s from './schemas.ts';
 
 interface AuditSearchQuery {
   tenantId?: string;
-  system?: 'spry' | 'spruce';
+  system?: AuditSystem;
   recordType?: string;
   recordId?: string;
   action?: string;
@@ -26,7 +28,7 @@ export const auditRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (app
           type: 'object',
           properties: {
             tenantId: s.tenantId,
-            system: { type: 'string', enum: ['spry', 'spruce'] },
+            system: { type: 'string', enum: [...AUDIT_SYSTEMS] },
             recordType: { type: 'string', maxLength: 60, description: 'patient, contact, link, communication, …' },
             recordId: { type: 'string', minLength: 1, maxLength: 200, description: 'Spry patient id or Spruce contact id, …' },
             action: { type: 'string', maxLength: 60, description: 'read, create, update, delete, link, unlink, skip, …' },

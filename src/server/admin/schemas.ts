@@ -171,7 +171,7 @@ export const auditRecord = {
     id: { type: 'integer' },
     at: epochMs,
     tenantId: { type: 'string' },
-    system: { type: 'string', enum: ['spry', 'spruce'] },
+    system: { type: 'string', enum: ['spry', 'spruce', 'spruce-sync'], description: 'spruce-sync: an operator change to a tenant (recordType tenant)' },
     recordType: { type: 'string' },
     recordId: { type: 'string' },
     action: { type: 'string' },

@@ -21,6 +21,7 @@ import type {
   Delivery,
   DeliveryCounts,
   DeliveryQuery,
+  FanoutPurge,
   FanoutStore,
   Message,
   Settlement,
@@ -119,6 +120,20 @@ export abstract class SqlFanoutStore implements FanoutStore {
       await tx.run(sql`DELETE FROM fanout_attempts WHERE subscription_id = ${id}`);
       await tx.run(sql`DELETE FROM fanout_deliveries WHERE subscription_id = ${id}`);
       return (await tx.run(sql`DELETE FROM fanout_subscriptions WHERE id = ${id}`)) > 0;
+    });
+  }
+
+  async purgeTenant(tenantId: string): Promise<FanoutPurge> {
+    // A delivery belongs to a subscription of its tenant (deleteSubscription takes its deliveries
+    // along), so the subscriptions' indexes find every row, and no table is scanned whole.
+    const ofSubscriptions = sql`SELECT id FROM fanout_subscriptions WHERE tenant_id = ${tenantId}`;
+    return this.db.transaction(async (tx) => {
+      const attempts = await tx.run(sql`
+        DELETE FROM fanout_attempts WHERE delivery_id IN (SELECT id FROM fanout_deliveries WHERE subscription_id IN (${ofSubscriptions}))`);
+      const deliveries = await tx.run(sql`DELETE FROM fanout_deliveries WHERE subscription_id IN (${ofSubscriptions})`);
+      const messages = await tx.run(sql`DELETE FROM fanout_messages WHERE tenant_id = ${tenantId}`);
+      const subscriptions = await tx.run(sql`DELETE FROM fanout_subscriptions WHERE tenant_id = ${tenantId}`);
+      return { subscriptions, messages, deliveries, attempts };
     });
   }
 

@@ -163,11 +163,12 @@ export abstract class SqlStore implements Store {
   // Tenant directory -----------------------------------------------------------------------------
   listTenants = () => tenants.listTenants(this.db, this.cipher);
   getTenant = (id: string) => tenants.getTenant(this.db, this.cipher, id);
-  insertTenant = (tenant: NewStoredTenant, now: number) => tenants.insertTenant(this.db, this.cipher, tenant, now);
-  updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number) =>
-    tenants.updateTenant(this.db, this.cipher, id, change, now);
+  insertTenant = (tenant: NewStoredTenant, now: number, audit?: AuditEntry) => tenants.insertTenant(this.db, this.cipher, tenant, now, audit);
+  updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number, audit?: AuditEntry) =>
+    tenants.updateTenant(this.db, this.cipher, id, change, now, audit);
   seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number) => tenants.seedConfigTenants(this.db, this.cipher, list, now);
-  removeTenant = (id: string, now: number) => tenants.removeTenant(this.db, id, now);
+  removeTenant = (id: string, now: number, audit?: AuditEntry) => tenants.removeTenant(this.db, id, now, audit);
   tenantsVersion = () => tenants.tenantsVersion(this.db);
-  purgeRemovedTenants = (removedBefore: number, now: number) => tenants.purgeRemovedTenants(this.db, removedBefore, now);
+  purgeRemovedTenants = (removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>) =>
+    tenants.purgeRemovedTenants(this.db, removedBefore, now, deletedElsewhere);
 }

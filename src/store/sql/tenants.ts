@@ -4,6 +4,8 @@
 import type { Cipher, SealContext } from '../cipher.ts';
 import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus } from '../ports.ts';
 import { json, num, numOrNull } from '../rows.ts';
+import type { AuditEntry } from '../types.ts';
+import { appendAudit } from './audit.ts';
 import { anyOf, raw, sql, type Db } from './sql.ts';
 
 interface TenantRow {
@@ -50,14 +52,21 @@ export async function getTenant(db: Db, cipher: Cipher, id: string): Promise<Sto
   return row ? toTenant(row, cipher) : null;
 }
 
-export function insertTenant(db: Db, cipher: Cipher, tenant: NewStoredTenant, now: number): Promise<boolean> {
+/** A change and its audit entry commit together: no change without its entry, no entry without its change. */
+const audited = async (tx: Db, changed: number, audit: AuditEntry | undefined) => {
+  if (changed === 0) return false;
+  await bump(tx);
+  if (audit) await appendAudit(tx, audit);
+  return true;
+};
+
+export function insertTenant(db: Db, cipher: Cipher, tenant: NewStoredTenant, now: number, audit?: AuditEntry): Promise<boolean> {
   return db.transaction(async (tx) => {
     const inserted = await tx.run(sql`
       INSERT INTO tenants (id, source, status, settings, secrets, created_at, updated_at)
       VALUES (${tenant.id}, ${tenant.source}, ${tenant.status}, ${JSON.stringify(tenant.settings)}, ${seal(cipher, tenant.id, tenant.secrets)}, ${now}, ${now})
       ON CONFLICT (id) DO NOTHING`);
-    if (inserted > 0) await bump(tx);
-    return inserted > 0;
+    return audited(tx, inserted, audit);
   });
 }
 
@@ -67,6 +76,7 @@ export function updateTenant(
   id: string,
   change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>,
   now: number,
+  audit?: AuditEntry,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     const updated = await tx.run(sql`
@@ -76,8 +86,7 @@ export function updateTenant(
         status = COALESCE(${change.status ?? null}, status),
         updated_at = ${now}
       WHERE id = ${id} AND removed_at IS NULL`);
-    if (updated > 0) await bump(tx);
-    return updated > 0;
+    return audited(tx, updated, audit);
   });
 }
 
@@ -100,11 +109,10 @@ export function seedConfigTenants(db: Db, cipher: Cipher, tenants: Omit<NewStore
   });
 }
 
-export function removeTenant(db: Db, id: string, now: number): Promise<boolean> {
+export function removeTenant(db: Db, id: string, now: number, audit?: AuditEntry): Promise<boolean> {
   return db.transaction(async (tx) => {
     const removed = await tx.run(sql`UPDATE tenants SET removed_at = ${now}, updated_at = ${now} WHERE id = ${id} AND removed_at IS NULL`);
-    if (removed > 0) await bump(tx);
-    return removed > 0;
+    return audited(tx, removed, audit);
   });
 }
 
@@ -113,13 +121,16 @@ export async function tenantsVersion(db: Db): Promise<number> {
   return row ? num(row.version) : 0;
 }
 
-export function purgeRemovedTenants(db: Db, removedBefore: number, now: number): Promise<string[]> {
+export function purgeRemovedTenants(db: Db, removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>): Promise<string[]> {
   return db.transaction(async (tx) => {
     const due = await tx.all<{ id: string }>(sql`
       SELECT id FROM tenants WHERE removed_at IS NOT NULL AND removed_at < ${removedBefore} AND purged_at IS NULL ORDER BY id`);
     for (const { id } of due) {
-      for (const table of PHI_TABLES) await tx.run(sql`DELETE FROM ${raw(table)} WHERE tenant_id = ${id}`);
+      // How many rows went, by table: the audit entry says what was deleted, never what it held.
+      const deleted: Record<string, number> = { ...deletedElsewhere?.get(id) };
+      for (const table of PHI_TABLES) deleted[table] = await tx.run(sql`DELETE FROM ${raw(table)} WHERE tenant_id = ${id}`);
       await tx.run(sql`UPDATE tenants SET purged_at = ${now} WHERE id = ${id}`);
+      await appendAudit(tx, { at: now, tenantId: id, system: 'spruce-sync', recordType: 'tenant', recordId: id, action: 'purge', detail: { actor: 'retention', deleted } });
     }
     return due.map((row) => row.id);
   });
