@@ -4,7 +4,7 @@
 // the clinic's health every few seconds while the panel is open.
 /* global location */
 import { api } from './api.js';
-import { clear, h } from './dom.js';
+import { append, clear, h } from './dom.js';
 import { doctorPanel } from './doctor.js';
 import { ago, number } from './format.js';
 
@@ -41,7 +41,8 @@ export function onboardingPanel(root, tenantId, ctx, { heading, warnings = [] } 
     }
   };
   const command = (text) => h('pre', { class: 'command' }, h('code', {}, text));
-  clear(root).append(
+  // dom.js's append: it flattens the warnings' list (Element.append would write it as text).
+  append(clear(root), [
     h('h2', {}, heading ?? `Onboarding ${tenantId}`),
     warnings.map((w) => h('p', { class: 'warn' }, `Warning: ${w}`)),
     h(
@@ -73,7 +74,7 @@ export function onboardingPanel(root, tenantId, ctx, { heading, warnings = [] } 
         backfillProgress,
       ),
     ),
-  );
+  ]);
   const poll = async () => {
     try {
       const health = await api(`/tenants/${id}?minutes=5`);

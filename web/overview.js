@@ -118,14 +118,17 @@ export async function renderOverview(root, ctx) {
     const tenants = await Promise.all(page.tenants.map((t) => api(`/tenants/${encodeURIComponent(t.tenantId)}`)));
     clear(root).append(
       h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), h('span', { class: 'muted' }, `updated ${new Date().toLocaleTimeString()}`)),
-      page.total > page.tenants.length
-        ? h(
-            'p',
-            { class: 'muted' },
-            `${page.tenants.length} of ${number(page.total)} clinics shown, those needing attention first (${number(page.needAttention)} do). `,
-            h('a', { href: '#tenants' }, 'All clinics →'),
-          )
-        : null,
+      // (Element.append writes null as text: only what is there.)
+      ...(page.total > page.tenants.length
+        ? [
+            h(
+              'p',
+              { class: 'muted' },
+              `${page.tenants.length} of ${number(page.total)} clinics shown, those needing attention first (${number(page.needAttention)} do). `,
+              h('a', { href: '#tenants' }, 'All clinics →'),
+            ),
+          ]
+        : []),
       h('div', { class: 'tenants' }, tenants.map((t) => tenantCard(t, { ...ctx, refresh: render }))),
       h(
         'section',

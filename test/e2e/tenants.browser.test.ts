@@ -69,6 +69,11 @@ describe.skipIf(!hasChromium)('the Clinics page', () => {
 
     const patient = registerPatient(w, B, 1);
     await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
+
+    // The overview draws both clinics' cards, and nothing that is not meant as text.
+    await page.click('#nav a[data-view="overview"]');
+    await page.locator(`article.tenant[data-tenant="${B.tenantId}"]`).waitFor();
+    for (const view of ['#view-overview', '#view-tenants']) expect(await page.locator(view).textContent()).not.toMatch(/\bnull\b|\[object /);
     expect(errors).toEqual([]);
   });
 });
