@@ -9,10 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerBackfillCommand } from '../../src/cli/backfill.ts';
 import { registerDoctorCommand } from '../../src/cli/doctor.ts';
+import { registerSetupCommand } from '../../src/cli/setup.ts';
 import type { DoctorReport } from '../../src/doctor/types.ts';
 import type { TenantFigures, TenantFiguresPage } from '../../src/operations/tenant-figures.ts';
 import { runCommands } from './cli-support.ts';
-import { A, admin, ADMIN_TOKEN, B, registerPatient, startTenantsWorld, stepUntil, synced, type TenantsWorld } from './tenants-support.ts';
+import { SETUP_KEYS } from '../../src/sync/setup.ts';
+import { A, admin, ADMIN_TOKEN, B, registerPatient, startTenantsWorld, step, stepUntil, synced, type TenantsWorld } from './tenants-support.ts';
 
 let world: TenantsWorld | undefined;
 afterEach(async () => {
@@ -119,5 +121,43 @@ describe('onboarding a clinic added through the admin API', () => {
     expect(viaApi.tenantId).toBe(B.tenantId);
     expect(viaApi.checks.find((c) => c.check === 'spry.token')).toMatchObject({ status: 'ok' });
     expect(viaApi.checks.find((c) => c.check === 'spruce.endpoint')).toMatchObject({ status: 'ok' });
+  });
+
+  it('setup puts the signing secrets it registers in place of the placeholders given at add', { timeout: 60_000 }, async () => {
+    world = await startTenantsWorld();
+    const w = world;
+    const [service] = w.instances;
+    // Added before any secret exists: placeholders.
+    const placeholders = { ...w.clinicB, spry: { ...w.clinicB.spry, webhookSecrets: ['set-by-setup'] }, spruce: { ...(w.clinicB.spruce as object), webhookSecrets: ['set-by-setup'] } };
+    expect((await admin(service!, 'POST', '/tenants', placeholders)).status).toBe(201);
+    const configFile = path.join(w.dir, 'cli.yaml');
+    await writeFile(configFile, stringify({ database: { url: w.databaseUrl }, log: { level: 'silent' } }));
+    // A public URL nothing is registered at yet: setup creates both registrations.
+    const publicUrl = 'http://127.0.0.1:9';
+    const setup = () => runCommands([registerSetupCommand], ['setup', '-c', configFile, '--tenant', B.tenantId, '--public-url', publicUrl]);
+
+    const first = await setup();
+    expect(first.code ?? 0, first.err).toBe(0);
+    expect(first.out).toContain('created');
+    expect(first.out).toContain(`Tenant ${B.tenantId}'s webhook secrets in the tenant directory are now the ones Spry and Spruce sign with`);
+    expect(first.out).not.toContain('tenants update');
+    const spry = await service!.store.getSecret(B.tenantId, SETUP_KEYS.spryKey);
+    const spruce = await service!.store.getSecret(B.tenantId, SETUP_KEYS.spruceSecret);
+    expect(spry && spruce).toBeTruthy();
+    // The service follows the directory: the placeholders are no longer accepted (no overlap).
+    await stepUntil(w, () => service!.tenants.tenants.get(B.tenantId)!.spry.webhookSecrets[0] === spry, 'the service to take the new secrets', 10_000);
+    expect(service!.tenants.tenants.get(B.tenantId)!.spry.webhookSecrets).toEqual([spry]);
+    expect(service!.tenants.tenants.get(B.tenantId)!.spruce.webhookSecrets).toEqual([spruce]);
+    // Secrets are never printed without --show-secrets.
+    expect(first.out).not.toContain(spry!);
+
+    // A second run finds everything in place and changes nothing.
+    const updatedAt = (await service!.store.getTenant(B.tenantId))!.updatedAt;
+    await step(w, 1_000);
+    const again = await setup();
+    expect(again.code ?? 0, again.err).toBe(0);
+    expect(again.out).toContain('already registered');
+    expect(again.out).not.toContain('webhook secrets in the tenant directory are now');
+    expect((await service!.store.getTenant(B.tenantId))!.updatedAt).toBe(updatedAt);
   });
 });
