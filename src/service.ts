@@ -277,6 +277,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     tenants: registry.tenants,
     tenantIds: registry.ids,
     tenantAdmin,
+    tenantLimits: () => admission.readings(),
     store,
     clock,
     logger,

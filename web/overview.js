@@ -1,4 +1,4 @@
-// Overview: one card per tenant — health, the last hour's throughput and lag, pause/resume,
+// Overview: one card per tenant (at most a dozen: those needing attention first) — health, the last hour's throughput and lag, pause/resume,
 // starting a backfill or a reconcile (they run in the service; progress shows on the card), and
 // running the doctor's checks against the live Spry and Spruce.
 import { api } from './api.js';
@@ -109,11 +109,26 @@ function tenantCard(tenant, ctx) {
   );
 }
 
+/** Cards drawn at most: with many clinics, those needing attention (the Clinics page has them all). */
+const CARDS = 12;
+
 export async function renderOverview(root, ctx) {
   const render = async () => {
-    const [{ tenants }, recent] = await Promise.all([api('/tenants'), api('/events?limit=12')]);
+    const [page, recent] = await Promise.all([api(`/tenant-figures?limit=${CARDS}`), api('/events?limit=12')]);
+    const tenants = await Promise.all(page.tenants.map((t) => api(`/tenants/${encodeURIComponent(t.tenantId)}`)));
     clear(root).append(
       h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), h('span', { class: 'muted' }, `updated ${new Date().toLocaleTimeString()}`)),
+      // (Element.append writes null as text: only what is there.)
+      ...(page.total > page.tenants.length
+        ? [
+            h(
+              'p',
+              { class: 'muted' },
+              `${page.tenants.length} of ${number(page.total)} clinics shown, those needing attention first (${number(page.needAttention)} do). `,
+              h('a', { href: '#tenants' }, 'All clinics →'),
+            ),
+          ]
+        : []),
       h('div', { class: 'tenants' }, tenants.map((t) => tenantCard(t, { ...ctx, refresh: render }))),
       h(
         'section',

@@ -13,6 +13,7 @@ import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config, TenantConfig } from '../config/schema.ts';
 import { SyncError } from '../errors.ts';
 import { failureLine } from './failure.ts';
+import { unknownTenantMessage } from './tenant-lookup.ts';
 import { createLogger } from '../observe/logger.ts';
 import { directoryTenant } from '../tenants/definition.ts';
 import { tenantContext } from '../service.ts';
@@ -59,9 +60,13 @@ export async function openTenant(
       ? config.tenants[0]
       : undefined;
   if (!tenant) {
+    const added = await store.listTenants().then(
+      (rows) => rows.filter((t) => t.removedAt === null).map((t) => t.id),
+      () => [],
+    );
     await store.close();
-    const known = config.tenants.map((t) => t.id).join(', ');
-    throw new CliProblem(tenantId ? `no tenant ${tenantId} in the config or the tenant directory (config tenants: ${known})` : `--tenant is needed (tenants: ${known})`);
+    const known = [...new Set([...config.tenants.map((t) => t.id), ...added])];
+    throw new CliProblem(tenantId ? unknownTenantMessage(tenantId, known) : `--tenant is needed (tenants: ${known.join(', ')})`);
   }
   // Logs go to stderr, and only warnings unless asked: stdout is for progress and the report.
   const logger = createLogger({ level: options.verbose ? config.log.level : 'error', destination: pino.destination(2) });

@@ -14,7 +14,9 @@ export function registerConfigCommand(program: Command): void {
       try {
         const loaded = await loadConfig(options.config);
         const tenants = loaded.tenants.map((t) => t.id);
-        console.log(`${options.config}: valid (${tenants.length} tenant${tenants.length === 1 ? '' : 's'}: ${tenants.join(', ')})`);
+        // No tenants is a valid start: clinics may all be added later (tenants add, the admin API).
+        const listed = tenants.length === 0 ? 'no tenants in the file' : `${tenants.length} tenant${tenants.length === 1 ? '' : 's'}: ${tenants.join(', ')}`;
+        console.log(`${options.config}: valid (${listed})`);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         console.error(`${options.config}: ${error.message}`);

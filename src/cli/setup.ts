@@ -6,8 +6,11 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
-import { runSetup } from '../sync/setup.ts';
-import { CliProblem, openTenant, runCli } from './backfill.ts';
+import { systemClock } from '../clock.ts';
+import { AdminError } from '../errors.ts';
+import { runSetup, type SetupResult } from '../sync/setup.ts';
+import { TenantAdmin } from '../tenants/tenant-admin.ts';
+import { CliProblem, openTenant, runCli, type OpenTenant } from './backfill.ts';
 
 const UNSET_SECRET = /^tenants\.(\d+)\.(spry|spruce)\.webhookSecrets\.\d+: environment variable ([A-Za-z_][A-Za-z0-9_]*) is not set$/;
 
@@ -82,12 +85,27 @@ export function registerSetupCommand(program: Command): void {
             }
           }
           if (index === -1) {
-            // A tenant of the directory (added through the API or `tenants add`): its secrets live there.
-            console.log(
-              `The service reads tenant ${open.tenant.id}'s webhook secrets from the tenant directory: run\n` +
-                `  spruce-sync tenants update ${open.tenant.id} -c ${options.config} --spry-webhook-secret <spry secret> --spruce-webhook-secret <spruce secret>` +
-                `${options.showSecrets ? ' with the values above' : ' (run setup again with --show-secrets to print them)'}.`,
-            );
+            // A tenant of the directory (added through the API or `tenants add`): its secrets live
+            // there, so setup puts the ones Spry and Spruce sign with in their place itself.
+            const stored = await storeDirectorySecrets(open, result.secrets);
+            if (stored.length > 0) {
+              console.log(
+                `Tenant ${open.tenant.id}'s webhook secrets in the tenant directory are now the ones ${stored.map((s) => (s === 'spry' ? 'Spry' : 'Spruce')).join(' and ')} sign with` +
+                  ' (the ones given before are no longer accepted); running services pick them up within seconds.',
+              );
+            }
+            // Not known here (registered elsewhere), or not writable from here: the operator's step.
+            const left = (['spry', 'spruce'] as const).filter((system) => {
+              const secret = result.secrets[system];
+              return !secret || (!stored.includes(system) && open.tenant[system].webhookSecrets[0] !== secret);
+            });
+            if (left.length > 0) {
+              console.log(
+                `The service reads tenant ${open.tenant.id}'s webhook secrets from the tenant directory: when you have them, run\n` +
+                  `  spruce-sync tenants update ${open.tenant.id} -c ${options.config} ${left.map((system) => `--${system}-webhook-secret <${system} secret>`).join(' ')}` +
+                  `${!left.some((system) => result.secrets[system]) ? '' : options.showSecrets ? ' with the values above' : ' (run setup again with --show-secrets to print them)'}.`,
+              );
+            }
             return 0;
           }
           console.log(
@@ -103,4 +121,28 @@ export function registerSetupCommand(program: Command): void {
         }
       }),
     );
+}
+
+/**
+ * Writes the signing secrets Spry and Spruce use into a directory tenant whose webhook secrets
+ * differ (the placeholders given at `add`, typically), with no overlap: a delivery to our URL is
+ * signed with these and nothing else. Answers the systems changed; a config-file tenant of the
+ * service (not changeable here) changes nothing.
+ */
+async function storeDirectorySecrets(open: OpenTenant, secrets: SetupResult['secrets']): Promise<('spry' | 'spruce')[]> {
+  const patch: Record<string, { webhookSecrets: string[] }> = {};
+  for (const system of ['spry', 'spruce'] as const) {
+    const secret = secrets[system];
+    // Current already (a second run): nothing to do.
+    if (secret && open.tenant[system].webhookSecrets[0] !== secret) patch[system] = { webhookSecrets: [secret] };
+  }
+  const systems = Object.keys(patch) as ('spry' | 'spruce')[];
+  if (systems.length === 0) return [];
+  try {
+    await new TenantAdmin({ directory: open.store, clock: systemClock }).update(open.tenant.id, patch, { overlapMinutes: 0 });
+    return systems;
+  } catch (error) {
+    if (error instanceof AdminError && error.code === 'config_tenant') return [];
+    throw error;
+  }
 }

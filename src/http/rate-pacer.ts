@@ -18,7 +18,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import { PriorityGate, type GateDecision } from './priority-gate.ts';
 import { intHeader } from './retry-after.ts';
-import type { Permit, Priority, RequestLimiter, ResponseObservation, SlotForecast } from './types.ts';
+import type { BudgetWindow, Permit, Priority, RequestLimiter, ResponseObservation, SlotForecast } from './types.ts';
 
 /** What the pacer knows about one organization's budget. */
 export interface PacerBudget {
@@ -269,6 +269,17 @@ export class RatePacer implements RequestLimiter, SlotForecast {
     const decision = planGrant(this.seen, priority, this.clock.now(), this.policy)[1];
     const wait = decision.grant ? 0 : decision.waitMs;
     return ahead > 0 ? Math.max(wait, 1) : wait;
+  }
+
+  /**
+   * The window's limit and what was left at its latest answer, as this instance last saw them;
+   * null while no limit is known (no answer yet, or Spruce sent none) or once the window ended
+   * (the next answer says what the new one holds). No side effect.
+   */
+  currentWindow(): BudgetWindow | null {
+    const { limit, remaining, windowEndsAt } = this.seen;
+    if (limit === null || this.clock.now() >= windowEndsAt) return null;
+    return { limit, remaining, endsAt: windowEndsAt };
   }
 
   private change<T>(fn: (budget: PacerBudget) => [PacerBudget, T]): Promise<T> {

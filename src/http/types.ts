@@ -51,3 +51,13 @@ export interface SlotForecast {
    */
   nextSlotIn(priority: Priority): number;
 }
+
+/** A published budget's current window as this instance last saw it (operators' figures). */
+export interface BudgetWindow {
+  /** Requests per window. */
+  limit: number;
+  /** Left at the latest answer of this window. */
+  remaining: number;
+  /** Estimated end of the window, epoch ms. */
+  endsAt: number;
+}

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import { AdminError } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { PruneReport } from '../observe/retention.ts';
+import type { GaugeReading } from '../queue/tenant-admission.ts';
 import type { Store } from '../store/types.ts';
 import type { TenantAdmin } from '../tenants/tenant-admin.ts';
 import type { PauseControl } from './pause.ts';
@@ -15,6 +16,11 @@ export interface AdminContext {
   /** The tenant directory's operations (the service's; absent in CLI contexts that do not need it). */
   tenantAdmin?: TenantAdmin;
   pauses: PauseControl;
+  /**
+   * What limits each running tenant's calls now (its budgets and circuits), as the workers'
+   * claim gate reads it. Only a service with workers has it; absent in the CLI.
+   */
+  tenantLimits?: () => GaugeReading[];
   /** Wakes the workers after a replay or a resume (in the service; a no-op in the CLI). */
   onQueued?: (tenantId: string) => void;
   /** Operator actions are logged (ids and counts only). */

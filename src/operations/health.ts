@@ -1,6 +1,7 @@
 // A tenant's health at a glance: backlog, throughput, lag, errors, dead letters, pause state and
 // the last backfill / reconcile, plus per-minute activity for the dashboard's charts.
 import type { ActivityBucket } from '../store/admin-types.ts';
+import { DRY_RUN_SUMMARY_KEY } from '../sync/backfill-admin.ts';
 import type { AdminContext } from './context.ts';
 import { requireTenant } from './context.ts';
 import type { PauseState } from './pause.ts';
@@ -36,6 +37,8 @@ export interface TenantHealth {
   };
   activity: ActivityBucket[];
   backfill: Record<string, unknown> | null;
+  /** The summary of the last backfill dry run started from the admin API (kept apart so it never hides a real run's). */
+  backfillDryRun: Record<string, unknown> | null;
   reconcile: Record<string, unknown> | null;
 }
 
@@ -65,13 +68,14 @@ export async function tenantHealth(ctx: AdminContext, tenantId: string, options:
   // Whole buckets, ending with the current one.
   const until = Math.floor(now / bucketMs) * bucketMs + bucketMs;
   const since = until - Math.ceil((minutes * 60_000) / bucketMs) * bucketMs;
-  const [jobs, backlog, activity, attempts, paused, backfill, reconcile] = await Promise.all([
+  const [jobs, backlog, activity, attempts, paused, backfill, backfillDryRun, reconcile] = await Promise.all([
     store.queueStats(tenantId),
     store.inboxBacklog(tenantId),
     store.eventActivity(tenantId, since, until, bucketMs),
     store.attemptCounts(tenantId, now - minutes * 60_000),
     ctx.pauses.read(tenantId),
     store.getState(tenantId, BACKFILL_STATE_KEY),
+    store.getState(tenantId, DRY_RUN_SUMMARY_KEY),
     store.getState(tenantId, RECONCILE_STATE_KEY),
   ]);
   const job = jobs[0] ?? { waiting: 0, running: 0, dead: 0 };
@@ -107,6 +111,7 @@ export async function tenantHealth(ctx: AdminContext, tenantId: string, options:
     },
     activity,
     backfill: stateObject(backfill),
+    backfillDryRun: stateObject(backfillDryRun),
     reconcile: stateObject(reconcile),
   };
 }

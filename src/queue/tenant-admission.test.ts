@@ -68,14 +68,37 @@ describe('TenantAdmission', () => {
     await c.advance(0);
     expect(admission.held()).toEqual({ tenants: ['busy', 'failing'], readyIn: 9_000 });
     expect(admission.readings()).toEqual([
-      { tenantId: 'busy', gauge: 'spruce_budget', readyInMs: 10_000 },
-      { tenantId: 'failing', gauge: 'spry_circuit', readyInMs: 30_000 },
-      { tenantId: 'quiet', gauge: 'spruce_budget', readyInMs: 0 },
+      { tenantId: 'busy', gauge: 'spruce_budget', readyInMs: 10_000, window: null },
+      { tenantId: 'failing', gauge: 'spry_circuit', readyInMs: 30_000, circuit: 'open' },
+      { tenantId: 'quiet', gauge: 'spruce_budget', readyInMs: 0, window: null },
     ]);
 
     await c.advance(9_000);
     expect(admission.held()).toEqual({ tenants: ['failing'], readyIn: 20_000 });
     admission.forget('failing');
     expect(admission.held()).toEqual({ tenants: [] });
+  });
+
+  it("reads a circuit's state (half-open once its cool-down is over) and a budget's window as last seen", async () => {
+    const c = clock();
+    const pacer = new RatePacer({ clock: c });
+    const breaker = new CircuitBreaker({ system: 'spruce', clock: c, circuit: { failureThreshold: 1, openMs: 10_000 } });
+    const admission = new TenantAdmission();
+    admission.watch('t1', slotGauge('spruce_budget', pacer), circuitGauge('spruce_circuit', breaker));
+    expect(admission.readings().map(({ window, circuit }) => ({ window, circuit }))).toEqual([{ window: null }, { circuit: 'closed' }]);
+
+    (await pacer.acquire('live')).release(spruceAnswer(30, 12));
+    (await breaker.guard(new TokenBucket({ clock: c })).acquire('live')).release({ status: 502 });
+    await c.advance(0);
+    expect(admission.readings()).toEqual([
+      { tenantId: 't1', gauge: 'spruce_budget', readyInMs: 0, window: { limit: 30, remaining: 12, endsAt: 5_060_000 } },
+      { tenantId: 't1', gauge: 'spruce_circuit', readyInMs: 10_000, circuit: 'open' },
+    ]);
+
+    await c.advance(10_000);
+    expect(admission.readings()[1]).toMatchObject({ readyInMs: 0, circuit: 'half_open' });
+    // Once the window's estimated end has passed, its figures say nothing about the new one.
+    await c.advance(50_000);
+    expect(admission.readings()[0]).toMatchObject({ window: null });
   });
 });

@@ -4,7 +4,19 @@
 // the same while its calls time out. Such tenants are left out of the claim until their budget
 // or circuit frees up; their jobs stay due and keep their attempts. The store's claim does the
 // rest: it rotates across the tenants with work and caps what one tenant holds (sql/queue.ts).
-import type { Priority, SlotForecast } from '../http/types.ts';
+import type { CircuitState } from '../fanout/circuit.ts';
+import type { BudgetWindow, Priority, SlotForecast } from '../http/types.ts';
+
+/** A tenant whose next call could go within this long is claimed for (see TenantAdmission). */
+export const CLAIM_SOON_MS = 1_000;
+
+/** What else a gauge can say truthfully, for the operator's per-tenant figures. */
+export interface GaugeDetail {
+  /** A circuit breaker's state; `half_open` once the cool-down is over (the next call probes). */
+  circuit?: CircuitState;
+  /** A published budget's window as last seen (Spruce); null while none is known. */
+  window?: BudgetWindow | null;
+}
 
 /** What says how soon a tenant could make its next outbound call. */
 export interface TenantGauge {
@@ -12,20 +24,29 @@ export interface TenantGauge {
   name: string;
   /** Milliseconds until this could let the tenant's next call go (0 = now). No side effect. */
   readyIn(): number;
+  /** No side effect either. */
+  detail?(): GaugeDetail;
 }
 
-/** A limiter's forecast for live traffic (jobs are live unless marked bulk). */
-export function slotGauge(name: string, forecast: SlotForecast, priority: Priority = 'live'): TenantGauge {
-  return { name, readyIn: () => forecast.nextSlotIn(priority) };
+/** A limiter's forecast for live traffic (jobs are live unless marked bulk), with its window when it knows one. */
+export function slotGauge(name: string, forecast: SlotForecast & { currentWindow?(): BudgetWindow | null }, priority: Priority = 'live'): TenantGauge {
+  const gauge: TenantGauge = { name, readyIn: () => forecast.nextSlotIn(priority) };
+  if (forecast.currentWindow) gauge.detail = () => ({ window: forecast.currentWindow!() });
+  return gauge;
 }
 
-/** A circuit breaker's time to its next probe. */
-export function circuitGauge(name: string, breaker: { closedIn(): number }): TenantGauge {
-  return { name, readyIn: () => breaker.closedIn() };
+/** A circuit breaker's time to its next probe, and its state. */
+export function circuitGauge(name: string, breaker: { closedIn(): number; readonly state?: CircuitState }): TenantGauge {
+  const gauge: TenantGauge = { name, readyIn: () => breaker.closedIn() };
+  if (breaker.state !== undefined) {
+    // The breaker turns half-open lazily, at the first call after its cool-down: say so as soon as it would.
+    gauge.detail = () => ({ circuit: breaker.state === 'open' && breaker.closedIn() === 0 ? 'half_open' : breaker.state });
+  }
+  return gauge;
 }
 
-/** One gauge's reading, for /metrics. */
-export interface GaugeReading {
+/** One gauge's reading, for /metrics and the operator's figures. */
+export interface GaugeReading extends GaugeDetail {
   tenantId: string;
   gauge: string;
   readyInMs: number;
@@ -45,7 +66,7 @@ export class TenantAdmission {
    * @param soonMs a tenant whose next call could go within this long is claimed for: its job
    *   waits at most that long for its budget, which keeps the budget busy without hoarding workers.
    */
-  constructor(private readonly soonMs = 1_000) {}
+  constructor(private readonly soonMs = CLAIM_SOON_MS) {}
 
   /** Adds what limits one tenant's calls (its Spruce pacer, its Spry bucket, its breakers). */
   watch(tenantId: string, ...gauges: TenantGauge[]): void {
@@ -59,7 +80,7 @@ export class TenantAdmission {
 
   /** Every gauge of every tenant, as it reads now (metrics). */
   readings(): GaugeReading[] {
-    return [...this.gauges].flatMap(([tenantId, gauges]) => gauges.map((g) => ({ tenantId, gauge: g.name, readyInMs: g.readyIn() })));
+    return [...this.gauges].flatMap(([tenantId, gauges]) => gauges.map((g) => ({ tenantId, gauge: g.name, readyInMs: g.readyIn(), ...g.detail?.() })));
   }
 
   /** The tenants to leave out of the next claim. */

@@ -11,7 +11,7 @@ import type { SyncMetrics } from '../observe/metrics.ts';
 import type { NewInboundEvent, Store } from '../store/types.ts';
 import type { SubscriptionAdmin } from '../fanout/subscriptions.ts';
 import { configDoctor } from '../doctor/run-doctor.ts';
-import { adminPlugin, ADMIN_API_PREFIX, type AdminActions } from './admin/index.ts';
+import { adminPlugin, ADMIN_API_PREFIX, type AdminActions, type AdminContext } from './admin/index.ts';
 import { subscriptionRoutes } from './admin/subscription-routes.ts';
 import { PauseControl } from '../operations/pause.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -45,6 +45,8 @@ export interface AppDependencies {
   tenantIds?: readonly string[];
   /** Adds, changes and removes tenants (admin API); without it the directory routes answer 501. */
   tenantAdmin?: TenantAdmin;
+  /** What limits each tenant's calls now (the per-tenant figures' budgets and circuits). */
+  tenantLimits?: AdminContext['tenantLimits'];
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
@@ -87,6 +89,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         pauses: deps.pauses ?? new PauseControl({ store: deps.store, clock: deps.clock, tenantIds }),
         onQueued: deps.onQueued,
         logger: deps.logger,
+        tenantLimits: deps.tenantLimits,
       },
     });
     if (deps.subscriptions) {

@@ -1,5 +1,6 @@
 // The dashboard's Clinics page in a real browser against a running service: add a clinic with the
-// form, see it listed, and see its first patient synced, with no restart; the page passes axe.
+// form, see it listed with its figures, walk its onboarding steps (doctor, backfill dry run), and
+// see its first patient synced, with no restart; the page passes axe.
 import { chromium, type Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { axeViolations, describeViolations } from './dashboard-axe.ts';
@@ -45,8 +46,34 @@ describe.skipIf(!hasChromium)('the Clinics page', () => {
     // The secrets typed are gone from the page.
     expect(await page.content()).not.toContain(String(b.spruce.secretKey));
 
+    // The next steps are offered at once: the doctor, setup, a backfill dry run, the backfill.
+    const steps = page.locator('#view-tenants .onboarding');
+    await steps.locator('button:has-text("Run doctor")').click();
+    await steps.locator('.doctor-results').waitFor({ timeout: 30_000 });
+    expect(await steps.locator('tr[data-check="spry.token"]').textContent()).toContain('ok');
+    expect(await steps.textContent()).toContain(`spruce-sync setup -c config.yaml --tenant ${B.tenantId}`);
+    await steps.locator('button:has-text("Backfill dry run")').click();
+    await steps.locator('[data-step="dry-run"]:has-text("completed")').waitFor({ timeout: 30_000 });
+    expect(describeViolations('clinics, onboarding', await axeViolations(page))).toEqual([]);
+
+    // Each clinic's figures: backlog, dead letters, oldest waiting job, API budget, breakers.
+    const row = page.locator(`#view-tenants tr[data-tenant="${B.tenantId}"]`);
+    await row.locator('td:has-text("Spruce")').waitFor();
+    expect(await row.textContent()).toContain('added here');
+    expect(await page.locator('#view-tenants .view-head').textContent()).toMatch(/2 clinics · 0 need attention/);
+    // Filtered on the server: one row left.
+    await page.fill('#view-tenants input[name="search"]', 'clinic-b');
+    await page.click('#view-tenants button:has-text("Filter")');
+    await page.waitForFunction("document.querySelectorAll('#view-tenants table.figures tbody tr').length === 1");
+    expect(await page.locator('#view-tenants table.figures tbody tr').getAttribute('data-tenant')).toBe(B.tenantId);
+
     const patient = registerPatient(w, B, 1);
     await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
+
+    // The overview draws both clinics' cards, and nothing that is not meant as text.
+    await page.click('#nav a[data-view="overview"]');
+    await page.locator(`article.tenant[data-tenant="${B.tenantId}"]`).waitFor();
+    for (const view of ['#view-overview', '#view-tenants']) expect(await page.locator(view).textContent()).not.toMatch(/\bnull\b|\[object /);
     expect(errors).toEqual([]);
   });
 });

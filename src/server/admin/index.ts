@@ -14,6 +14,7 @@ import { buildOpenApi, type RouteRecord } from './openapi.ts';
 import { operationRoutes } from './operation-routes.ts';
 import type { AdminActions } from '../../operations/context.ts';
 import { tenantDirectoryRoutes } from './tenant-directory-routes.ts';
+import { tenantFiguresRoutes } from './tenant-figures-routes.ts';
 import { tenantRoutes } from './tenant-routes.ts';
 import type { TenantAdmin } from '../../tenants/tenant-admin.ts';
 import { strictValidation } from './validation.ts';
@@ -45,6 +46,7 @@ const adminApi: FastifyPluginAsync<AdminOptions> = async (app, { token, ctx: bas
 
   await app.register(tenantRoutes, { ctx });
   await app.register(tenantDirectoryRoutes, { ctx });
+  await app.register(tenantFiguresRoutes, { ctx });
   await app.register(eventRoutes, { ctx });
   await app.register(deadLetterRoutes, { ctx });
   await app.register(auditRoutes, { ctx });

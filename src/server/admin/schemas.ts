@@ -2,6 +2,7 @@
 // Response schemas double as an allow-list: Fastify serializes only the properties named here,
 // so nothing unlisted (a payload, say) can leak into an answer.
 import { DIRECTION_NAMES } from '../../operations/directions.ts';
+import { ATTENTION_REASONS } from '../../operations/tenant-figures.ts';
 
 export const tenantId = { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 100 } as const;
 export const time = {
@@ -94,6 +95,7 @@ export const tenantHealth = {
     },
     activity: { type: 'array', items: activityBucket },
     backfill: { anyOf: [looseObject, { type: 'null' }] },
+    backfillDryRun: { anyOf: [looseObject, { type: 'null' }], description: 'the last dry run started from the admin API (its summary, once it finished)' },
     reconcile: { anyOf: [looseObject, { type: 'null' }] },
     source: { type: 'string', enum: ['config', 'api'], description: 'config: from the config file (change it there); api: added through the admin API or CLI' },
     status: { type: 'string', enum: ['enabled', 'disabled'] },
@@ -224,4 +226,68 @@ export const pruneReport = {
     durationMs: { type: 'integer' },
   },
   required: ['olderThan', 'events', 'bytes', 'startedAt', 'durationMs'],
+} as const;
+
+/** One tenant's figures (GET /tenant-figures): ids, counts and times only. */
+export const tenantFigures = {
+  type: 'object',
+  properties: {
+    tenantId: { type: 'string' },
+    source: { type: ['string', 'null'], enum: ['config', 'api', null], description: 'null: not in the tenant directory' },
+    status: { type: 'string', enum: ['enabled', 'disabled'] },
+    paused: {
+      type: 'object',
+      properties: { all: { type: 'boolean' }, directions: { type: 'array', items: direction } },
+      required: ['all', 'directions'],
+    },
+    waitingJobs: { type: 'integer', description: 'due or scheduled, unclaimed' },
+    runningJobs: { type: 'integer' },
+    deadJobs: { type: 'integer', description: 'dead letters (replayable)' },
+    oldestWaitingAgeMs: { type: ['integer', 'null'], description: 'age of the oldest due, unclaimed job' },
+    limits: {
+      type: ['array', 'null'],
+      description: "what limits the tenant's calls now; null where no workers run (the limits live in the service's memory)",
+      items: {
+        type: 'object',
+        properties: {
+          limit: { type: 'string', description: 'spruce_budget, spry_budget, spruce_circuit, spry_circuit' },
+          readyInMs: { type: 'integer', description: "until this limit lets the tenant's next live call go (0 = now)" },
+          circuit: { type: ['string', 'null'], enum: ['closed', 'open', 'half_open', null] },
+          window: {
+            type: ['object', 'null'],
+            description: "Spruce's published budget in its current window, as this instance last saw it",
+            properties: {
+              limit: { type: 'integer' },
+              used: { type: 'integer' },
+              remaining: { type: 'integer' },
+              endsInMs: { type: 'integer' },
+            },
+            required: ['limit', 'used', 'remaining', 'endsInMs'],
+          },
+        },
+        required: ['limit', 'readyInMs', 'circuit', 'window'],
+      },
+    },
+    readyInMs: { type: ['integer', 'null'], description: 'the longest of the limits' },
+    attention: {
+      type: 'array',
+      items: { type: 'string', enum: ATTENTION_REASONS },
+      description: 'why the tenant needs a look, most urgent first; empty when all is well',
+    },
+  },
+  required: ['tenantId', 'source', 'status', 'paused', 'waitingJobs', 'runningJobs', 'deadJobs', 'oldestWaitingAgeMs', 'limits', 'readyInMs', 'attention'],
+} as const;
+
+export const tenantFiguresPage = {
+  type: 'object',
+  properties: {
+    at: epochMs,
+    total: { type: 'integer', description: 'every tenant' },
+    needAttention: { type: 'integer', description: 'tenants with at least one attention reason' },
+    matched: { type: 'integer', description: 'tenants the filter kept' },
+    offset: { type: 'integer' },
+    limit: { type: 'integer' },
+    tenants: { type: 'array', items: tenantFigures },
+  },
+  required: ['at', 'total', 'needAttention', 'matched', 'offset', 'limit', 'tenants'],
 } as const;
