@@ -139,7 +139,7 @@ async function storeDirectorySecrets(open: OpenTenant, secrets: SetupResult['sec
   const systems = Object.keys(patch) as ('spry' | 'spruce')[];
   if (systems.length === 0) return [];
   try {
-    await new TenantAdmin({ directory: open.store, clock: systemClock }).update(open.tenant.id, patch, { overlapMinutes: 0 });
+    await new TenantAdmin({ directory: open.store, clock: systemClock, actor: 'cli' }).update(open.tenant.id, patch, { overlapMinutes: 0 });
     return systems;
   } catch (error) {
     if (error instanceof AdminError && error.code === 'config_tenant') return [];
