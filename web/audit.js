@@ -8,7 +8,7 @@ export async function renderAudit(root, ctx, params) {
     'form',
     { class: 'filters' },
     field('Tenant', select('tenantId', [['', 'all'], ...ctx.tenants.map((t) => [t, t])], params.tenantId)),
-    field('System', select('system', [['', 'both'], ['spry', 'Spry'], ['spruce', 'Spruce']], params.system)),
+    field('System', select('system', [['', 'all'], ['spry', 'Spry'], ['spruce', 'Spruce'], ['spruce-sync', 'spruce-sync (tenant changes)']], params.system)),
     field('Record type', h('input', { name: 'recordType', placeholder: 'contact', value: params.recordType ?? '' })),
     field('Record id', h('input', { name: 'recordId', value: params.recordId ?? '' })),
     field('Action', h('input', { name: 'action', placeholder: 'update', value: params.action ?? '' })),
