@@ -3,14 +3,26 @@
 // webhook inserts committed together, and a sampled ANALYZE.
 import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { eventIdSql, eventValues, insertEventSql } from '../sql/inbox.ts';
-import { enqueueSql, requeueDeadEventsSql } from '../sql/queue.ts';
+import { COALESCE_INTO_EXISTING, JOB_COLUMNS, jobValues, requeueDeadEventsSql } from '../sql/queue.ts';
 import { sql, type Sql } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
-import type { NewInboundEvent } from '../types.ts';
+import type { EnqueueJob, NewInboundEvent } from '../types.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import { releaseAllLeases } from '../sql/leases.ts';
+
+/**
+ * queue.ts's enqueue upsert with the event's id as the job's last_event_id (the larger one
+ * kept), as the PostgreSQL adapter's insert does: one statement where there were two.
+ */
+function enqueueFedSql(tenantId: string, job: EnqueueJob, now: number, eventId: number): Sql {
+  return sql`
+    INSERT INTO jobs AS j (${JOB_COLUMNS}, last_event_id)
+    VALUES (${jobValues(tenantId, job, now)}, ${eventId})
+    ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING},
+       last_event_id = max(j.last_event_id, excluded.last_event_id)`;
+}
 
 export interface SqliteStoreOptions extends SqliteOptions, EncryptionOptions {}
 
@@ -89,9 +101,9 @@ export class SqliteStore extends SqlStore {
     if (!row) return { id: get(eventIdSql(event))!.id, inserted: false };
     const { job } = event;
     if (job) {
-      const { id: jobId } = get(enqueueSql(event.tenantId, job, event.receivedAt))!;
+      // The job row is upserted already fed this event (its newest), in one statement.
+      this.sqlite.exec(enqueueFedSql(event.tenantId, job, event.receivedAt, row.id), 'run');
       this.sqlite.exec(requeueDeadEventsSql(event.tenantId, job.key, event.receivedAt), 'run');
-      this.sqlite.exec(sql`UPDATE jobs SET last_event_id = max(last_event_id, ${row.id}) WHERE id = ${jobId}`, 'run');
     }
     return { id: row.id, inserted: true };
   }
