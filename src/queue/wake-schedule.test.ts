@@ -4,7 +4,7 @@ import { WakeSchedule } from './wake-schedule.ts';
 
 describe('WakeSchedule', () => {
   it('arms one timer per slot, and wakes no earlier than asked and at most a slot later', async () => {
-    const clock = new ControlledClock({ start: 1_000_000 });
+    const clock = new ControlledClock({ start: 1_000_000, flowing: false });
     const wakes: number[] = [];
     const schedule = new WakeSchedule({ clock, slotMs: 10, wake: () => wakes.push(clock.now()) });
     for (const offset of [101, 105, 110]) schedule.wakeAt(clock.now() + offset);
