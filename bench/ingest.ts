@@ -4,7 +4,7 @@
 // answers 200, in the same run. After each run of the service it is SIGKILLed and every
 // acknowledged event id is looked up in the database file.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon, { type AutocannonResult } from 'autocannon';
@@ -49,6 +49,8 @@ export interface IngestRun {
   apiCalls?: number;
   /** CPU time the server process spent per answered request (µs): steadier than req/s on a shared machine. */
   cpuMicrosPerRequest: number;
+  /** Of which in the kernel (system time: socket I/O, WAL writes, fsync), µs per request. */
+  systemMicrosPerRequest: number;
   /** RSS of the server process before and during the load, MiB. */
   rss: { restMiB: number; meanMiB: number; maxMiB: number };
 }
@@ -69,6 +71,34 @@ export interface IngestResult {
 function profileArgs(label: string): string[] {
   const file = process.env.SPRUCE_SYNC_BENCH_PROFILE;
   return file ? ['--prof', '--no-logfile-per-isolate', `--logfile=${file}.${label.replace(/[^A-Za-z0-9=#-]+/g, '_')}`] : [];
+}
+
+/**
+ * `SPRUCE_SYNC_BENCH_CPU_PROF=<dir>`: every server (bare and service) runs under `node --cpu-prof`
+ * and writes its profiles into `<dir>/<label>/` when it exits (one per thread: tsx's module
+ * loader has its own; the main thread's is named `CPU.<date>.<time>.<pid>.0.<n>.cpuprofile`),
+ * with `window.json` beside them: the measured load's start and end on the monotonic clock V8
+ * stamps its samples with, so that `bench/cpuprofile-summary.ts <dir>/<label>` counts the load
+ * only (not start-up, not the warm-up). A profile is written at exit, so these runs end the
+ * service with SIGTERM instead of SIGKILL: their durability check is after a clean stop.
+ */
+function cpuProfileArgs(label: string): string[] {
+  const dir = cpuProfileDir(label);
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+function cpuProfileDir(label: string): string | undefined {
+  const dir = process.env.SPRUCE_SYNC_BENCH_CPU_PROF;
+  return dir ? path.resolve(dir, label.replace(/[^A-Za-z0-9=#-]+/g, '_')) : undefined;
+}
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+async function writeProfileWindow(label: string, window: { fromUs: number; toUs: number; requests: number }): Promise<void> {
+  const dir = cpuProfileDir(label);
+  if (!dir) return;
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'window.json'), JSON.stringify(window));
 }
 
 export function ingestServiceConfig(options: { port: number; databaseUrl: string; synchronous: 'FULL' | 'NORMAL'; secret: string }): Record<string, unknown> {
@@ -164,8 +194,10 @@ async function measure(target: IngestTarget, label: string, options: Required<Om
   try {
     server =
       target === 'bare'
-        ? await startBareServer(port)
-        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }), { nodeArgs: profileArgs(label) });
+        ? await startBareServer(port, { nodeArgs: cpuProfileArgs(label) })
+        : await startServiceProcess(ingestServiceConfig({ port, databaseUrl: `sqlite:${databaseFile}`, synchronous: target, secret }), {
+            nodeArgs: [...profileArgs(label), ...cpuProfileArgs(label)],
+          });
     if (target !== 'bare') await pauseTenant(server.url);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const restMiB = server.memory().rssMiB;
@@ -175,9 +207,14 @@ async function measure(target: IngestTarget, label: string, options: Required<Om
     await fire(server.url, new DeliveryPool(make(`${runTag}w`), 0), options.connections, options.warmupSeconds, false);
     const pool = new DeliveryPool(make(runTag), Math.min(200_000, 12_000 * options.durationSeconds));
     const sampler = new RssSampler(server.pid, 100).start();
-    const cpuBefore = server.cpuSeconds();
+    const cpuBefore = server.cpuSplit();
+    const fromUs = monotonicMicros();
     const { result, acknowledged } = await fire(server.url, pool, options.connections, options.durationSeconds, target !== 'bare');
-    const cpuSeconds = server.cpuSeconds() - cpuBefore;
+    const toUs = monotonicMicros();
+    const cpuAfter = server.cpuSplit();
+    const cpuSeconds = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+    const answered = Math.max(1, result['2xx'] + result.non2xx);
+    await writeProfileWindow(label, { fromUs, toUs, requests: result['2xx'] + result.non2xx });
     const rss = sampler.stop();
     const run: IngestRun = {
       target,
@@ -190,19 +227,22 @@ async function measure(target: IngestTarget, label: string, options: Required<Om
       ok: result['2xx'],
       non2xx: result.non2xx,
       errors: result.errors + result.timeouts,
-      cpuMicrosPerRequest: (cpuSeconds * 1e6) / Math.max(1, result['2xx'] + result.non2xx),
+      cpuMicrosPerRequest: (cpuSeconds * 1e6) / answered,
+      systemMicrosPerRequest: ((cpuAfter.system - cpuBefore.system) * 1e6) / answered,
       rss: { restMiB, meanMiB: rss.meanMiB, maxMiB: rss.maxMiB },
     };
     if (target !== 'bare') {
       run.apiCalls = await metricSum(server.url, 'spruce_sync_api_calls_total');
-      // A crash right after the last acknowledgement: nothing may be lost.
-      await server.kill();
+      // A crash right after the last acknowledgement: nothing may be lost. (A profiled run stops
+      // cleanly instead, for V8 to write its profile.)
+      if (process.env.SPRUCE_SYNC_BENCH_CPU_PROF) await server.stop();
+      else await server.kill();
       server = undefined;
       const stored = storedKeys(databaseFile, `evt_bench_${runTag}_`);
       const missing = acknowledged.filter((id) => !stored.has(id)).length;
       run.durable = { acknowledged: acknowledged.length, found: acknowledged.length - missing, missing, stored: stored.size };
     }
-    log(`ingest ${label}: ${num(run.rps)} req/s, ${num(run.cpuMicrosPerRequest, 0)} µs CPU/request, p50 ${run.p50} ms, p99 ${run.p99} ms, 2xx ${run.ok}, non-2xx ${run.non2xx}, errors ${run.errors}` +
+    log(`ingest ${label}: ${num(run.rps)} req/s, ${num(run.cpuMicrosPerRequest, 0)} µs CPU/request (${num(run.systemMicrosPerRequest, 0)} in the kernel), p50 ${run.p50} ms, p99 ${run.p99} ms, 2xx ${run.ok}, non-2xx ${run.non2xx}, errors ${run.errors}` +
       (run.durable ? `, acknowledged ${run.durable.acknowledged}, missing after SIGKILL ${run.durable.missing}` : ''));
     return run;
   } finally {
@@ -245,7 +285,7 @@ function ingestReport(runs: IngestRun[], settings: { connections: number; durati
     num(r.p90, 0),
     num(r.p99, 0),
     num(r.max, 0),
-    num(r.cpuMicrosPerRequest, 0),
+    `${num(r.cpuMicrosPerRequest, 0)} (${num(r.systemMicrosPerRequest, 0)})`,
     r.ok,
     r.non2xx + r.errors,
     r.durable ? `${r.durable.found} / ${r.durable.acknowledged}` : '—',
@@ -286,7 +326,7 @@ function ingestReport(runs: IngestRun[], settings: { connections: number; durati
     ],
     tables: [
       {
-        columns: ['server', 'req/s', 'vs bare', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU µs/req', '2xx', 'non-2xx + errors', 'acknowledged found in store'],
+        columns: ['server', 'req/s', 'vs bare', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU µs/req (of it kernel)', '2xx', 'non-2xx + errors', 'acknowledged found in store'],
         rows,
       },
     ],

@@ -20,6 +20,7 @@ import { WorkerPool } from './queue/worker-pool.ts';
 import { createOperatorSurface, type OperatorSurface } from './operations/operator-surface.ts';
 import { buildApp } from './server/app.ts';
 import { IngestLoad } from './server/ingest-load.ts';
+import { WakeSchedule } from './queue/wake-schedule.ts';
 import { SpruceClient } from './spruce/client.ts';
 import { SpryClient } from './spry/client.ts';
 import { startLeaseRecovery } from './store/lease-recovery.ts';
@@ -77,6 +78,8 @@ const TENANT_POLL_MS = 1_000;
  * keeps one or two in hand; a sender's burst of hundreds would otherwise time out behind syncs.
  */
 const INGEST_BURST_ABOVE = 16;
+/** New jobs wake the pool at most this late (ms): one wake-up per slot however many webhooks. */
+const WAKE_SLOT_MS = 10;
 
 /** Names this process among the instances sharing a budget; a restarted process is a new one. */
 const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -261,6 +264,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
   });
   late.pool = pool;
+  // One timer per 10 ms of due jobs, not one per webhook (queue/wake-schedule.ts).
+  const wakes = new WakeSchedule({ clock, slotMs: WAKE_SLOT_MS, wake: () => pool.notify() });
   const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, actor: 'admin-api', onChange: () => void registry.refresh().catch(() => undefined) });
 
   // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
@@ -288,7 +293,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     ingestLoad,
     // Wake the workers when the coalescing window of the new job closes, not at the next poll.
     onQueued: () => {
-      if (config.workers.coalesceMs > 0) clock.setTimer(config.workers.coalesceMs, () => pool.notify());
+      if (config.workers.coalesceMs > 0) wakes.wakeAt(clock.now() + config.workers.coalesceMs);
       else pool.notify();
     },
   });

@@ -17,6 +17,8 @@ export interface ChildServer {
   memory(): { rssMiB: number; peakMiB: number };
   /** CPU seconds used so far (user + system). */
   cpuSeconds(): number;
+  /** The same, split into user and system (kernel) time. */
+  cpuSplit(): { user: number; system: number };
   /** SIGTERM and wait for the exit (or SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL, as a crash or a pulled plug would (for the process, not the machine). */
@@ -34,11 +36,17 @@ let clockTicks: number | undefined;
 
 /** CPU time (user + system, all threads) a process has used so far, in seconds. */
 export function processCpuSeconds(pid: number): number {
+  const { user, system } = processCpuSplit(pid);
+  return user + system;
+}
+
+/** CPU time (all threads) a process has used so far in user space and in the kernel, in seconds. */
+export function processCpuSplit(pid: number): { user: number; system: number } {
   clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  return { user: Number(fields[11]) / clockTicks, system: Number(fields[12]) / clockTicks };
 }
 
 /** Samples a process's RSS every `everyMs` until stopped. */
@@ -116,6 +124,7 @@ function childHandle(child: ChildProcess, url: string, cleanup: () => Promise<vo
     url,
     memory: () => processMemory(child.pid!),
     cpuSeconds: () => processCpuSeconds(child.pid!),
+    cpuSplit: () => processCpuSplit(child.pid!),
     async stop(graceMs = 10_000) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -147,7 +156,7 @@ export async function startServiceProcess(
 }
 
 /** The reference: a Fastify server whose one route only answers 200 (bench/lib/bare-server.ts). */
-export async function startBareServer(port: number): Promise<ChildServer> {
-  const { child, url } = await startChild(['bin/run-ts.js', 'bench/lib/bare-server.ts', String(port)], /bare fastify listening on (\S+)/, 'bare fastify');
+export async function startBareServer(port: number, options: { nodeArgs?: string[] } = {}): Promise<ChildServer> {
+  const { child, url } = await startChild(['bin/run-ts.js', 'bench/lib/bare-server.ts', String(port)], /bare fastify listening on (\S+)/, 'bare fastify', {}, options.nodeArgs);
   return childHandle(child, url);
 }

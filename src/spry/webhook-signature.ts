@@ -24,9 +24,10 @@ export function verifySpryWebhook(input: VerifySpryWebhookInput): SpryVerifyResu
   if (!parsed) return { ok: false, reason: 'malformed' };
   if (Math.abs(now / 1000 - parsed.timestamp) > toleranceSeconds) return { ok: false, reason: 'expired' };
 
-  const message = Buffer.concat([Buffer.from(`${parsed.timestamp}.`, 'utf8'), rawBody]);
+  // `t.` and the body fed one after the other: the same MAC as over their concatenation, without the copy.
+  const prefix = `${parsed.timestamp}.`;
   for (const secret of secrets) {
-    const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(message).digest();
+    const expected = createHmac('sha256', secret).update(prefix, 'utf8').update(rawBody).digest();
     for (const candidate of parsed.signatures) {
       if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) {
         return { ok: true, timestamp: parsed.timestamp };

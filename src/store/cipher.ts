@@ -70,6 +70,22 @@ export function keyId(key: Buffer): Buffer {
   return createHash('sha256').update(key).digest().subarray(0, KEY_ID_BYTES);
 }
 
+/** Random IVs drawn in blocks: one call into OpenSSL per 256 values sealed, not one each. */
+const IV_BLOCK = IV_BYTES * 256;
+let ivs = Buffer.alloc(0);
+let ivAt = IV_BLOCK;
+
+/** A fresh random 96-bit IV, never handed out twice (each block is used once, then replaced). */
+function nextIv(): Buffer {
+  if (ivAt >= IV_BLOCK) {
+    ivs = randomBytes(IV_BLOCK);
+    ivAt = 0;
+  }
+  const iv = ivs.subarray(ivAt, ivAt + IV_BYTES);
+  ivAt += IV_BYTES;
+  return iv;
+}
+
 /** The authenticated data: column and row, unambiguous whatever the ids contain. */
 export function additionalData(context: SealContext): Buffer {
   return Buffer.from(`${context.column}:${JSON.stringify(context.row)}`);
@@ -89,11 +105,12 @@ export function createCipher(keys?: string | Keyring, options: CipherOptions = {
   return {
     encrypting: true,
     seal(plain, context) {
-      const iv = randomBytes(IV_BYTES);
+      const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
       cipher.setAAD(additionalData(context));
-      const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-      return Buffer.concat([MAGIC, sealId, iv, cipher.getAuthTag(), body]);
+      const body = cipher.update(plain);
+      const last = cipher.final();
+      return Buffer.concat([MAGIC, sealId, iv, cipher.getAuthTag(), body, last]);
     },
     open(stored, context) {
       if (stored.length === 0) return stored;

@@ -68,6 +68,12 @@ export class SqliteDb implements Db {
     // second. Only what we acknowledge to a sender must be on disk first: durableTransaction.
     this.durable = options.synchronous !== 'NORMAL';
     this.db.pragma('synchronous = NORMAL');
+    // Statement journals and savepoint sub-journals (the pages a statement or savepoint may have
+    // to roll back within its transaction) in memory, not in a temporary file created, written
+    // page by page and unlinked again: that file was most of the kernel time of every webhook's
+    // insert (docs/BENCHMARKS.md, "Ingest profile"). They never outlive their transaction, so
+    // durability does not depend on them; the WAL and its fsync are unchanged.
+    this.db.pragma('temp_store = MEMORY');
     this.gate = gateOf(filename);
   }
 

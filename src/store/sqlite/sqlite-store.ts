@@ -3,14 +3,26 @@
 // webhook inserts committed together, and a sampled ANALYZE.
 import { cipherFor, type EncryptionOptions } from '../cipher.ts';
 import { eventIdSql, eventValues, insertEventSql } from '../sql/inbox.ts';
-import { enqueueSql, requeueDeadEventsSql } from '../sql/queue.ts';
+import { COALESCE_INTO_EXISTING, JOB_COLUMNS, jobValues, requeueDeadEventsSql } from '../sql/queue.ts';
 import { sql, type Sql } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
-import type { NewInboundEvent } from '../types.ts';
+import type { EnqueueJob, NewInboundEvent } from '../types.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import { releaseAllLeases } from '../sql/leases.ts';
+
+/**
+ * queue.ts's enqueue upsert with the event's id as the job's last_event_id (the larger one
+ * kept), as the PostgreSQL adapter's insert does: one statement where there were two.
+ */
+function enqueueFedSql(tenantId: string, job: EnqueueJob, now: number, eventId: number): Sql {
+  return sql`
+    INSERT INTO jobs AS j (${JOB_COLUMNS}, last_event_id)
+    VALUES (${jobValues(tenantId, job, now)}, ${eventId})
+    ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING},
+       last_event_id = max(j.last_event_id, excluded.last_event_id)`;
+}
 
 export interface SqliteStoreOptions extends SqliteOptions, EncryptionOptions {}
 
@@ -27,20 +39,29 @@ export class SqliteStore extends SqlStore {
     this.sqlite = db;
     // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per
     // batch. The batch runs synchronously, as one step of the event loop: a webhook's answer
-    // waits for nothing else the process is doing. Each event is under a savepoint (a nested
-    // better-sqlite3 transaction): its failure rolls back only itself.
-    const insertOne = db.db.transaction((event: NewInboundEvent) => this.insertOne(event));
-    this.inserts = new GroupCommit((events) =>
-      db.durableSync(() =>
-        events.map((event) => {
-          try {
-            return insertOne(event);
-          } catch (error) {
-            return new ItemFailure(error);
-          }
-        }),
-      ),
-    );
+    // waits for nothing else the process is doing. The batch's events go in one after the other
+    // with no savepoint each (a savepoint per event cost more than its job upsert); an event that
+    // fails rolls the whole batch back, and only then is it run again with each event under its
+    // own savepoint (a nested better-sqlite3 transaction), so that one failure fails only itself.
+    const insertEach = (events: NewInboundEvent[]) => events.map((event) => this.insertOne(event));
+    const isolated = db.db.transaction((event: NewInboundEvent) => this.insertOne(event));
+    const insertIsolated = (events: NewInboundEvent[]) =>
+      events.map((event) => {
+        try {
+          return isolated(event);
+        } catch (error) {
+          return new ItemFailure(error);
+        }
+      });
+    this.inserts = new GroupCommit(async (events) => {
+      try {
+        return await db.durableSync(() => insertEach(events));
+      } catch (error) {
+        // A lone event's error is its own; the batch was rolled back as a whole, so nothing of it is stored.
+        if (events.length === 1) throw error;
+        return db.durableSync(() => insertIsolated(events));
+      }
+    });
   }
 
   /** Group-commit counters: how many transactions carried how many inserts. */
@@ -80,9 +101,9 @@ export class SqliteStore extends SqlStore {
     if (!row) return { id: get(eventIdSql(event))!.id, inserted: false };
     const { job } = event;
     if (job) {
-      const { id: jobId } = get(enqueueSql(event.tenantId, job, event.receivedAt))!;
+      // The job row is upserted already fed this event (its newest), in one statement.
+      this.sqlite.exec(enqueueFedSql(event.tenantId, job, event.receivedAt, row.id), 'run');
       this.sqlite.exec(requeueDeadEventsSql(event.tenantId, job.key, event.receivedAt), 'run');
-      this.sqlite.exec(sql`UPDATE jobs SET last_event_id = max(last_event_id, ${row.id}) WHERE id = ${jobId}`, 'run');
     }
     return { id: row.id, inserted: true };
   }
