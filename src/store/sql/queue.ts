@@ -4,7 +4,7 @@
 // SQLite one writer at a time does the same. Callers that need one pass a transaction.
 import { DEFAULT_MAX_ATTEMPTS, failureReason, toAttempt, toQueueStats, type AttemptRow, type JobRow, type QueueStatsRow } from '../rows.ts';
 import type { ClaimOptions, EnqueueJob, FailJob, JobAttempt } from '../types.ts';
-import { anyOf, forUpdate, least, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
+import { anyOf, eachOf, forUpdate, least, only, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
 
 /**
  * How an enqueue folds into the key's existing row `j`: newest task and params, one more
@@ -79,35 +79,52 @@ const claimable = (now: number): Sql =>
  * before any tenant gets one more than that, and with `perTenantLimit` a tenant never holds more
  * than that at once. Within a key nothing changes: a key has one row.
  *
+ * A job ranked past `limit` within its tenant is never among the `limit` smallest turns (its
+ * tenant's earlier jobs all have smaller ones), so only each tenant's first `limit` claimable
+ * jobs are ranked: found per tenant with work on the index jobs_turns, a claim costs about
+ * (tenants with waiting jobs × limit), not (due jobs). Those candidates are each tenant's first
+ * live and first bulk jobs: a prefix of its order in each, so ranking them gives every job that
+ * can win the same turn as ranking all of them would.
+ *
  * On PostgreSQL the picked rows are then locked skipping those another session holds, with the
  * claimable condition checked again on the row as it is now, so two instances never lease one
  * row; a race can lose a few rows to the other instance, which the next claim makes up for.
  */
 export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   const { now } = options;
-  const filters = [claimable(now)];
-  if (options.tenantIds) filters.push(sql`${anyOf('tenant_id', options.tenantIds)}`);
-  if (options.excludeTenants?.length) filters.push(sql`NOT (${anyOf('tenant_id', options.excludeTenants)})`);
-  if (options.excludeTasks?.length) {
-    // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
-    const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
-    filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
-  }
+  const tenantFilters: Sql[] = [sql`b.tenant_id IS NOT NULL`];
+  if (options.tenantIds) tenantFilters.push(sql`${anyOf('b.tenant_id', options.tenantIds)}`);
+  if (options.excludeTenants?.length) tenantFilters.push(sql`NOT (${anyOf('b.tenant_id', options.excludeTenants)})`);
+  // No tenant is ranked deeper than it may claim: `limit` jobs, and no more than its cap.
+  const depth = Math.max(0, Math.min(options.limit, options.perTenantLimit ?? options.limit));
   const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
-    WITH held AS (
-      SELECT tenant_id, count(*) AS n FROM jobs
+    WITH RECURSIVE busy(tenant_id) AS (
+      -- Every tenant with waiting jobs, one index probe each (a loose index scan).
+      SELECT (SELECT tenant_id FROM jobs ${turnsIndex} WHERE state = 'waiting' ORDER BY tenant_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.tenant_id FROM jobs j ${turnsIndex} WHERE j.state = 'waiting' AND j.tenant_id > b.tenant_id ORDER BY j.tenant_id LIMIT 1)
+      FROM busy b WHERE b.tenant_id IS NOT NULL
+    ),
+    candidates AS (
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at
+      FROM busy b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
+      ${where(tenantFilters)}
+    ),
+    held AS (
+      SELECT tenant_id, count(*) AS n FROM jobs ${only('sqlite', 'INDEXED BY jobs_leased')}
       WHERE state = 'waiting' AND locked_until > ${now}
       GROUP BY tenant_id
     ),
     turns AS (
       SELECT d.id, d.run_at,
              ROW_NUMBER() OVER (PARTITION BY d.tenant_id ORDER BY d.bulk, d.run_at, d.id) + coalesce(h.n, 0) AS turn
-      FROM (SELECT id, tenant_id, run_at, bulk FROM jobs ${where(filters)}) d
+      FROM candidates d
       LEFT JOIN held h ON h.tenant_id = d.tenant_id
     ),
     due AS (
-      SELECT id FROM jobs
+      -- By primary key: SQLite would rather walk jobs_due, every due job, to test each against the list.
+      SELECT id FROM jobs ${only('sqlite', 'NOT INDEXED')}
       WHERE id IN (SELECT id FROM turns ${capped} ORDER BY turn, run_at, id LIMIT ${options.limit})
         AND ${claimable(now)}
       ${skipLocked}
@@ -121,6 +138,31 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
     WHERE id IN (SELECT id FROM due)
     RETURNING *`);
 }
+
+/**
+ * Tenant `b`'s first `depth` claimable jobs, live before bulk, oldest first: the first `depth` of
+ * each priority, each a range of jobs_turns (not-yet-due live jobs sit between the due live and
+ * the due bulk ones there, and are not walked through).
+ */
+function firstClaimable(options: ClaimOptions, depth: number): Sql {
+  const ofPriority = (bulk: 0 | 1) => {
+    const filters = [sql`tenant_id = b.tenant_id`, sql`bulk = ${bulk}`, claimable(options.now)];
+    if (options.excludeTasks?.length) {
+      // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
+      const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
+      filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
+    }
+    return sql`SELECT id, tenant_id, bulk, run_at FROM jobs ${turnsIndex} ${where(filters)} ORDER BY run_at, id LIMIT ${depth}`;
+  };
+  return sql`
+        SELECT * FROM (${ofPriority(0)}) live_jobs
+        UNION ALL
+        SELECT * FROM (${ofPriority(1)}) bulk_jobs
+        ORDER BY bulk, run_at, id LIMIT ${depth}`;
+}
+
+/** SQLite's planner, without fresh statistics, would walk jobs_due (every waiting job) instead. */
+const turnsIndex = only('sqlite', 'INDEXED BY jobs_turns');
 
 export async function renewLease(db: Db, jobId: number, workerId: string, lockedUntil: number): Promise<boolean> {
   const changed = await db.run(
