@@ -100,10 +100,12 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
     WITH RECURSIVE busy(tenant_id) AS (
-      -- Every tenant with waiting jobs, one index probe each (a loose index scan).
-      SELECT (SELECT tenant_id FROM jobs ${turnsIndex} WHERE state = 'waiting' ORDER BY tenant_id LIMIT 1)
+      -- Every tenant with waiting jobs, one probe of jobs_turns each (a loose index scan; its
+      -- whole order asked for, so no other index, with dead rows to step over, will do).
+      SELECT (SELECT tenant_id FROM jobs ${turnsIndex} WHERE state = 'waiting' ORDER BY tenant_id, bulk, run_at, id LIMIT 1)
       UNION ALL
-      SELECT (SELECT j.tenant_id FROM jobs j ${turnsIndex} WHERE j.state = 'waiting' AND j.tenant_id > b.tenant_id ORDER BY j.tenant_id LIMIT 1)
+      SELECT (SELECT j.tenant_id FROM jobs j ${turnsIndex} WHERE j.state = 'waiting' AND j.tenant_id > b.tenant_id
+              ORDER BY j.tenant_id, j.bulk, j.run_at, j.id LIMIT 1)
       FROM busy b WHERE b.tenant_id IS NOT NULL
     ),
     candidates AS (
