@@ -81,10 +81,9 @@ const claimable = (now: number): Sql =>
  *
  * A job ranked past `limit` within its tenant is never among the `limit` smallest turns (its
  * tenant's earlier jobs all have smaller ones), so only each tenant's first `limit` claimable
- * jobs are ranked: found per tenant with work on the index jobs_turns, a claim costs about
- * (tenants with waiting jobs × limit), not (due jobs). Those candidates are each tenant's first
- * live and first bulk jobs: a prefix of its order in each, so ranking them gives every job that
- * can win the same turn as ranking all of them would.
+ * jobs (and no more than its cap) are ranked. They are a prefix of the tenant's order, so each
+ * gets the rank it would among all of them. Found per tenant with waiting jobs on the index
+ * jobs_turns, they make a claim cost about (tenants with waiting jobs × limit), not (due jobs).
  *
  * On PostgreSQL the picked rows are then locked skipping those another session holds, with the
  * claimable condition checked again on the row as it is now, so two instances never lease one
