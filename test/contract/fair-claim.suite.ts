@@ -180,7 +180,16 @@ export function fairClaimContract(name: string, factory: HarnessFactory): void {
       );
     });
 
-    it.each([1, 2, 3])('agrees with the contract written out, claim after claim (mixed backlog, seed %i)', async (seed) => {
+    it("ranks a tenant's second job while its turn can still win, against another's held first", async () => {
+      await backlog(store, 'c', 2, T0 + 50);
+      expect(tenantsOf(await claim({ workerId: 'w2', now: T0 + 100, limit: 1 }))).toEqual(['c']);
+      await backlog(store, 'a', 2, T0);
+      await backlog(store, 'b', 2, T0 + 10);
+      // Turns: a 1 and 2, b 1 and 2, c 2 (it holds one): a's second job is older than c's.
+      expect(keysOf(await claim({ now: T0 + 100, limit: 3 }))).toEqual(['a/spry-patient:0', 'a/spry-patient:1', 'b/spry-patient:0']);
+    });
+
+    it.each([1, 2, 3, 4, 5, 6, 7, 8])('agrees with the contract written out, claim after claim (mixed backlog, seed %i)', async (seed) => {
       const rand = random(seed);
       const tenants = ['t-a', 't-b', 't-c', 't-d', 't-e'];
       const tasks = ['spry.patient', 'spruce.contact'];

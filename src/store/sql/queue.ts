@@ -79,11 +79,13 @@ const claimable = (now: number): Sql =>
  * before any tenant gets one more than that, and with `perTenantLimit` a tenant never holds more
  * than that at once. Within a key nothing changes: a key has one row.
  *
- * A job ranked past `limit` within its tenant is never among the `limit` smallest turns (its
- * tenant's earlier jobs all have smaller ones), so only each tenant's first `limit` claimable
- * jobs (and no more than its cap) are ranked. They are a prefix of the tenant's order, so each
- * gets the rank it would among all of them. Found per tenant with waiting jobs on the index
- * jobs_turns, they make a claim cost about (tenants with waiting jobs × limit), not (due jobs).
+ * Only the jobs that can win are ranked, so a claim costs about (tenants with waiting jobs),
+ * not (due jobs), each tenant's jobs found on the index jobs_turns. A job ranked past `limit`
+ * within its tenant never wins (its tenant's earlier jobs all have smaller turns). Nor does one
+ * whose turn is later than the `limit`-th smallest of the tenants' first turns (that many jobs
+ * come before it). So every tenant's first claimable job is taken, and the first `limit` (and no
+ * more than its cap) only of those tenants whose second turn is not later than that. Each
+ * tenant's candidates are a prefix of its order, so each gets the rank it would among all.
  *
  * On PostgreSQL the picked rows are then locked skipping those another session holds, with the
  * claimable condition checked again on the row as it is now, so two instances never lease one
@@ -97,6 +99,7 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   // No tenant is ranked deeper than it may claim: `limit` jobs, and no more than its cap.
   const depth = Math.max(0, Math.min(options.limit, options.perTenantLimit ?? options.limit));
   const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
+  const firstsCapped = options.perTenantLimit === undefined ? raw('') : sql`WHERE held + 1 <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
     WITH RECURSIVE busy(tenant_id) AS (
       -- Every tenant with waiting jobs, one probe of jobs_turns each (a loose index scan; its
@@ -107,15 +110,31 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
               ORDER BY j.tenant_id, j.bulk, j.run_at, j.id LIMIT 1)
       FROM busy b WHERE b.tenant_id IS NOT NULL
     ),
-    candidates AS (
-      SELECT c.id, c.tenant_id, c.bulk, c.run_at
-      FROM busy b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
-      ${where(tenantFilters)}
-    ),
-    held AS (
+    held AS MATERIALIZED (
       SELECT tenant_id, count(*) AS n FROM jobs ${only('sqlite', 'INDEXED BY jobs_leased')}
       WHERE state = 'waiting' AND locked_until > ${now}
       GROUP BY tenant_id
+    ),
+    firsts AS MATERIALIZED (
+      -- Each wanted tenant's first claimable job, and the leases the tenant holds.
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at, coalesce(h.n, 0) AS held
+      FROM busy b ${eachOf('jobs', 'c', firstClaimable(options, 1))}
+      LEFT JOIN held h ON h.tenant_id = b.tenant_id
+      ${where(tenantFilters)}
+    ),
+    reach AS (
+      -- The limit-th smallest first turn (within the cap): there are that many jobs with a turn
+      -- no later, so no job with a later turn can be claimed.
+      SELECT held + 1 AS turn FROM firsts ${firstsCapped} ORDER BY held + 1 LIMIT 1 OFFSET ${options.limit - 1}
+    ),
+    deeper AS MATERIALIZED (
+      -- The tenants whose second job could still be claimed: their first few are ranked.
+      SELECT tenant_id FROM firsts WHERE held + 2 <= coalesce((SELECT turn FROM reach), ${Number.MAX_SAFE_INTEGER})
+    ),
+    candidates AS (
+      SELECT id, tenant_id, bulk, run_at FROM firsts WHERE tenant_id NOT IN (SELECT tenant_id FROM deeper)
+      UNION ALL
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at FROM deeper b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
     ),
     turns AS (
       SELECT d.id, d.run_at,
