@@ -99,7 +99,6 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   // No tenant is ranked deeper than it may claim: `limit` jobs, and no more than its cap.
   const depth = Math.max(0, Math.min(options.limit, options.perTenantLimit ?? options.limit));
   const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
-  const firstsCapped = options.perTenantLimit === undefined ? raw('') : sql`WHERE held + 1 <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
     WITH RECURSIVE busy(tenant_id) AS (
       -- Every tenant with waiting jobs, one probe of jobs_turns each (a loose index scan; its
@@ -122,20 +121,7 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
       LEFT JOIN held h ON h.tenant_id = b.tenant_id
       ${where(tenantFilters)}
     ),
-    reach AS (
-      -- The limit-th smallest first turn (within the cap): there are that many jobs with a turn
-      -- no later, so no job with a later turn can be claimed.
-      SELECT held + 1 AS turn FROM firsts ${firstsCapped} ORDER BY held + 1 LIMIT 1 OFFSET ${options.limit - 1}
-    ),
-    deeper AS MATERIALIZED (
-      -- The tenants whose second job could still be claimed: their first few are ranked.
-      SELECT tenant_id FROM firsts WHERE held + 2 <= coalesce((SELECT turn FROM reach), ${Number.MAX_SAFE_INTEGER})
-    ),
-    candidates AS (
-      SELECT id, tenant_id, bulk, run_at FROM firsts WHERE tenant_id NOT IN (SELECT tenant_id FROM deeper)
-      UNION ALL
-      SELECT c.id, c.tenant_id, c.bulk, c.run_at FROM deeper b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
-    ),
+    ${depth > 1 ? laterTurns(options, depth) : sql`candidates AS (SELECT id, tenant_id, bulk, run_at FROM firsts),`}
     turns AS (
       SELECT d.id, d.run_at,
              ROW_NUMBER() OVER (PARTITION BY d.tenant_id ORDER BY d.bulk, d.run_at, d.id) + coalesce(h.n, 0) AS turn
@@ -157,6 +143,29 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
       updated_at   = ${now}
     WHERE id IN (SELECT id FROM due)
     RETURNING *`);
+}
+
+/**
+ * The candidates of a claim of several jobs: each tenant's first job, and its first `depth` when
+ * its second turn can still win (see `claim`). A claim of one job needs only the first ones.
+ */
+function laterTurns(options: ClaimOptions, depth: number): Sql {
+  const firstsCapped = options.perTenantLimit === undefined ? raw('') : sql`WHERE held + 1 <= ${options.perTenantLimit}`;
+  return sql`
+    reach AS (
+      -- The limit-th smallest first turn (within the cap): there are that many jobs with a turn
+      -- no later, so no job with a later turn can be claimed.
+      SELECT held + 1 AS turn FROM firsts ${firstsCapped} ORDER BY held + 1 LIMIT 1 OFFSET ${options.limit - 1}
+    ),
+    deeper AS MATERIALIZED (
+      -- The tenants whose second job could still be claimed: their first few are ranked.
+      SELECT tenant_id FROM firsts WHERE held + 2 <= coalesce((SELECT turn FROM reach), ${Number.MAX_SAFE_INTEGER})
+    ),
+    candidates AS (
+      SELECT id, tenant_id, bulk, run_at FROM firsts WHERE tenant_id NOT IN (SELECT tenant_id FROM deeper)
+      UNION ALL
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at FROM deeper b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
+    ),`;
 }
 
 /**
