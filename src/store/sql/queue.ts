@@ -129,10 +129,12 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
       LEFT JOIN held h ON h.tenant_id = d.tenant_id
     ),
     due AS (
-      -- By primary key: SQLite would rather walk jobs_due, every due job, to test each against the list.
-      SELECT id FROM jobs ${only('sqlite', 'NOT INDEXED')}
+      -- PostgreSQL checks the rows again as they are now: another session may have claimed them
+      -- since this one read them. SQLite runs the statement alone (one writer), and the check
+      -- would lure its planner from the primary key onto jobs_due, every due job.
+      SELECT id FROM jobs
       WHERE id IN (SELECT id FROM turns ${capped} ORDER BY turn, run_at, id LIMIT ${options.limit})
-        AND ${claimable(now)}
+        ${only('postgres', sql`AND ${claimable(now)}`)}
       ${skipLocked}
     )
     UPDATE jobs SET

@@ -104,11 +104,11 @@ export const anyOf =
   (expr: Sql | string, values: readonly (string | number)[], type: 'text' | 'bigint' = 'text'): DialectPart =>
   (d) =>
     d.anyOf(typeof expr === 'string' ? raw(expr) : expr, values, type);
-/** Text only one database needs (a planner hint, a lock clause naming a table). */
+/** Text only one database needs (a planner hint, a lock clause naming a table, a re-check). */
 export const only =
-  (name: Dialect['name'], text: string): DialectPart =>
+  (name: Dialect['name'], text: string | Sql): DialectPart =>
   (d) =>
-    raw(d.name === name ? text : '');
+    d.name !== name ? raw('') : typeof text === 'string' ? raw(text) : text;
 export const forUpdate: DialectPart = (d) => raw(d.forUpdate);
 export const skipLocked: DialectPart = (d) => raw(d.skipLocked);
 export const eachOf =
