@@ -4,7 +4,7 @@
 // SQLite one writer at a time does the same. Callers that need one pass a transaction.
 import { DEFAULT_MAX_ATTEMPTS, failureReason, toAttempt, toQueueStats, type AttemptRow, type JobRow, type QueueStatsRow } from '../rows.ts';
 import type { ClaimOptions, EnqueueJob, FailJob, JobAttempt } from '../types.ts';
-import { anyOf, forUpdate, least, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
+import { anyOf, eachOf, forUpdate, least, only, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
 
 /**
  * How an enqueue folds into the key's existing row `j`: newest task and params, one more
@@ -79,37 +79,62 @@ const claimable = (now: number): Sql =>
  * before any tenant gets one more than that, and with `perTenantLimit` a tenant never holds more
  * than that at once. Within a key nothing changes: a key has one row.
  *
+ * Only the jobs that can win are ranked, so a claim costs about (tenants with waiting jobs),
+ * not (due jobs), each tenant's jobs found on the index jobs_turns. A job ranked past `limit`
+ * within its tenant never wins (its tenant's earlier jobs all have smaller turns). Nor does one
+ * whose turn is later than the `limit`-th smallest of the tenants' first turns (that many jobs
+ * come before it). So every tenant's first claimable job is taken, and the first `limit` (and no
+ * more than its cap) only of those tenants whose second turn is not later than that. Each
+ * tenant's candidates are a prefix of its order, so each gets the rank it would among all.
+ *
  * On PostgreSQL the picked rows are then locked skipping those another session holds, with the
  * claimable condition checked again on the row as it is now, so two instances never lease one
  * row; a race can lose a few rows to the other instance, which the next claim makes up for.
  */
 export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
   const { now } = options;
-  const filters = [claimable(now)];
-  if (options.tenantIds) filters.push(sql`${anyOf('tenant_id', options.tenantIds)}`);
-  if (options.excludeTenants?.length) filters.push(sql`NOT (${anyOf('tenant_id', options.excludeTenants)})`);
-  if (options.excludeTasks?.length) {
-    // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
-    const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
-    filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
-  }
+  const tenantFilters: Sql[] = [sql`b.tenant_id IS NOT NULL`];
+  if (options.tenantIds) tenantFilters.push(sql`${anyOf('b.tenant_id', options.tenantIds)}`);
+  if (options.excludeTenants?.length) tenantFilters.push(sql`NOT (${anyOf('b.tenant_id', options.excludeTenants)})`);
+  // No tenant is ranked deeper than it may claim: `limit` jobs, and no more than its cap.
+  const depth = Math.max(0, Math.min(options.limit, options.perTenantLimit ?? options.limit));
   const capped = options.perTenantLimit === undefined ? raw('') : sql`WHERE turn <= ${options.perTenantLimit}`;
   return db.all<JobRow>(sql`
-    WITH held AS (
-      SELECT tenant_id, count(*) AS n FROM jobs
+    WITH RECURSIVE busy(tenant_id) AS (
+      -- Every tenant with waiting jobs, one probe of jobs_turns each (a loose index scan; its
+      -- whole order asked for, so no other index, with dead rows to step over, will do).
+      SELECT (SELECT tenant_id FROM jobs ${turnsIndex} WHERE state = 'waiting' ORDER BY tenant_id, bulk, run_at, id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.tenant_id FROM jobs j ${turnsIndex} WHERE j.state = 'waiting' AND j.tenant_id > b.tenant_id
+              ORDER BY j.tenant_id, j.bulk, j.run_at, j.id LIMIT 1)
+      FROM busy b WHERE b.tenant_id IS NOT NULL
+    ),
+    held AS MATERIALIZED (
+      SELECT tenant_id, count(*) AS n FROM jobs ${only('sqlite', 'INDEXED BY jobs_leased')}
       WHERE state = 'waiting' AND locked_until > ${now}
       GROUP BY tenant_id
     ),
+    firsts AS MATERIALIZED (
+      -- Each wanted tenant's first claimable job, and the leases the tenant holds.
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at, coalesce(h.n, 0) AS held
+      FROM busy b ${eachOf('jobs', 'c', firstClaimable(options, 1))}
+      LEFT JOIN held h ON h.tenant_id = b.tenant_id
+      ${where(tenantFilters)}
+    ),
+    ${depth > 1 ? laterTurns(options, depth) : sql`candidates AS (SELECT id, tenant_id, bulk, run_at FROM firsts),`}
     turns AS (
       SELECT d.id, d.run_at,
              ROW_NUMBER() OVER (PARTITION BY d.tenant_id ORDER BY d.bulk, d.run_at, d.id) + coalesce(h.n, 0) AS turn
-      FROM (SELECT id, tenant_id, run_at, bulk FROM jobs ${where(filters)}) d
+      FROM candidates d
       LEFT JOIN held h ON h.tenant_id = d.tenant_id
     ),
     due AS (
+      -- PostgreSQL checks the rows again as they are now: another session may have claimed them
+      -- since this one read them. SQLite runs the statement alone (one writer), and the check
+      -- would lure its planner from the primary key onto jobs_due, every due job.
       SELECT id FROM jobs
       WHERE id IN (SELECT id FROM turns ${capped} ORDER BY turn, run_at, id LIMIT ${options.limit})
-        AND ${claimable(now)}
+        ${only('postgres', sql`AND ${claimable(now)}`)}
       ${skipLocked}
     )
     UPDATE jobs SET
@@ -121,6 +146,54 @@ export function claim(db: Db, options: ClaimOptions): Promise<JobRow[]> {
     WHERE id IN (SELECT id FROM due)
     RETURNING *`);
 }
+
+/**
+ * The candidates of a claim of several jobs: each tenant's first job, and its first `depth` when
+ * its second turn can still win (see `claim`). A claim of one job needs only the first ones.
+ */
+function laterTurns(options: ClaimOptions, depth: number): Sql {
+  const firstsCapped = options.perTenantLimit === undefined ? raw('') : sql`WHERE held + 1 <= ${options.perTenantLimit}`;
+  return sql`
+    reach AS (
+      -- The limit-th smallest first turn (within the cap): there are that many jobs with a turn
+      -- no later, so no job with a later turn can be claimed.
+      SELECT held + 1 AS turn FROM firsts ${firstsCapped} ORDER BY held + 1 LIMIT 1 OFFSET ${options.limit - 1}
+    ),
+    deeper AS MATERIALIZED (
+      -- The tenants whose second job could still be claimed: their first few are ranked.
+      SELECT tenant_id FROM firsts WHERE held + 2 <= coalesce((SELECT turn FROM reach), ${Number.MAX_SAFE_INTEGER})
+    ),
+    candidates AS (
+      SELECT id, tenant_id, bulk, run_at FROM firsts WHERE tenant_id NOT IN (SELECT tenant_id FROM deeper)
+      UNION ALL
+      SELECT c.id, c.tenant_id, c.bulk, c.run_at FROM deeper b ${eachOf('jobs', 'c', firstClaimable(options, depth))}
+    ),`;
+}
+
+/**
+ * Tenant `b`'s first `depth` claimable jobs, live before bulk, oldest first: the first `depth` of
+ * each priority, each a range of jobs_turns (not-yet-due live jobs sit between the due live and
+ * the due bulk ones there, and are not walked through).
+ */
+function firstClaimable(options: ClaimOptions, depth: number): Sql {
+  const ofPriority = (bulk: 0 | 1) => {
+    const filters = [sql`tenant_id = b.tenant_id`, sql`bulk = ${bulk}`, claimable(options.now)];
+    if (options.excludeTasks?.length) {
+      // Tenant ids are [a-z0-9-]+, so `tenant task` pairs joined by a space cannot collide.
+      const pairs = options.excludeTasks.map(({ tenantId, task }) => `${tenantId} ${task}`);
+      filters.push(sql`NOT (${anyOf(sql`tenant_id || ' ' || task`, pairs)})`);
+    }
+    return sql`SELECT id, tenant_id, bulk, run_at FROM jobs ${turnsIndex} ${where(filters)} ORDER BY run_at, id LIMIT ${depth}`;
+  };
+  return sql`
+        SELECT * FROM (${ofPriority(0)}) live_jobs
+        UNION ALL
+        SELECT * FROM (${ofPriority(1)}) bulk_jobs
+        ORDER BY bulk, run_at, id LIMIT ${depth}`;
+}
+
+/** SQLite's planner, without fresh statistics, would walk jobs_due (every waiting job) instead. */
+const turnsIndex = only('sqlite', 'INDEXED BY jobs_turns');
 
 export async function renewLease(db: Db, jobId: number, workerId: string, lockedUntil: number): Promise<boolean> {
   const changed = await db.run(

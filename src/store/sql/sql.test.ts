@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anyOf, assignments, filterConditions, forUpdate, least, only, postgres, raw, render, sql, sqlite, where } from './sql.ts';
+import { anyOf, assignments, eachOf, filterConditions, forUpdate, least, only, postgres, raw, render, sql, sqlite, where } from './sql.ts';
 
 describe('sql rendering', () => {
   it('numbers PostgreSQL placeholders across nested fragments and leaves SQLite its ?', () => {
@@ -19,6 +19,17 @@ describe('sql rendering', () => {
     const query = sql`SELECT ${least(raw('a'), raw('b'))} FROM t ${only('sqlite', 'INDEXED BY i')} ${forUpdate}`;
     expect(render(query, sqlite).text).toBe('SELECT min(a, b) FROM t INDEXED BY i ');
     expect(render(query, postgres).text).toBe('SELECT least(a, b) FROM t  FOR UPDATE');
+  });
+
+  it('joins each row to its own top rows: a LATERAL subquery on PostgreSQL, a correlated id list on SQLite', () => {
+    const query = sql`SELECT c.id FROM g ${eachOf('jobs', 'c', sql`SELECT id, run_at FROM jobs WHERE tenant_id = g.id ORDER BY run_at LIMIT ${2}`)}`;
+    expect(render(query, postgres)).toEqual({
+      text: 'SELECT c.id FROM g CROSS JOIN LATERAL (SELECT id, run_at FROM jobs WHERE tenant_id = g.id ORDER BY run_at LIMIT $1) c',
+      params: [2],
+    });
+    expect(render(query, sqlite).text).toBe(
+      'SELECT c.id FROM g CROSS JOIN jobs c ON c.id IN (SELECT id FROM (SELECT id, run_at FROM jobs WHERE tenant_id = g.id ORDER BY run_at LIMIT ?) c_ids)',
+    );
   });
 
   it('binds booleans as 0/1 for SQLite and as booleans for PostgreSQL', () => {

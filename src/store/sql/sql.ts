@@ -63,6 +63,13 @@ export interface Dialect {
   /** The larger and smaller of two values. */
   greatest: string;
   least: string;
+  /**
+   * Joins each row before it to the rows of `table` that `rows`, a SELECT correlated with that
+   * row (a top-n per group, say), returns with their primary key `id`; `alias` names them.
+   * PostgreSQL runs it as a LATERAL subquery. SQLite has none: it lists the ids and looks each
+   * one up, and CROSS JOIN keeps the row before it outside (rather than scanning `table` whole).
+   */
+  eachOf(table: string, alias: string, rows: Sql): Sql;
   /** A parameter as the driver binds it. */
   bind(value: unknown): unknown;
 }
@@ -75,6 +82,7 @@ export const sqlite: Dialect = {
   skipLocked: '',
   greatest: 'max',
   least: 'min',
+  eachOf: (table, alias, rows) => sql`CROSS JOIN ${raw(table)} ${raw(alias)} ON ${raw(alias)}.id IN (SELECT id FROM (${rows}) ${raw(alias)}_ids)`,
   // better-sqlite3 binds numbers, strings, buffers and null: booleans become 0/1.
   bind: (value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value),
 };
@@ -87,6 +95,7 @@ export const postgres: Dialect = {
   skipLocked: 'FOR UPDATE SKIP LOCKED',
   greatest: 'greatest',
   least: 'least',
+  eachOf: (_table, alias, rows) => sql`CROSS JOIN LATERAL (${rows}) ${raw(alias)}`,
   bind: (value) => value,
 };
 
@@ -95,13 +104,17 @@ export const anyOf =
   (expr: Sql | string, values: readonly (string | number)[], type: 'text' | 'bigint' = 'text'): DialectPart =>
   (d) =>
     d.anyOf(typeof expr === 'string' ? raw(expr) : expr, values, type);
-/** Text only one database needs (a planner hint, a lock clause naming a table). */
+/** Text only one database needs (a planner hint, a lock clause naming a table, a re-check). */
 export const only =
-  (name: Dialect['name'], text: string): DialectPart =>
+  (name: Dialect['name'], text: string | Sql): DialectPart =>
   (d) =>
-    raw(d.name === name ? text : '');
+    d.name !== name ? raw('') : typeof text === 'string' ? raw(text) : text;
 export const forUpdate: DialectPart = (d) => raw(d.forUpdate);
 export const skipLocked: DialectPart = (d) => raw(d.skipLocked);
+export const eachOf =
+  (table: string, alias: string, rows: Sql): DialectPart =>
+  (d) =>
+    d.eachOf(table, alias, rows);
 export const greatest = (a: Sql, b: Sql): DialectPart => (d) => sql`${raw(d.greatest)}(${a}, ${b})`;
 export const least = (a: Sql, b: Sql): DialectPart => (d) => sql`${raw(d.least)}(${a}, ${b})`;
 

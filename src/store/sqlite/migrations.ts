@@ -190,6 +190,16 @@ CREATE TABLE tenants_version (
 INSERT INTO tenants_version (id, version) VALUES (1, 0);
 `,
   },
+  {
+    version: 8,
+    name: 'jobs: fair claims rank the first jobs of each tenant only',
+    sql: `
+-- The claim walks each tenant with waiting jobs to its first due ones, live then bulk, oldest
+-- first (store/sql/queue.ts claim), and counts the leases each tenant holds.
+CREATE INDEX jobs_turns ON jobs (tenant_id, bulk, run_at, id) WHERE state = 'waiting';
+CREATE INDEX jobs_leased ON jobs (locked_until) WHERE state = 'waiting' AND locked_until IS NOT NULL;
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {
