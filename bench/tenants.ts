@@ -26,7 +26,7 @@ import { parseConfig } from '../src/config/load-config.ts';
 import { freePort } from '../src/sandbox/environment.ts';
 import { startService } from '../src/service.ts';
 import { COMPLETED_KEY } from '../src/sync/backfill-checkpoint.ts';
-import { startSpreadMs } from '../src/sync/scheduler.ts';
+import { startSpreadMs, type LeaderGate } from '../src/sync/scheduler.ts';
 import { dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
 import { scriptArgs } from './lib/args.ts';
 import { describeLoad, describeMachine, loadAverage } from './lib/machine.ts';
@@ -466,6 +466,10 @@ interface HourResult {
   /** Most tenants (organisations) calling in one second, overall and after the first minute. */
   maxTenantsPerSecond: number;
   steadyMaxTenantsPerSecond: number;
+  /** Catch-up and reconcile runs started, and the most in one simulated second (after the first minute). */
+  runs: number;
+  maxRunsPerSecond: number;
+  steadyMaxRunsPerSecond: number;
   firstMinuteCalls: number;
   perMinute: number[];
   load: string;
@@ -489,8 +493,24 @@ async function measureHour(kind: StoreKind, pgUrl: string | null): Promise<HourR
       database: db,
       tenants: world.tenants.map((tenant, i) => tenantDefinition(world, tenant, secrets[i]!)),
     });
+    // Every scheduled run goes through this gate (one instance leads every duty, as it would
+    // alone on PostgreSQL too): it stamps each run's start on the clock and counts the runs in
+    // flight, so that a step of the clock waits for them (on PostgreSQL they wait on the
+    // database in real time, and calls of runs started over many steps would otherwise bunch up).
+    const runStarts: { at: number; duty: string }[] = [];
+    let running = 0;
+    const never = new AbortController().signal;
+    const runIfLeader: LeaderGate = async (duty, fn) => {
+      runStarts.push({ at: clock.now(), duty });
+      running += 1;
+      try {
+        return await fn(never);
+      } finally {
+        running -= 1;
+      }
+    };
     const t0 = performance.now();
-    const service = await startService(config, { clock });
+    const service = await startService(config, { clock, runIfLeader });
     cleanup.push(() => service.close());
     const configStartSeconds = (performance.now() - t0) / 1000;
     // Scheduled reconciliation runs only after a completed backfill: say there was one.
@@ -502,8 +522,10 @@ async function measureHour(kind: StoreKind, pgUrl: string | null): Promise<HourR
     while (clock.now() < end) {
       await clock.advance(1_000);
       // Let what the second started finish before time moves on (calls are stamped on this
-      // clock): until no new call for two looks 3 ms apart (at most 3 s of real time).
-      for (let i = 0, stable = 0, seen = callsSoFar(world); i < 1_000 && stable < 2; i++) {
+      // clock): until no scheduled run is in flight and no new call came for two looks 3 ms
+      // apart, at most 3 s of real time (a run waiting on its pacer waits on this clock).
+      const stepEnds = performance.now() + 3_000;
+      for (let stable = 0, seen = callsSoFar(world); performance.now() < stepEnds && (stable < 2 || running > 0); ) {
         await sleep(3);
         const now = callsSoFar(world);
         stable = now === seen ? stable + 1 : 0;
@@ -520,13 +542,17 @@ async function measureHour(kind: StoreKind, pgUrl: string | null): Promise<HourR
     const perSecond = new Array<number>(seconds).fill(0);
     for (const at of stamps) perSecond[Math.min(seconds - 1, Math.floor((at - from) / 1000))]! += 1;
     // A Spry and a Spruce organization of the same tenant count once: by the tenant's index.
-    const indexOf = new Map(world.tenants.flatMap((t) => [[`spry:${t.spryOrg}`, t.index] as const, [`spruce:${t.spruceOrg}`, t.index] as const]));
+    const indexOf = new Map<string, number>(world.tenants.flatMap((t) => [[`spry:${t.spryOrg}`, t.index] as const, [`spruce:${t.spruceOrg}`, t.index] as const]));
     const tenantsPerSecond = Array.from({ length: seconds }, () => new Set<number>());
     for (const c of calls) {
       const index = indexOf.get(c.org);
       if (index !== undefined) tenantsPerSecond[Math.min(seconds - 1, Math.floor((c.at - from) / 1000))]!.add(index);
     }
     const tenantCounts = tenantsPerSecond.map((set) => set.size);
+    const dutyRuns = new Array<number>(seconds).fill(0);
+    for (const r of runStarts) {
+      if (r.at >= from && r.at < end && /^(catch-up|reconcile):/.test(r.duty)) dutyRuns[Math.floor((r.at - from) / 1000)]! += 1;
+    }
     const perMinute = Array.from({ length: Math.ceil(seconds / 60) }, (_, m) => perSecond.slice(m * 60, m * 60 + 60).reduce((a, b) => a + b, 0));
     return {
       store: storeName(kind),
@@ -539,6 +565,9 @@ async function measureHour(kind: StoreKind, pgUrl: string | null): Promise<HourR
       p99PerSecond: percentile(perSecond, 99),
       steadyMaxPerSecond: Math.max(0, ...perSecond.slice(60)),
       maxTenantsPerSecond: Math.max(...tenantCounts),
+      runs: dutyRuns.reduce((a, b) => a + b, 0),
+      steadyMaxRunsPerSecond: Math.max(0, ...dutyRuns.slice(60)),
+      maxRunsPerSecond: Math.max(...dutyRuns),
       steadyMaxTenantsPerSecond: Math.max(0, ...tenantCounts.slice(60)),
       firstMinuteCalls: perMinute[0] ?? 0,
       perMinute,
@@ -565,7 +594,7 @@ for (const kind of stores) {
     log(`${storeName(kind)}: scheduled duties over ${settings.hourMinutes} simulated minutes`);
     const hour = await measureHour(kind, pgUrl);
     hours.push(hour);
-    log(`${hour.store}: ${hour.calls} calls, mean ${num(hour.meanPerSecond)}/s, max ${hour.maxPerSecond}/s (after the first minute ${hour.steadyMaxPerSecond}/s), at most ${hour.maxTenantsPerSecond} tenants calling in one second (after the first minute ${hour.steadyMaxTenantsPerSecond}) in ${hour.realSeconds.toFixed(0)} s real; per minute ${hour.perMinute.join(' ')}`);
+    log(`${hour.store}: ${hour.calls} calls, mean ${num(hour.meanPerSecond)}/s, max ${hour.maxPerSecond}/s (after the first minute ${hour.steadyMaxPerSecond}/s), at most ${hour.maxTenantsPerSecond} tenants calling in one second (after the first minute ${hour.steadyMaxTenantsPerSecond}); ${hour.runs} duty runs, at most ${hour.maxRunsPerSecond} started in one second (after the first minute ${hour.steadyMaxRunsPerSecond}) in ${hour.realSeconds.toFixed(0)} s real; per minute ${hour.perMinute.join(' ')}`);
   }
 }
 
@@ -649,8 +678,8 @@ if (results.some((r) => r.add)) {
 if (hours.length) {
   tables.push(
     markdownTable({
-      columns: ['store', 'simulated minutes', 'start with the tenants in the config s', 'outbound calls', 'mean / s', 'max in one second', 'p99 of seconds', 'max / s after the first minute', 'most tenants calling in one second (after the first minute)', 'first minute', 'real s', 'load (1/5/15)'],
-      rows: hours.map((h) => [h.store, h.minutes, h.configStartSeconds.toFixed(1), h.calls, num(h.meanPerSecond), h.maxPerSecond, h.p99PerSecond, h.steadyMaxPerSecond, `${h.maxTenantsPerSecond} (${h.steadyMaxTenantsPerSecond})`, h.firstMinuteCalls, h.realSeconds.toFixed(0), h.load]),
+      columns: ['store', 'simulated minutes', 'start with the tenants in the config s', 'outbound calls', 'mean / s', 'max in one second', 'p99 of seconds', 'max / s after the first minute', 'most tenants calling in one second (after the first minute)', 'catch-up + reconcile runs: all, most started in one second (after the first minute)', 'first minute', 'real s', 'load (1/5/15)'],
+      rows: hours.map((h) => [h.store, h.minutes, h.configStartSeconds.toFixed(1), h.calls, num(h.meanPerSecond), h.maxPerSecond, h.p99PerSecond, h.steadyMaxPerSecond, `${h.maxTenantsPerSecond} (${h.steadyMaxTenantsPerSecond})`, `${h.runs}: ${h.maxRunsPerSecond} (${h.steadyMaxRunsPerSecond})`, h.firstMinuteCalls, h.realSeconds.toFixed(0), h.load]),
     }),
   );
   for (const h of hours) tables.push(`Calls per simulated minute, ${h.store}: ${h.perMinute.join(' · ')}`);
@@ -672,7 +701,7 @@ const section = `
 
 Machine: ${describeMachine()}. Load average (1/5/15 min) at the start: ${startLoad}; each table gives its own. Command: \`npm run bench:tenants${all.length ? ` -- ${all.join(' ')}` : ''}\`${quick ? ' (short form)' : ''}.
 
-${N} tenants, each its own Spry organisation (${settings.patientsEach} patients; tenant 0: ${settings.noisyEvents}) and Spruce organization (${100} calls/min; tenant 0: ${settings.noisyLimit}/min) in two simulators in the benchmark process; webhooks registered with each as \`setup\` does; default schedules (catch-up at start and every 15 min, reconcile every 60 min), default workers. The service is \`spruce-sync start\` in its own process: tenants added through \`POST /admin/api/tenants\` (8 at a time), then the service restarted so that it starts with them all; idle measured once the calls were back at the steady trickle of the periodic catch-ups (at most ${steadyCalls} calls in 5 s, waited for at least the start-run spread + 5 s), so the idle window includes the duties that fall in it. Noisy neighbour: ${settings.rate} Spry edits/s for ${settings.seconds} s spread round robin over ${Math.min(settings.quietTenants, N - 1)} quiet tenants with linked contacts (latency: Spry edit → Spruce \`contact.updated\` carrying it, on the simulators' clock), first alone, then while tenant 0 emits ${settings.noisyEvents} Spry events at ${settings.noisyRate}/s (new patients: each needs 3 Spruce calls under its ${settings.noisyLimit}/min). Added tenant: its webhooks registered, \`POST /admin/api/tenants\`, then one Spry edit every 200 ms until a delivery is answered 2xx. Scheduled duties: a service in the benchmark process on the sandbox's ControlledClock (the process of \`spruce-sync start\` runs on the system clock, which the benchmark cannot move), the same tenants from its config file, the clock advanced 1 s at a time; every call the simulators answered, counted per simulated second.
+${N} tenants, each its own Spry organisation (${settings.patientsEach} patients; tenant 0: ${settings.noisyEvents}) and Spruce organization (${100} calls/min; tenant 0: ${settings.noisyLimit}/min) in two simulators in the benchmark process; webhooks registered with each as \`setup\` does; default schedules (catch-up at start and every 15 min, reconcile every 60 min), default workers. The service is \`spruce-sync start\` in its own process: tenants added through \`POST /admin/api/tenants\` (8 at a time), then the service restarted so that it starts with them all; idle measured once the calls were back at the steady trickle of the periodic catch-ups (at most ${steadyCalls} calls in 5 s, waited for at least the start-run spread + 5 s), so the idle window includes the duties that fall in it. Noisy neighbour: ${settings.rate} Spry edits/s for ${settings.seconds} s spread round robin over ${Math.min(settings.quietTenants, N - 1)} quiet tenants with linked contacts (latency: Spry edit → Spruce \`contact.updated\` carrying it, on the simulators' clock), first alone, then while tenant 0 emits ${settings.noisyEvents} Spry events at ${settings.noisyRate}/s (new patients: each needs 3 Spruce calls under its ${settings.noisyLimit}/min). Added tenant: its webhooks registered, \`POST /admin/api/tenants\`, then one Spry edit every 200 ms until a delivery is answered 2xx. Scheduled duties: a service in the benchmark process on the sandbox's ControlledClock (the process of \`spruce-sync start\` runs on the system clock, which the benchmark cannot move), the same tenants from its config file, the clock advanced 1 s at a time, each step held until the scheduled runs it started had finished (at most 3 s of real time); every call the simulators answered, and every catch-up and reconcile run started, counted per simulated second.
 
 ${tables.join('\n\n')}
 
