@@ -3,6 +3,14 @@
 // at once. Every run goes through `runIfLeader`, so that with several instances on one
 // PostgreSQL database only the leader runs them (an advisory lock): by default every instance
 // is its own leader.
+//
+// With many tenants the same duty exists once per tenant, all added at the same moment. Were
+// each first run one interval after start, every tenant's catch-up would fire at the same
+// instant, every interval, for ever (a thundering herd on our CPU, database and the vendors).
+// So each task's first periodic run comes at its own stable point in the period (a hash of its
+// name), and many start runs are spread over a short window the same way; a task added later
+// (a tenant added at run time) keeps the same rule.
+import { createHash } from 'node:crypto';
 import type { CancelTimer, Clock } from '../clock.ts';
 import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
@@ -27,6 +35,35 @@ const never = new AbortController().signal;
 
 export const alwaysLeader: LeaderGate = (_duty, fn) => fn(never);
 
+/**
+ * Where in its period a task first runs: a stable delay in (0, everyMs] from its name, the same
+ * on every instance and after every restart, spread evenly over the period across names.
+ */
+export function phaseOffset(name: string, everyMs: number): number {
+  return Math.max(1, Math.ceil(stableFraction(name) * everyMs));
+}
+
+/** A number in (0, 1] from the name's SHA-256: stable, and uniform across names. */
+function stableFraction(name: string): number {
+  return (createHash('sha256').update(name).digest().readUInt32BE(0) + 1) / 2 ** 32;
+}
+
+/** Up to this many start runs go at once; beyond it they are spread (see startSpreadMs). */
+export const START_RUNS_AT_ONCE = 16;
+/** With more start runs than that, they are spread over this much time per run (1,000 → 25 s). */
+export const START_SPACING_MS = 25;
+
+/**
+ * Over how long the start runs of `count` tasks are spread: not at all for a few (a stopped
+ * test clock must not hold back the one tenant's catch-up), else `count × START_SPACING_MS`,
+ * never longer than the shortest period among them.
+ */
+export function startSpreadMs(count: number, shortestEveryMs: number): number {
+  if (count <= START_RUNS_AT_ONCE) return 0;
+  const window = count * START_SPACING_MS;
+  return shortestEveryMs > 0 ? Math.min(window, shortestEveryMs) : window;
+}
+
 export interface SchedulerOptions {
   clock: Clock;
   logger: Logger;
@@ -35,6 +72,8 @@ export interface SchedulerOptions {
 
 interface Entry {
   task: ScheduledTask;
+  /** The first periodic run waits for the task's phase, later ones for the interval. */
+  phased?: boolean;
   removed?: boolean;
   timer?: CancelTimer;
   running?: Promise<void>;
@@ -71,7 +110,11 @@ export class Scheduler {
   start(): void {
     if (this.started) return;
     this.started = true;
-    for (const entry of this.entries.values()) this.begin(entry);
+    const entries = [...this.entries.values()];
+    const starting = entries.filter((e) => e.task.runOnStart);
+    const periods = starting.map((e) => e.task.everyMs).filter((ms) => ms > 0);
+    const spread = startSpreadMs(starting.length, periods.length ? Math.min(...periods) : 0);
+    for (const entry of entries) this.begin(entry, spread);
   }
 
   /** Runs the task now (or joins the run in progress); the interval restarts from its end. */
@@ -88,17 +131,28 @@ export class Scheduler {
     await Promise.all([...this.entries.values()].map((e) => e.running));
   }
 
-  private begin(entry: Entry): void {
-    // The start run does not wait on the clock: a stopped test clock must not hold it back.
-    if (entry.task.runOnStart) void this.fire(entry);
-    else this.armNext(entry);
+  private begin(entry: Entry, spreadMs = 0): void {
+    entry.phased = true;
+    if (!entry.task.runOnStart) {
+      this.armNext(entry);
+      return;
+    }
+    // A lone start run does not wait on the clock: a stopped test clock must not hold it back.
+    if (spreadMs <= 0) {
+      void this.fire(entry);
+      return;
+    }
+    entry.timer = this.options.clock.setTimer(Math.floor(stableFraction(entry.task.name) * spreadMs), () => void this.fire(entry));
   }
 
   private armNext(entry: Entry): void {
     entry.timer?.();
     entry.timer = undefined;
-    if (this.stopped || entry.removed || entry.task.everyMs <= 0) return;
-    entry.timer = this.options.clock.setTimer(entry.task.everyMs, () => void this.fire(entry));
+    const { everyMs, name } = entry.task;
+    if (this.stopped || entry.removed || everyMs <= 0) return;
+    const delay = entry.phased ? phaseOffset(name, everyMs) : everyMs;
+    entry.phased = false;
+    entry.timer = this.options.clock.setTimer(delay, () => void this.fire(entry));
   }
 
   private fire(entry: Entry): Promise<void> {
