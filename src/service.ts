@@ -266,7 +266,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   late.pool = pool;
   // One timer per 10 ms of due jobs, not one per webhook (queue/wake-schedule.ts).
   const wakes = new WakeSchedule({ clock, slotMs: WAKE_SLOT_MS, wake: () => pool.notify() });
-  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, actor: 'admin-api', onChange: () => void registry.refresh().catch(() => undefined) });
+  const tenantAdmin = new TenantAdmin({ directory: store, clock, logger, actor: 'admin-api', onChange: () => registry.refresh().catch((error: unknown) => logger.warn({ code: errorCode(error) }, 'tenant directory reload failed; the poll retries')) });
 
   // Leases left by a process that is gone are cleared before the pool claims (SQLite: all of
   // them, now; PostgreSQL: those of instances whose heartbeat stopped, within seconds).

@@ -82,3 +82,22 @@ describe('changed field names', () => {
     expect(changedSecrets(secrets, { ...secrets, spry: { clientSecret: 'b', webhookSecrets: ['w'] } })).toEqual(['spry.clientSecret']);
   });
 });
+
+describe('a change reaches the answering instance before its caller hears of it', () => {
+  it('waits for onChange (the instance reloading its tenants) before add, a status change and remove return', async () => {
+    store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const reloads: (() => void)[] = [];
+    const admin = new TenantAdmin({ directory: store, clock, actor: 'cli', probe: async () => [], onChange: () => new Promise<void>((resolve) => reloads.push(resolve)) });
+    for (const change of [() => admin.add(definition), () => admin.setStatus('north', 'disabled'), () => admin.remove('north')]) {
+      let returned = false;
+      const pending = change().then(() => (returned = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(returned).toBe(false);
+      expect(reloads).toHaveLength(1);
+      reloads.shift()!();
+      await pending;
+      expect(returned).toBe(true);
+    }
+  });
+});

@@ -40,8 +40,11 @@ export interface TenantAdminOptions {
   actor: TenantActor;
   /** Checks the vendors answer at `add`; default: an HTTP request to each base URL. */
   probe?: (tenant: TenantConfig) => Promise<string[]>;
-  /** Called after every change (the service reloads its tenants at once). */
-  onChange?: () => void;
+  /**
+   * Called after every change; awaited, so that the instance answering has loaded the change
+   * before the caller hears of it (a webhook sent right after a 201 must find its tenant).
+   */
+  onChange?: () => void | Promise<void>;
   logger?: Logger;
 }
 
@@ -67,7 +70,7 @@ export class TenantAdmin {
     const audit = tenantAuditEntry(tenant.id, 'add', this.options.actor, now, { warnings: warnings.length });
     const inserted = await this.options.directory.insertTenant({ id: tenant.id, source: 'api', status: 'enabled', settings, secrets: { ...secrets } }, now, audit);
     if (!inserted) throw duplicate((await this.options.directory.getTenant(tenant.id))!);
-    this.changed(tenant.id, 'added');
+    await this.changed(tenant.id, 'added');
     return { tenant: await this.show(tenant.id), warnings };
   }
 
@@ -85,7 +88,7 @@ export class TenantAdmin {
     const rotated = rotateSecrets(before, secrets, now, overlapMinutes * 60_000);
     const audit = updateAuditEntry(id, this.options.actor, now, { settingsBefore: current.settings, settingsAfter: settings, secretsBefore: before, secretsAfter: secrets, overlapMinutes });
     if (!(await this.options.directory.updateTenant(id, { settings, secrets: { ...rotated } }, now, audit))) throw unknown(id);
-    this.changed(id, 'updated');
+    await this.changed(id, 'updated');
     return { tenant: await this.show(id), warnings: [] };
   }
 
@@ -95,7 +98,7 @@ export class TenantAdmin {
     const now = this.now();
     const audit = tenantAuditEntry(id, status === 'disabled' ? 'disable' : 'enable', this.options.actor, now, { from: current.status });
     if (!(await this.options.directory.updateTenant(id, { status }, now, audit))) throw unknown(id);
-    this.changed(id, status);
+    await this.changed(id, status);
     return this.show(id);
   }
 
@@ -104,7 +107,7 @@ export class TenantAdmin {
     this.changeable(await this.live(id));
     const now = this.now();
     if (!(await this.options.directory.removeTenant(id, now, tenantAuditEntry(id, 'remove', this.options.actor, now)))) throw unknown(id);
-    this.changed(id, 'removed');
+    await this.changed(id, 'removed');
     const removed = await this.options.directory.getTenant(id);
     return this.view(removed!);
   }
@@ -122,9 +125,9 @@ export class TenantAdmin {
     return tenant;
   }
 
-  private changed(tenantId: string, change: string): void {
+  private async changed(tenantId: string, change: string): Promise<void> {
     this.options.logger?.info({ tenantId, change }, 'tenant directory changed');
-    this.options.onChange?.();
+    await this.options.onChange?.();
   }
 
   private view(tenant: StoredTenant): TenantView {

@@ -26,6 +26,13 @@ describe('tenants as data on SQLite', () => {
 
     const added = await admin(service!, 'POST', '/tenants', w.clinicB);
     expect(added.status).toBe(201);
+    // The instance that answered 201 has loaded the clinic: a webhook right after is accepted.
+    const attemptsBefore = w.spry.dispatcher.attempts.length;
+    const patient = registerPatient(w, B, 1);
+    await w.spry.settle();
+    const firstAttempts = w.spry.dispatcher.attempts.slice(attemptsBefore).filter((a) => a.attempt === 1);
+    expect(firstAttempts.length).toBeGreaterThan(0);
+    expect(firstAttempts.map((a) => a.status)).toEqual(firstAttempts.map(() => 200));
     expect(added.body.warnings).toEqual([]);
     const tenant = added.body.tenant as { id: string; source: string; status: string; definition: { spry: Record<string, unknown>; spruce: Record<string, unknown> } };
     expect(tenant).toMatchObject({ id: B.tenantId, source: 'api', status: 'enabled' });
@@ -41,7 +48,6 @@ describe('tenants as data on SQLite', () => {
       [B.tenantId, 'api'],
     ]);
 
-    const patient = registerPatient(w, B, 1);
     await stepUntil(w, () => synced(w, B, patient), "clinic B's first patient in B's Spruce");
     expect(synced(w, A, patient)).toBe(false);
   });
