@@ -85,14 +85,21 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
   const first = await startChild(configFile);
   const ids = sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
   for (const id of ids) sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, id, { last_name: `Crash-${id}` });
-  await advanceUntil(world, () => ids.filter((id) => contactsOfPatient(world, id).length > 0).length >= 3, { stepMs: 100, what: 'some contacts created' });
-  first.kill('SIGKILL');
-  await new Promise((resolve) => first.once('exit', resolve));
-  const doneBeforeCrash = ids.filter((id) => contactsOfPatient(world, id).length > 0).length;
-  expect(doneBeforeCrash).toBeLessThan(ids.length);
-  // The dead process left leases behind (15 minutes each): this is what recovery must not wait for.
-  const left = await openStore(database.url, storeOptions(database));
+  // The kill lands while runs hold leases: its workers run in step (the same calls, the same
+  // latency), so a kill timed on the contacts alone can fall in the instant between one batch's
+  // completion and the next claim.
+  const left = await openStore(database.url, { ...storeOptions(database), migrate: false });
   try {
+    await advanceUntil(
+      world,
+      async () => ids.filter((id) => contactsOfPatient(world, id).length > 0).length >= 3 && ((await left.queueStats())[0]?.running ?? 0) > 0,
+      { stepMs: 100, what: 'some contacts created and runs in flight' },
+    );
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const doneBeforeCrash = ids.filter((id) => contactsOfPatient(world, id).length > 0).length;
+    expect(doneBeforeCrash).toBeLessThan(ids.length);
+    // The dead process left leases behind (15 minutes each): this is what recovery must not wait for.
     const [stats] = await left.queueStats();
     expect(stats?.running).toBeGreaterThan(0);
   } finally {
