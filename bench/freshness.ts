@@ -15,6 +15,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { configSchema } from '../src/config/schema.ts';
 import { freePort, registerSandboxWebhooks, SANDBOX_SPRY_ORG, sandboxConfig, startSandbox, type Sandbox } from '../src/sandbox/environment.ts';
+import { FreshnessWatch } from './lib/freshness-watch.ts';
 import { RssSampler, startServiceProcess, type ChildServer } from './lib/processes.ts';
 import { num, percentile, type RunContext, type ScenarioReport } from './lib/report.ts';
 import { sleep, until } from './lib/world.ts';
@@ -54,11 +55,6 @@ export interface FreshnessResult {
   runs: FreshnessRun[];
   settings: { rate: number; durationSeconds: number; patients: number; latencyMs: number };
   report: ScenarioReport;
-}
-
-interface Pending {
-  seq: number;
-  at: number;
 }
 
 const DRAIN_MS = 30_000;
@@ -180,30 +176,7 @@ async function load(
   const spruceLogFrom = spruce.requestLog.length;
 
   // Watch Spruce's event log: every contact.updated carries the contact as it now stands.
-  const pending = new Map<string, Pending[]>();
-  const latencies: number[] = [];
-  let superseded = 0;
-  let eventIndex = spruce.events.length;
-  const scan = () => {
-    const events = spruce.events;
-    for (; eventIndex < events.length; eventIndex++) {
-      const event = events[eventIndex]!;
-      if (event.type !== 'contact.updated') continue;
-      const object = (JSON.parse(event.body) as { data: { object: { id: string; familyName?: string } } }).data.object;
-      const match = /^Fresh(\d+)$/.exec(object.familyName ?? '');
-      const waiting = pending.get(object.id);
-      if (!match || !waiting) continue;
-      const applied = Number(match[1]);
-      const done = waiting.filter((p) => p.seq <= applied);
-      if (done.length === 0) continue;
-      for (const p of done) {
-        if (p.seq === applied) latencies.push(event.at - p.at);
-        else superseded += 1;
-      }
-      pending.set(object.id, waiting.filter((p) => p.seq > applied));
-    }
-  };
-  const watcher = setInterval(scan, 5);
+  const watch = new FreshnessWatch(spruce, 'Fresh');
 
   const sampler = new RssSampler(service.pid, 100).start();
   const total = s.rate * s.durationSeconds;
@@ -219,16 +192,14 @@ async function load(
     const contactId = s.contactIdOf.get(patientId)!;
     const at = sandbox.clock.now();
     spry.staff.editPatient(SANDBOX_SPRY_ORG, patientId, { last_name: `Fresh${seq}` });
-    const list = pending.get(contactId) ?? [];
-    list.push({ seq, at });
-    pending.set(contactId, list);
+    watch.edited(contactId, seq, at);
   }
   const achievedRate = total / ((performance.now() - start) / 1000);
   const loadEndedAt = sandbox.clock.now();
   const drainUntil = Date.now() + DRAIN_MS;
-  while (Date.now() < drainUntil && [...pending.values()].some((l) => l.length > 0)) await sleep(50);
-  clearInterval(watcher);
-  scan();
+  while (Date.now() < drainUntil && watch.waiting() > 0) await sleep(50);
+  watch.stop();
+  const { latencies, superseded } = watch;
   const rss = sampler.stop();
   await sleep(1_000);
   const afterMiB = service.memory().rssMiB;
@@ -239,7 +210,7 @@ async function load(
     changes: total,
     applied: latencies.length,
     superseded,
-    lost: [...pending.values()].reduce((n, l) => n + l.length, 0),
+    lost: watch.waiting(),
     latencies,
     p50: percentile(latencies, 50),
     p90: percentile(latencies, 90),

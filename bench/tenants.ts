@@ -28,6 +28,7 @@ import { startService } from '../src/service.ts';
 import { COMPLETED_KEY } from '../src/sync/backfill-checkpoint.ts';
 import { startSpreadMs, type LeaderGate } from '../src/sync/scheduler.ts';
 import { dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres.ts';
+import { FreshnessWatch } from './lib/freshness-watch.ts';
 import { scriptArgs } from './lib/args.ts';
 import { describeLoad, describeMachine, loadAverage } from './lib/machine.ts';
 import { startServiceProcess, type ChildServer } from './lib/processes.ts';
@@ -160,11 +161,6 @@ async function sampleIdle(service: ChildServer, world: TenantWorld, seconds: num
 // ---------------------------------------------------------------------------------------------
 // Noisy neighbour
 
-interface Pending {
-  seq: number;
-  at: number;
-}
-
 interface FreshnessRun {
   label: string;
   changes: number;
@@ -223,29 +219,7 @@ async function freshnessRun(
 ): Promise<FreshnessRun> {
   const { spry, spruce, clock } = world;
   const noisyTenant = world.tenants[0]!;
-  const pending = new Map<string, Pending[]>();
-  const latencies: number[] = [];
-  let superseded = 0;
-  let eventIndex = spruce.events.length;
-  const scan = () => {
-    const events = spruce.events;
-    for (; eventIndex < events.length; eventIndex++) {
-      const event = events[eventIndex]!;
-      if (event.type !== 'contact.updated' || event.orgId === noisyTenant.spruceOrg) continue;
-      const object = (JSON.parse(event.body) as { data: { object: { id: string; familyName?: string } } }).data.object;
-      const match = /^Quiet(\d+)$/.exec(object.familyName ?? '');
-      const waiting = pending.get(object.id);
-      if (!match || !waiting) continue;
-      const applied = Number(match[1]);
-      const done = waiting.filter((p) => p.seq <= applied);
-      for (const p of done) {
-        if (p.seq === applied) latencies.push(event.at - p.at);
-        else superseded += 1;
-      }
-      pending.set(object.id, waiting.filter((p) => p.seq > applied));
-    }
-  };
-  const watcher = setInterval(scan, 5);
+  const watch = new FreshnessWatch(spruce, 'Quiet', noisyTenant.spruceOrg);
   const attemptsFrom = spry.dispatcher.attempts.length;
   const spruceLogFrom = spruce.requestLog.length;
   const cpu0 = service.cpuSeconds();
@@ -279,16 +253,14 @@ async function freshnessRun(
     const contactId = contactOf.get(`${quiet[t]!.spryOrg}:${patientId}`)!;
     const at = clock.now();
     spry.staff.editPatient(quiet[t]!.spryOrg, patientId, { last_name: `Quiet${seq}` });
-    const list = pending.get(contactId) ?? [];
-    list.push({ seq, at });
-    pending.set(contactId, list);
+    watch.edited(contactId, seq, at);
   }
   await noisy;
   const loadEnded = performance.now();
-  while (performance.now() - loadEnded < DRAIN_MS && [...pending.values()].some((l) => l.length > 0)) await sleep(50);
-  clearInterval(watcher);
+  while (performance.now() - loadEnded < DRAIN_MS && watch.waiting() > 0) await sleep(50);
+  watch.stop();
   clearInterval(rssTimer);
-  scan();
+  const { latencies, superseded } = watch;
   const elapsed = (performance.now() - t0) / 1000;
   const noisyCalls = spruce.requestLog.slice(spruceLogFrom).filter((r) => r.organizationId === noisyTenant.spruceOrg);
   const refused = spry.dispatcher.attempts.slice(attemptsFrom).filter((a) => a.status === null || a.status < 200 || a.status >= 300);
@@ -299,7 +271,7 @@ async function freshnessRun(
     changes: total,
     applied: latencies.length,
     superseded,
-    lost: [...pending.values()].reduce((n, l) => n + l.length, 0),
+    lost: watch.waiting(),
     p50: percentile(latencies, 50),
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
