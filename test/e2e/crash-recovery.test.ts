@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, registerSandboxWebhooks, sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/environment.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { dropSchema, findPostgres, skipNotice, uniqueSchema } from '../support/postgres.ts';
-import { advanceUntil, agreesWithSpry, contactsOfPatient, SANDBOX_SPRY_ORG } from './support.ts';
+import { advanceUntil, agreesWithSpry, contactsOfPatient, eventually, SANDBOX_SPRY_ORG } from './support.ts';
 
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -85,15 +85,25 @@ async function crashAndRecover(dir: string, database: { url: string; schema?: st
   const first = await startChild(configFile);
   const ids = sandbox.spry.patientIds(SANDBOX_SPRY_ORG);
   for (const id of ids) sandbox.spry.staff.editPatient(SANDBOX_SPRY_ORG, id, { last_name: `Crash-${id}` });
-  // The kill lands while runs hold leases: its workers run in step (the same calls, the same
-  // latency), so a kill timed on the contacts alone can fall in the instant between one batch's
-  // completion and the next claim.
+  // The kill lands while runs hold leases. Spruce answers only as the sandbox clock moves, so
+  // once it stops, the runs waiting on Spruce stay in flight; a run that already had its last
+  // answer finishes in real time and the pool claims the next job, which then waits too. The
+  // workers run in step (the same calls, the same latency): killing the moment the contacts
+  // appear could fall between one batch's completion commits and the next claim.
   const left = await openStore(database.url, { ...storeOptions(database), migrate: false });
   try {
-    await advanceUntil(
-      world,
-      async () => ids.filter((id) => contactsOfPatient(world, id).length > 0).length >= 3 && ((await left.queueStats())[0]?.running ?? 0) > 0,
-      { stepMs: 100, what: 'some contacts created and runs in flight' },
+    await advanceUntil(world, () => ids.filter((id) => contactsOfPatient(world, id).length > 0).length >= 3, { stepMs: 100, what: 'some contacts created' });
+    const inFlight = async () => ((await left.queueStats())[0]?.running ?? 0) > 0;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(
+      async () => {
+        await settle();
+        if (!(await inFlight())) return false;
+        await settle();
+        return inFlight();
+      },
+      20_000,
+      'runs to stay in flight with the clock stopped',
     );
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
