@@ -26,7 +26,9 @@ describe('tenants as data on SQLite', () => {
 
     const added = await admin(service!, 'POST', '/tenants', w.clinicB);
     expect(added.status).toBe(201);
-    // The instance that answered 201 has loaded the clinic: a webhook right after is accepted.
+    // A webhook right after the 201 is accepted on its first attempt. (On SQLite the reload wins
+    // this race even without waiting for it; the unit test in src/tenants/tenant-admin.test.ts
+    // is what fails if the 201 stops waiting for the instance to load the change.)
     const attemptsBefore = w.spry.dispatcher.attempts.length;
     const patient = registerPatient(w, B, 1);
     await w.spry.settle();
