@@ -177,8 +177,13 @@ function storedKeys(databaseFile: string, prefix: string): Set<string> {
   const db = new Database(databaseFile, { readonly: true, fileMustExist: true });
   try {
     const rows = db
-      .prepare(`SELECT event_key AS key FROM events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?`)
-      .all(INGEST_TENANT, prefix, `${prefix}\uffff`) as { key: string }[];
+      // Filed or still staged (store/sqlite/staged-events.ts): both are acknowledged and durable.
+      .prepare(
+        `SELECT event_key AS key FROM events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?
+         UNION ALL
+         SELECT event_key AS key FROM staged_events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?`,
+      )
+      .all(INGEST_TENANT, prefix, `${prefix}\uffff`, INGEST_TENANT, prefix, `${prefix}\uffff`) as { key: string }[];
     return new Set(rows.map((r) => r.key));
   } finally {
     db.close();

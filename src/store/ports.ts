@@ -25,11 +25,14 @@ import type {
 /** Inbound events: stored once, deduped, found again. */
 export interface Inbox {
   /**
-   * Stores an event and, when it carries a job, enqueues or coalesces that job, in one
-   * transaction. A repeat of (tenantId, source, eventKey) stores nothing and returns the
-   * existing id with `inserted: false`.
+   * Stores an event durably and, when it carries a job, enqueues or coalesces that job no later
+   * than the job's runAt (PostgreSQL in the same transaction; SQLite stages the event and files
+   * it with its job in a later batch). A repeat of (tenantId, source, eventKey) stores nothing
+   * and returns the existing id with `inserted: false`. The id is the event's for good.
    */
   insertEvent(event: NewInboundEvent): Promise<{ id: number; inserted: boolean }>;
+  /** Resolves once every event stored so far shows in reads, and its job is enqueued. */
+  settleInbox(): Promise<void>;
   getEvent(id: number): Promise<InboundEvent | null>;
   /** Queued events fed into `jobKey` with id ≤ uptoId, oldest first (payloads included). */
   listQueuedEvents(tenantId: string, jobKey: string, uptoId: number): Promise<InboundEvent[]>;

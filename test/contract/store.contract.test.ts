@@ -33,6 +33,8 @@ const sqliteHarness: HarnessFactory = async ({ encryptionKey }) => {
     openAnother: (options) => open(options),
     emptyBlob: `X''`,
     async raw(sql) {
+      // Straight to the file: staged events first filed where the statements look for them.
+      for (const store of stores) await store.settleInbox();
       const db = new Database(file);
       try {
         const statement = db.prepare(sql);

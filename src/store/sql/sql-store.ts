@@ -44,11 +44,29 @@ export abstract class SqlStore implements Store {
   abstract insertEvent(event: NewInboundEvent): Promise<{ id: number; inserted: boolean }>;
   abstract refreshStatistics(): Promise<void>;
 
+  /**
+   * Resolves once every event acknowledged so far is where reads look for it. PostgreSQL writes
+   * events in place; SQLite stages them first (sqlite/staged-events.ts) and files them here.
+   * Reads that show events or jobs to someone (operators, catch-up, maintenance) call it; the
+   * workers' own path does not need to: a job exists only once its events are filed.
+   */
+  settleInbox(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** `read`, after settleInbox. */
+  private settled<A extends unknown[], R>(read: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args) => {
+      await this.settleInbox();
+      return read(...args);
+    };
+  }
+
   // Inbox ----------------------------------------------------------------------------------------
-  getEvent = (id: number) => inbox.getEvent(this.db, this.cipher, id);
+  getEvent = this.settled((id: number) => inbox.getEvent(this.db, this.cipher, id));
   listQueuedEvents = (tenantId: string, jobKey: string, uptoId: number) => inbox.listQueuedEvents(this.db, this.cipher, tenantId, jobKey, uptoId);
-  searchEvents = (query: EventQuery) => inbox.searchEvents(this.db, this.cipher, query);
-  latestEventTime = (tenantId: string, source: EventSource) => inbox.latestEventTime(this.db, tenantId, source);
+  searchEvents = this.settled((query: EventQuery) => inbox.searchEvents(this.db, this.cipher, query));
+  latestEventTime = this.settled((tenantId: string, source: EventSource) => inbox.latestEventTime(this.db, tenantId, source));
 
   // Job queue ------------------------------------------------------------------------------------
   async enqueueJob(tenantId: string, job: EnqueueJob, now: number): Promise<void> {
@@ -74,8 +92,8 @@ export abstract class SqlStore implements Store {
 
   recordAttempt = (attempt: JobAttempt) => queue.recordAttempt(this.db, attempt);
   listAttempts = (jobKey: string, tenantId: string) => queue.listAttempts(this.db, jobKey, tenantId);
-  queueStats = (tenantId?: string) => queue.queueStats(this.db, tenantId);
-  replayDeadJob = (tenantId: string, jobKey: string, now: number) => this.db.transaction((tx) => queue.replayDead(tx, tenantId, jobKey, now));
+  queueStats = this.settled((tenantId?: string) => queue.queueStats(this.db, tenantId));
+  replayDeadJob = this.settled((tenantId: string, jobKey: string, now: number) => this.db.transaction((tx) => queue.replayDead(tx, tenantId, jobKey, now)));
 
   // Links ----------------------------------------------------------------------------------------
   getLinkByPatient = (tenantId: string, patientId: number) => links.getLink(this.db, tenantId, 'patient_id', patientId);
@@ -110,14 +128,14 @@ export abstract class SqlStore implements Store {
   searchAudit = (query: { tenantId?: string; recordId?: string; since?: number; limit: number }) => audit.searchAudit(this.db, query);
 
   // Operator views -------------------------------------------------------------------------------
-  listEventSummaries = (query: views.EventSummaryQuery) => operator.listEventSummaries(this.db, query);
-  inboxBacklog = (tenantId: string) => operator.inboxBacklog(this.db, tenantId);
-  eventActivity = (tenantId: string, since: number, until: number, bucketMs: number) => operator.eventActivity(this.db, tenantId, since, until, bucketMs);
+  listEventSummaries = this.settled((query: views.EventSummaryQuery) => operator.listEventSummaries(this.db, query));
+  inboxBacklog = this.settled((tenantId: string) => operator.inboxBacklog(this.db, tenantId));
+  eventActivity = this.settled((tenantId: string, since: number, until: number, bucketMs: number) => operator.eventActivity(this.db, tenantId, since, until, bucketMs));
   attemptCounts = (tenantId: string, since: number) => operator.attemptCounts(this.db, tenantId, since);
   listAttemptsForKeys = (query: views.AttemptsForKeysQuery) => operator.listAttemptsForKeys(this.db, query);
-  listDeadJobs = (query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query);
+  listDeadJobs = this.settled((query: views.DeadJobQuery) => operator.listDeadJobs(this.db, query));
   searchAuditRecords = (query: views.AuditQuery) => operator.searchAuditRecords(this.db, query);
-  prunePayloads = (options: views.PruneOptions) => operator.prunePayloads(this.db, options);
+  prunePayloads = this.settled((options: views.PruneOptions) => operator.prunePayloads(this.db, options));
 
   // Storage retention ----------------------------------------------------------------------------
   pruneJobAttempts = (options: views.RowPruneOptions) => retention.pruneJobAttempts(this.db, options);
@@ -127,7 +145,8 @@ export abstract class SqlStore implements Store {
   deleteArchivedAudit = (now: number, batchSize?: number) => retention.deleteArchivedAudit(this.db, now, batchSize);
 
   // Key rotation ---------------------------------------------------------------------------------
-  resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }) {
+  async resealAll(options: ResealOptions & { secretStateKeys: readonly string[] }) {
+    await this.settleInbox();
     const text = (value: unknown) => String(value);
     return resealColumns(
       this.db,
@@ -169,6 +188,6 @@ export abstract class SqlStore implements Store {
   seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number) => tenants.seedConfigTenants(this.db, this.cipher, list, now);
   removeTenant = (id: string, now: number, audit?: AuditEntry) => tenants.removeTenant(this.db, id, now, audit);
   tenantsVersion = () => tenants.tenantsVersion(this.db);
-  purgeRemovedTenants = (removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>) =>
-    tenants.purgeRemovedTenants(this.db, removedBefore, now, deletedElsewhere);
+  purgeRemovedTenants = this.settled((removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>) =>
+    tenants.purgeRemovedTenants(this.db, removedBefore, now, deletedElsewhere));
 }

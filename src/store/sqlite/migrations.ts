@@ -200,6 +200,37 @@ CREATE INDEX jobs_turns ON jobs (tenant_id, bulk, run_at, id) WHERE state = 'wai
 CREATE INDEX jobs_leased ON jobs (locked_until) WHERE state = 'waiting' AND locked_until IS NOT NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'staged events: the acknowledgement writes one narrow row, filed into events in batches',
+    sql: `
+-- An acknowledged event waiting to be filed into events (store/sqlite/staged-events.ts): the
+-- columns of events, its job's request beside them, and no index but the dedupe key. The id is
+-- the one it keeps in events.
+CREATE TABLE staged_events (
+  id               INTEGER PRIMARY KEY,
+  tenant_id        TEXT    NOT NULL,
+  source           TEXT    NOT NULL,
+  event_key        TEXT    NOT NULL,
+  type             TEXT    NOT NULL,
+  occurred_at      INTEGER NOT NULL,
+  received_at      INTEGER NOT NULL,
+  payload          BLOB    NOT NULL,
+  subject          TEXT    NOT NULL,
+  patient_id       INTEGER,
+  contact_id       TEXT,
+  status           TEXT    NOT NULL,
+  reason           TEXT,
+  job_key          TEXT,
+  job_task         TEXT,
+  job_params       TEXT,
+  job_run_at       INTEGER,
+  job_max_attempts INTEGER,
+  job_bulk         INTEGER,
+  UNIQUE (tenant_id, source, event_key)
+);
+`,
+  },
 ];
 
 export function migrate(db: Database.Database): void {

@@ -1,28 +1,35 @@
 // The embedded Store: one SQLite file in WAL mode. A fresh machine runs everything with no
 // database server. The statements are shared (sql/); what is SQLite's own is here: a burst of
-// webhook inserts committed together, and a sampled ANALYZE.
+// webhook inserts staged and committed together, filed into the event log in larger batches,
+// and a sampled ANALYZE.
 import { cipherFor, type EncryptionOptions } from '../cipher.ts';
-import { eventIdSql, eventValues, insertEventSql } from '../sql/inbox.ts';
-import { COALESCE_INTO_EXISTING, JOB_COLUMNS, jobValues, requeueDeadEventsSql } from '../sql/queue.ts';
+import { eventValues } from '../sql/inbox.ts';
 import { sql, type Sql } from '../sql/sql.ts';
 import { SqlStore } from '../sql/sql-store.ts';
-import type { EnqueueJob, NewInboundEvent } from '../types.ts';
+import type { ClaimOptions, Job, NewInboundEvent } from '../types.ts';
 import { SqliteDb, type SqliteOptions } from './db.ts';
 import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import { releaseAllLeases } from '../sql/leases.ts';
+import {
+  clearFiledSql,
+  fileEventsSql,
+  filingBoundSql,
+  feedStagedJobsSql,
+  knownEventIdSql,
+  requeueDeadOfStagedSql,
+  StagedDeadline,
+  stageEventSql,
+} from './staged-events.ts';
 
-/**
- * queue.ts's enqueue upsert with the event's id as the job's last_event_id (the larger one
- * kept), as the PostgreSQL adapter's insert does: one statement where there were two.
- */
-function enqueueFedSql(tenantId: string, job: EnqueueJob, now: number, eventId: number): Sql {
-  return sql`
-    INSERT INTO jobs AS j (${JOB_COLUMNS}, last_event_id)
-    VALUES (${jobValues(tenantId, job, now)}, ${eventId})
-    ON CONFLICT (tenant_id, key) DO UPDATE SET ${COALESCE_INTO_EXISTING},
-       last_event_id = max(j.last_event_id, excluded.last_event_id)`;
-}
+/** Staged rows filed per transaction: a bigger batch shares more index pages but holds the event loop longer. */
+const FILING_BATCH = 1000;
+/** How long an event with no job may stay staged (it is only shown in the event log). */
+const JOBLESS_SETTLE_MS = 100;
+/** After a filing failed (disk full, I/O error), the next try. */
+const FILING_RETRY_MS = 1000;
+/** How often claims look for rows staged by another process on the file. */
+const LOOK_AROUND_MS = 1000;
 
 export interface SqliteStoreOptions extends SqliteOptions, EncryptionOptions {}
 
@@ -31,20 +38,27 @@ type Inserted = { id: number; inserted: boolean };
 export class SqliteStore extends SqlStore {
   private readonly sqlite: SqliteDb;
   private readonly inserts: GroupCommit<NewInboundEvent, Inserted>;
+  private readonly deadline: StagedDeadline;
+  /** The filing running now, which later callers wait for rather than start another. */
+  private filing: Promise<void> | null = null;
+  /** performance.now() after which a claim looks for other processes' staged rows. */
+  private nextLookAround = performance.now() + LOOK_AROUND_MS;
 
   /** `filename` is a path or `:memory:`. */
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     const db = new SqliteDb(filename, options);
     super(db, cipherFor(options));
     this.sqlite = db;
-    // Each insert is acknowledged to its sender as soon as it commits: durable, one fsync per
-    // batch. The batch runs synchronously, as one step of the event loop: a webhook's answer
+    // Unprompted filing (the deadline's timer): a failure is retried by fileAll's own re-arming.
+    this.deadline = new StagedDeadline(() => void this.settleInbox().catch(() => undefined), JOBLESS_SETTLE_MS);
+    // Each insert is staged and acknowledged to its sender as soon as it commits: durable, one
+    // fsync per batch. The batch runs synchronously, as one step of the event loop: a webhook's answer
     // waits for nothing else the process is doing. The batch's events go in one after the other
     // with no savepoint each (a savepoint per event cost more than its job upsert); an event that
     // fails rolls the whole batch back, and only then is it run again with each event under its
     // own savepoint (a nested better-sqlite3 transaction), so that one failure fails only itself.
-    const insertEach = (events: NewInboundEvent[]) => events.map((event) => this.insertOne(event));
-    const isolated = db.db.transaction((event: NewInboundEvent) => this.insertOne(event));
+    const insertEach = (events: NewInboundEvent[]) => events.map((event) => this.stageOne(event));
+    const isolated = db.db.transaction((event: NewInboundEvent) => this.stageOne(event));
     const insertIsolated = (events: NewInboundEvent[]) =>
       events.map((event) => {
         try {
@@ -69,8 +83,37 @@ export class SqliteStore extends SqlStore {
     return this.inserts.stats;
   }
 
-  migrate(): Promise<void> {
-    return this.sqlite.direct((db) => migrate(db));
+  async migrate(): Promise<void> {
+    await this.sqlite.direct((db) => migrate(db));
+    // Rows a stopped process staged and did not file: their deadlines are unknown, so now.
+    this.deadline.markUnknown();
+  }
+
+  /**
+   * Files every staged event (staged-events.ts), this process's and any another process on the
+   * file left behind; concurrent callers share one filing.
+   */
+  override async settleInbox(): Promise<void> {
+    if (!this.deadline.pending && !(await this.anyStaged())) return this.filing ?? undefined;
+    this.filing ??= this.fileAll().finally(() => (this.filing = null));
+    return this.filing;
+  }
+
+  /**
+   * A claim first files what may be due, so that no due job is missed for being staged; now
+   * and then also rows another process staged (a command run beside the service) and did not file.
+   */
+  override async claimJobs(options: ClaimOptions): Promise<Job[]> {
+    const lookAround = performance.now() >= this.nextLookAround;
+    if (this.deadline.isDue(options.now) || lookAround) {
+      if (lookAround) this.nextLookAround = performance.now() + LOOK_AROUND_MS;
+      await this.settleInbox();
+    }
+    return super.claimJobs(options);
+  }
+
+  private async anyStaged(): Promise<boolean> {
+    return (await this.sqlite.get<{ staged: number }>(sql`SELECT EXISTS (SELECT 1 FROM staged_events) AS staged`))!.staged === 1;
   }
 
   /**
@@ -87,6 +130,9 @@ export class SqliteStore extends SqlStore {
 
   async close(): Promise<void> {
     await this.inserts.settle();
+    // Closing again (a service and its sandbox both close it) has nothing left to file.
+    if (this.sqlite.db.open) await this.settleInbox();
+    this.deadline.disarm();
     this.sqlite.close();
   }
 
@@ -94,18 +140,44 @@ export class SqliteStore extends SqlStore {
     return this.inserts.submit(event);
   }
 
-  /** Stores one event, enqueues its job and feeds it (the newest event it covers); the caller holds the transaction. */
-  private insertOne(event: NewInboundEvent): Inserted {
+  /** Stages one event (the caller holds the transaction); a repeat gets the id it already has. */
+  private stageOne(event: NewInboundEvent): Inserted {
     const get = (query: Sql) => this.sqlite.exec(query, 'get') as { id: number } | undefined;
-    const row = get(insertEventSql(eventValues(event, this.cipher)));
-    if (!row) return { id: get(eventIdSql(event))!.id, inserted: false };
-    const { job } = event;
-    if (job) {
-      // The job row is upserted already fed this event (its newest), in one statement.
-      this.sqlite.exec(enqueueFedSql(event.tenantId, job, event.receivedAt, row.id), 'run');
-      this.sqlite.exec(requeueDeadEventsSql(event.tenantId, job.key, event.receivedAt), 'run');
-    }
+    const row = get(stageEventSql(eventValues(event, this.cipher)));
+    if (!row) return { id: get(knownEventIdSql(event))!.id, inserted: false };
+    this.deadline.staged(event);
     return { id: row.id, inserted: true };
+  }
+
+  private async fileAll(): Promise<void> {
+    try {
+      let more = true;
+      while (more) more = await this.sqlite.sync(() => this.fileBatch());
+    } catch (error) {
+      // Nothing of the failed batch was filed (rolled back): try again a little later.
+      this.deadline.markUnknown(FILING_RETRY_MS);
+      throw error;
+    }
+  }
+
+  /**
+   * Files the oldest staged rows into events and feeds their jobs, one upsert per key (and its
+   * dead events requeued, as an enqueue does), each step one statement; returns whether rows
+   * remain. When none do, the deadline is cleared in the same synchronous step, before any new
+   * row can be staged.
+   */
+  private fileBatch(): boolean {
+    const exec = (query: Sql, mode: 'all' | 'get' | 'run') => this.sqlite.exec(query, mode);
+    const { upto, now } = exec(filingBoundSql(FILING_BATCH), 'get') as { upto: number | null; now: number | null };
+    if (upto !== null) {
+      exec(fileEventsSql(upto), 'run');
+      exec(feedStagedJobsSql(upto), 'run');
+      exec(requeueDeadOfStagedSql(upto, now!), 'run');
+      exec(clearFiledSql(upto), 'run');
+    }
+    const more = exec(sql`SELECT EXISTS (SELECT 1 FROM staged_events) AS more`, 'get') as { more: number };
+    if (!more.more) this.deadline.filed();
+    return more.more === 1;
   }
 
   /**
