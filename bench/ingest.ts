@@ -322,8 +322,9 @@ function ingestReport(runs: IngestRun[], settings: { connections: number; durati
         `about one of ${PATIENT_IDS.length} patients), made ahead of time. Every server runs alone in its own child process on loopback: ` +
         'the bare reference is Fastify 5 with one route that parses the JSON and answers 200 (`bench/lib/bare-server.ts`), interleaved with the service runs and once more at the end ' +
         '(ratios are against the mean of the bare runs; on 2 cores the load generator may be what limits the bare route); ' +
-        'the service is `spruce-sync start` with a fresh SQLite file (WAL), which verifies the signature, parses the envelope, stores the event and feeds its per-patient job ' +
-        'in one group-committed transaction, and only then answers 200.',
+        'the service is `spruce-sync start` with a fresh SQLite file (WAL), which verifies the signature, parses the envelope, stages the event in one group-committed ' +
+        'transaction and only then answers 200; filings move the staged events into the event log and feed their per-patient jobs in batches while the load runs ' +
+        '(their CPU is counted; src/store/sqlite/staged-events.ts).',
       'Workers are held honestly: the tenant is paused through the admin API before the load (a paused tenant\'s webhooks are still verified, stored and ' +
         'acknowledged; its jobs wait unclaimed), with catch-up and reconcile schedules off, so the numbers are ingest only. The table\'s last column: ' +
         'after each run the service is SIGKILLed, and each acknowledged (2xx) event id is looked up in the database file. ' +
