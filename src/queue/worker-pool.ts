@@ -6,7 +6,7 @@
 import type { CancelTimer, Clock } from '../clock.ts';
 import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
 import type { JobQueue } from '../store/ports.ts';
-import type { Job, JobAttempt } from '../store/types.ts';
+import type { FailOutcome, Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import type { HeldTenants } from './tenant-admission.ts';
 
@@ -234,19 +234,21 @@ export class WorkerPool {
     }
   }
 
-  /** Retry later with backoff while the error may pass and attempts remain; else dead letter. */
-  private async settleFailure(job: Job, error: unknown): Promise<'retrying' | 'dead'> {
+  /**
+   * Retry later with backoff while the error may pass and attempts remain; else dead letter,
+   * unless an event arrived for the key meanwhile (the store says which).
+   */
+  private async settleFailure(job: Job, error: unknown): Promise<FailOutcome> {
     const { store, clock, workerId, backoff } = this.options;
     const now = clock.now();
     const retry = isRetryable(error) && job.attempts < job.maxAttempts;
-    await store.failJob(job, {
+    return store.failJob(job, {
       jobId: job.id,
       workerId,
       now,
       error: describe(error),
       retryAt: retry ? now + backoffDelay(job.attempts, backoff, error) : undefined,
     });
-    return retry ? 'retrying' : 'dead';
   }
 
   /** Extends the lease on a timer while the handler runs; aborts the signal if it is lost. */

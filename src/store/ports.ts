@@ -13,6 +13,7 @@ import type {
   EventQuery,
   EventSource,
   FailJob,
+  FailOutcome,
   Flag,
   InboundEvent,
   Job,
@@ -70,9 +71,11 @@ export interface JobQueue {
   completeJob(job: Job, workerId: string, now: number): Promise<void>;
   /**
    * A failed run: with `retryAt`, unlocked and due then; without, dead: the job and its events
-   * up to `lastEventId` become dead letters with the error. A later event revives the key.
+   * up to `lastEventId` become dead letters with the error. A later event revives the key, and
+   * so does one that arrived while the run failed: then nothing dies and the key is due now
+   * with fresh attempts (`retrying`). Resolves to what became of the job.
    */
-  failJob(job: Job, failure: FailJob): Promise<void>;
+  failJob(job: Job, failure: FailJob): Promise<FailOutcome>;
   recordAttempt(attempt: JobAttempt): Promise<void>;
   listAttempts(jobKey: string, tenantId: string): Promise<JobAttempt[]>;
   queueStats(tenantId?: string): Promise<QueueStats[]>;

@@ -108,6 +108,9 @@ export interface FailJob {
   retryAt?: number;
 }
 
+/** What a failed run left: the job due again (later, or now for work that arrived meanwhile), or dead. */
+export type FailOutcome = 'retrying' | 'dead';
+
 /** One try of one job, kept for the operator (no PHI). */
 export interface JobAttempt {
   jobId: number;

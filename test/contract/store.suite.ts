@@ -333,20 +333,40 @@ export function storeContract(name: string, factory: HarnessFactory): void {
 
         const third = await claimOne(store, 'w1', T0 + 3000);
         expect(third.attempts).toBe(3);
-        const late = await store.insertEvent(patientEvent('t1', 8, 'late', T0 + 3001));
-        // Its job is fed by now (SQLite feeds it at its runAt at the latest: see the staged-events cases).
-        await store.settleInbox();
-        await store.failJob(third, {
+        const outcome = await store.failJob(third, {
           jobId: third.id,
           workerId: 'w1',
           now: T0 + 3002,
           error: { code: 'SPRY_REJECTED', message: 'Spry answered 422 for patient 8' },
         });
+        expect(outcome).toBe('dead');
         expect(await store.getEvent(e1.id)).toMatchObject({ status: 'dead', reason: 'SPRY_REJECTED: Spry answered 422 for patient 8' });
-        // An event the failed run never saw is not buried with it.
-        expect((await store.getEvent(late.id))!.status).toBe('queued');
         expect(await claim(store, 'w1', T0 + 10_000_000)).toEqual([]);
         expect(await store.queueStats('t1')).toEqual([{ tenantId: 't1', waiting: 0, running: 0, dead: 1, oldestRunAt: null }]);
+      });
+
+      it('buries nothing when an event arrived while the failing run ran: the key is due at once with fresh attempts', async () => {
+        const e1 = await store.insertEvent(patientEvent('t1', 9, 'e1', T0, { job: jobFor('t1', 9, { maxAttempts: 3 }) }));
+        const run = await claimOne(store, 'w1', T0);
+        const late = await store.insertEvent(patientEvent('t1', 9, 'late', T0 + 1));
+        // The late event's job request is fed while the run holds the key (on SQLite by its runAt at the latest).
+        await store.settleInbox();
+        const outcome = await store.failJob(run, {
+          jobId: run.id,
+          workerId: 'w1',
+          now: T0 + 2,
+          error: { code: 'SPRY_REJECTED', message: 'Spry answered 422 for patient 9' },
+        });
+        // The new event may be what makes it succeed (a corrected chart): it gets its run, the old event with it.
+        expect(outcome).toBe('retrying');
+        expect((await store.getEvent(e1.id))!.status).toBe('queued');
+        expect((await store.getEvent(late.id))!.status).toBe('queued');
+        expect(await store.queueStats('t1')).toEqual([{ tenantId: 't1', waiting: 1, running: 0, dead: 0, oldestRunAt: T0 + 2 }]);
+        const again = await claimOne(store, 'w1', T0 + 2);
+        expect(again).toMatchObject({ attempts: 1, lastEventId: late.id, lastError: 'SPRY_REJECTED: Spry answered 422 for patient 9' });
+        await store.completeJob(again, 'w1', T0 + 3);
+        expect((await store.getEvent(e1.id))!.status).toBe('processed');
+        expect((await store.getEvent(late.id))!.status).toBe('processed');
       });
 
       it('keeps a pending retry backoff when a new event arrives for the key', async () => {

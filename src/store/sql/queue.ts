@@ -236,18 +236,33 @@ export async function retryLater(db: Db, failure: FailJob & { retryAt: number },
   return changed > 0;
 }
 
-/** A failed run that will not succeed by retrying: the job and the events it covered die. Run in a transaction. */
-export async function bury(db: Db, failure: FailJob, lastEventId: number, attempts: number): Promise<boolean> {
+/**
+ * A failed run that will not succeed by retrying: the job and the events it covered die. Unless
+ * work arrived for the key while it ran (a new event, as completion checks): then nothing dies,
+ * the key is due again with fresh attempts and the next run covers the new event with the old,
+ * as an event arriving after the bury would have revived it. Run in a transaction. Returns what
+ * became of the job, or null when this run no longer held it.
+ */
+export async function bury(db: Db, failure: FailJob, lastEventId: number, attempts: number): Promise<'dead' | 'again' | null> {
   const reason = failureReason(failure.error);
-  const held = await db.get<{ tenant_id: string; key: string }>(sql`
+  const held = await db.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(sql`
+    SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs
+    WHERE id = ${failure.jobId} AND locked_by = ${failure.workerId} AND attempts = ${attempts} ${forUpdate}`);
+  if (!held) return null;
+  if (held.enqueue_seq > held.claimed_seq) {
+    await db.run(sql`
+      UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${failure.now}, attempts = 0,
+        last_error = ${reason}, updated_at = ${failure.now}
+      WHERE id = ${failure.jobId}`);
+    return 'again';
+  }
+  await db.run(sql`
     UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, last_error = ${reason}, updated_at = ${failure.now}
-    WHERE id = ${failure.jobId} AND locked_by = ${failure.workerId} AND attempts = ${attempts}
-    RETURNING tenant_id, key`);
-  if (!held) return false;
+    WHERE id = ${failure.jobId}`);
   await db.run(sql`
     UPDATE events SET status = 'dead', reason = ${reason}, updated_at = ${failure.now}
     WHERE tenant_id = ${held.tenant_id} AND job_key = ${held.key} AND status = 'queued' AND id <= ${lastEventId}`);
-  return true;
+  return 'dead';
 }
 
 /** An operator's replay: the dead job is due now with fresh attempts, its events queued again. Run in a transaction. */

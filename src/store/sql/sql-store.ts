@@ -14,6 +14,7 @@ import type {
   EventQuery,
   EventSource,
   FailJob,
+  FailOutcome,
   Flag,
   Job,
   JobAttempt,
@@ -84,10 +85,14 @@ export abstract class SqlStore implements Store {
     await this.db.transaction((tx) => queue.complete(tx, job.id, workerId, job.attempts, job.lastEventId, now));
   }
 
-  async failJob(job: Job, failure: FailJob): Promise<void> {
+  async failJob(job: Job, failure: FailJob): Promise<FailOutcome> {
     const { retryAt } = failure;
-    if (retryAt !== undefined) await queue.retryLater(this.db, { ...failure, retryAt }, job.attempts);
-    else await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts));
+    if (retryAt !== undefined) {
+      await queue.retryLater(this.db, { ...failure, retryAt }, job.attempts);
+      return 'retrying';
+    }
+    const buried = await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts));
+    return buried === 'again' ? 'retrying' : 'dead';
   }
 
   recordAttempt = (attempt: JobAttempt) => queue.recordAttempt(this.db, attempt);
