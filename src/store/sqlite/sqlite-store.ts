@@ -22,8 +22,12 @@ import {
   stageEventSql,
 } from './staged-events.ts';
 
-/** Staged rows filed per transaction: a bigger batch shares more index pages but holds the event loop longer (~10 ms at 500). */
-const FILING_BATCH = 500;
+/**
+ * Staged rows filed per transaction: a bigger batch shares more index pages but holds the event
+ * loop longer. 500 cost the ingest p99 30 ms more than 200 did, for 5 % less CPU per webhook
+ * (docs/BENCHMARKS.md, "Ingest: a staged inbox").
+ */
+const FILING_BATCH = 200;
 /** How long an event with no job may stay staged (it is only shown in the event log). */
 const JOBLESS_SETTLE_MS = 100;
 /** After a filing failed (disk full, I/O error), the next try. */
