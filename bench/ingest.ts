@@ -179,11 +179,11 @@ function storedKeys(databaseFile: string, prefix: string): Set<string> {
     const rows = db
       // Filed or still staged (store/sqlite/staged-events.ts): both are acknowledged and durable.
       .prepare(
-        `SELECT event_key AS key FROM events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?
-         UNION ALL
-         SELECT event_key AS key FROM staged_events WHERE tenant_id = ? AND source = 'spry' AND event_key >= ? AND event_key < ?`,
+        ['events', 'staged_events']
+          .map((table) => `SELECT event_key AS key FROM ${table} WHERE tenant_id = @tenant AND source = 'spry' AND event_key >= @from AND event_key < @to`)
+          .join(' UNION ALL '),
       )
-      .all(INGEST_TENANT, prefix, `${prefix}\uffff`, INGEST_TENANT, prefix, `${prefix}\uffff`) as { key: string }[];
+      .all({ tenant: INGEST_TENANT, from: prefix, to: `${prefix}\uffff` }) as { key: string }[];
     return new Set(rows.map((r) => r.key));
   } finally {
     db.close();

@@ -14,11 +14,8 @@ export function eventValues(event: NewInboundEvent, cipher: Cipher) {
   };
 }
 
-/**
- * Stores one event row, returning its id; no row when (tenant, source, eventKey) is already
- * there. A statement on its own, for SQLite's group commit to run synchronously.
- */
-export function insertEventSql(e: ReturnType<typeof eventValues>): Sql {
+/** Stores one event row, returning its id; no row when (tenant, source, eventKey) is already there. */
+function insertEventSql(e: ReturnType<typeof eventValues>): Sql {
   return sql`
     INSERT INTO events (tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
                         patient_id, contact_id, status, reason, job_key, updated_at)
@@ -33,7 +30,7 @@ export async function insertEventRow(db: Db, event: ReturnType<typeof eventValue
 }
 
 /** The id of the event already stored under (tenant, source, eventKey). */
-export function eventIdSql(event: NewInboundEvent): Sql {
+function eventIdSql(event: NewInboundEvent): Sql {
   return sql`SELECT id FROM events WHERE tenant_id = ${event.tenantId} AND source = ${event.source} AND event_key = ${event.eventKey}`;
 }
 

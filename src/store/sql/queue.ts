@@ -3,7 +3,7 @@
 // the job row's lock orders work on one key, and claims skip rows another session holds. On
 // SQLite one writer at a time does the same. Callers that need one pass a transaction.
 import { DEFAULT_MAX_ATTEMPTS, failureReason, toAttempt, toQueueStats, type AttemptRow, type JobRow, type QueueStatsRow } from '../rows.ts';
-import type { ClaimOptions, EnqueueJob, FailJob, JobAttempt } from '../types.ts';
+import type { ClaimOptions, EnqueueJob, FailJob, FailOutcome, JobAttempt } from '../types.ts';
 import { anyOf, eachOf, forUpdate, least, only, raw, skipLocked, sql, where, type Db, type Sql } from './sql.ts';
 
 /**
@@ -27,10 +27,20 @@ export const COALESCE_INTO_EXISTING = sql`
 /** The job columns an enqueue sets, in the order jobValues gives them. */
 export const JOB_COLUMNS = raw('tenant_id, key, task, params, run_at, max_attempts, bulk, created_at, updated_at');
 
+/** An enqueue's values as stored, its defaults applied: due now, the default attempts, live. */
+export function jobRequest(job: EnqueueJob, now: number) {
+  return {
+    params: JSON.stringify(job.params),
+    runAt: job.runAt ?? now,
+    maxAttempts: job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    bulk: job.priority === 'bulk' ? 1 : 0,
+  };
+}
+
 /** The job columns of an enqueue, in the order JOB_COLUMNS lists them. */
 export function jobValues(tenantId: string, job: EnqueueJob, now: number): Sql {
-  return sql`${tenantId}, ${job.key}, ${job.task}, ${JSON.stringify(job.params)}, ${job.runAt ?? now},
-             ${job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${job.priority === 'bulk' ? 1 : 0}, ${now}, ${now}`;
+  const r = jobRequest(job, now);
+  return sql`${tenantId}, ${job.key}, ${job.task}, ${r.params}, ${r.runAt}, ${r.maxAttempts}, ${r.bulk}, ${now}, ${now}`;
 }
 
 /**
@@ -62,7 +72,7 @@ export async function requeueDeadEvents(db: Db, tenantId: string, jobKey: string
   await db.run(requeueDeadEventsSql(tenantId, jobKey, now));
 }
 
-export function requeueDeadEventsSql(tenantId: string, jobKey: string, now: number): Sql {
+function requeueDeadEventsSql(tenantId: string, jobKey: string, now: number): Sql {
   return sql`
     UPDATE events SET status = 'queued', reason = NULL, updated_at = ${now}
     WHERE tenant_id = ${tenantId} AND job_key = ${jobKey} AND status = 'dead'`;
@@ -208,23 +218,32 @@ export async function renewLease(db: Db, jobId: number, workerId: string, locked
  * lease changes nothing: the new holder will do the work. Run in a transaction.
  */
 export async function complete(db: Db, jobId: number, workerId: string, attempts: number, lastEventId: number, now: number): Promise<boolean> {
-  // `attempts` fences the claim: the same worker id may have claimed the key again after this
-  // run's lease lapsed, and only that newer claim may settle it.
-  const held = await db.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(sql`
-    SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs
-    WHERE id = ${jobId} AND locked_by = ${workerId} AND attempts = ${attempts} ${forUpdate}`);
+  const held = await heldClaim(db, jobId, workerId, attempts);
   if (!held) return false;
   await db.run(sql`
     UPDATE events SET status = 'processed', updated_at = ${now}
     WHERE tenant_id = ${held.tenant_id} AND job_key = ${held.key} AND status = 'queued' AND id <= ${lastEventId}`);
-  if (held.enqueue_seq > held.claimed_seq) {
-    await db.run(sql`
-      UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${now}, attempts = 0, last_error = NULL, updated_at = ${now}
-      WHERE id = ${jobId}`);
-  } else {
-    await db.run(sql`DELETE FROM jobs WHERE id = ${jobId}`);
-  }
+  if (held.enqueue_seq > held.claimed_seq) await runAgainNow(db, jobId, now, null);
+  else await db.run(sql`DELETE FROM jobs WHERE id = ${jobId}`);
   return true;
+}
+
+/**
+ * The job row a run settles, locked, if that run still holds it. `attempts` fences the claim:
+ * the same worker id may have claimed the key again after this run's lease lapsed, and only that
+ * newer claim may settle it. `enqueue_seq` past `claimed_seq` means work arrived while it ran.
+ */
+function heldClaim(db: Db, jobId: number, workerId: string, attempts: number) {
+  return db.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(sql`
+    SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs
+    WHERE id = ${jobId} AND locked_by = ${workerId} AND attempts = ${attempts} ${forUpdate}`);
+}
+
+/** A settled run whose key got new work meanwhile: unlocked, due now, fresh attempts. */
+async function runAgainNow(db: Db, jobId: number, now: number, lastError: string | null): Promise<void> {
+  await db.run(sql`
+    UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${now}, attempts = 0, last_error = ${lastError}, updated_at = ${now}
+    WHERE id = ${jobId}`);
 }
 
 /** A failed run that may succeed later: unlocked, due at `retryAt`. */
@@ -241,20 +260,15 @@ export async function retryLater(db: Db, failure: FailJob & { retryAt: number },
  * work arrived for the key while it ran (a new event, as completion checks): then nothing dies,
  * the key is due again with fresh attempts and the next run covers the new event with the old,
  * as an event arriving after the bury would have revived it. Run in a transaction. Returns what
- * became of the job, or null when this run no longer held it.
+ * became of the job (`retrying`: due now), or null when this run no longer held it.
  */
-export async function bury(db: Db, failure: FailJob, lastEventId: number, attempts: number): Promise<'dead' | 'again' | null> {
+export async function bury(db: Db, failure: FailJob, lastEventId: number, attempts: number): Promise<FailOutcome | null> {
   const reason = failureReason(failure.error);
-  const held = await db.get<{ tenant_id: string; key: string; enqueue_seq: number; claimed_seq: number }>(sql`
-    SELECT tenant_id, key, enqueue_seq, claimed_seq FROM jobs
-    WHERE id = ${failure.jobId} AND locked_by = ${failure.workerId} AND attempts = ${attempts} ${forUpdate}`);
+  const held = await heldClaim(db, failure.jobId, failure.workerId, attempts);
   if (!held) return null;
   if (held.enqueue_seq > held.claimed_seq) {
-    await db.run(sql`
-      UPDATE jobs SET locked_by = NULL, locked_until = NULL, run_at = ${failure.now}, attempts = 0,
-        last_error = ${reason}, updated_at = ${failure.now}
-      WHERE id = ${failure.jobId}`);
-    return 'again';
+    await runAgainNow(db, failure.jobId, failure.now, reason);
+    return 'retrying';
   }
   await db.run(sql`
     UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, last_error = ${reason}, updated_at = ${failure.now}

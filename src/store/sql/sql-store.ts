@@ -91,8 +91,8 @@ export abstract class SqlStore implements Store {
       await queue.retryLater(this.db, { ...failure, retryAt }, job.attempts);
       return 'retrying';
     }
-    const buried = await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts));
-    return buried === 'again' ? 'retrying' : 'dead';
+    // A run that no longer held the job settles nothing; to its worker, its try ended dead.
+    return (await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts))) ?? 'dead';
   }
 
   recordAttempt = (attempt: JobAttempt) => queue.recordAttempt(this.db, attempt);

@@ -12,6 +12,7 @@ import { GroupCommit, ItemFailure, type GroupCommitStats } from './group-commit.
 import { migrate } from './migrations.ts';
 import { releaseAllLeases } from '../sql/leases.ts';
 import {
+  anyStagedSql,
   clearFiledSql,
   fileEventsSql,
   filingBoundSql,
@@ -117,7 +118,7 @@ export class SqliteStore extends SqlStore {
   }
 
   private async anyStaged(): Promise<boolean> {
-    return (await this.sqlite.get<{ staged: number }>(sql`SELECT EXISTS (SELECT 1 FROM staged_events) AS staged`))!.staged === 1;
+    return (await this.sqlite.get<{ staged: number }>(anyStagedSql))!.staged === 1;
   }
 
   /**
@@ -176,16 +177,17 @@ export class SqliteStore extends SqlStore {
    */
   private fileBatch(): boolean {
     const exec = (query: Sql, mode: 'all' | 'get' | 'run') => this.sqlite.exec(query, mode);
-    const { upto, now } = exec(filingBoundSql(FILING_BATCH), 'get') as { upto: number | null; now: number | null };
+    const { upto, now, rows } = exec(filingBoundSql(FILING_BATCH), 'get') as { upto: number | null; now: number; rows: number };
     if (upto !== null) {
       exec(fileEventsSql(upto), 'run');
       exec(feedStagedJobsSql(upto), 'run');
-      exec(requeueDeadOfStagedSql(upto, now!), 'run');
+      exec(requeueDeadOfStagedSql(upto, now), 'run');
       exec(clearFiledSql(upto), 'run');
     }
-    const more = exec(sql`SELECT EXISTS (SELECT 1 FROM staged_events) AS more`, 'get') as { more: number };
-    if (!more.more) this.deadline.filed();
-    return more.more === 1;
+    // Nothing can be staged while this transaction holds the file: a short batch was the last.
+    const more = rows === FILING_BATCH;
+    if (!more) this.deadline.filed();
+    return more;
   }
 
   /**

@@ -11,35 +11,18 @@
 // any claim that finds a staged deadline passed). Reads that show events or jobs file first, so
 // they see every acknowledged event. A staged event keeps its id when filed: ids are drawn past
 // both tables' newest, so they stay in acknowledgement order and are never reused.
-import { DEFAULT_MAX_ATTEMPTS } from '../rows.ts';
-import { COALESCE_INTO_EXISTING, JOB_COLUMNS } from '../sql/queue.ts';
+import type { eventValues } from '../sql/inbox.ts';
+import { COALESCE_INTO_EXISTING, JOB_COLUMNS, jobRequest } from '../sql/queue.ts';
 import { sql, type Sql } from '../sql/sql.ts';
-import type { EnqueueJob, NewInboundEvent } from '../types.ts';
-
-/** The columns a staged row carries: the event's, with its job's request beside them. */
-export interface StagedValues {
-  tenantId: string;
-  source: string;
-  eventKey: string;
-  type: string;
-  occurredAt: number;
-  receivedAt: number;
-  payload: Buffer | string;
-  subject: string;
-  patientId: number | null;
-  contactId: string | null;
-  status: string;
-  reason?: string | null;
-  job?: EnqueueJob;
-}
+import type { NewInboundEvent } from '../types.ts';
 
 /**
  * Stages one event, returning its id; no row when (tenant, source, eventKey) is staged or filed
  * already. The id is one past the newest of both tables (`sqlite_sequence` keeps the newest id
  * `events` ever held, filed ones included), drawn inside the write transaction.
  */
-export function stageEventSql(e: StagedValues): Sql {
-  const job = e.job;
+export function stageEventSql(e: ReturnType<typeof eventValues>): Sql {
+  const job = e.job && jobRequest(e.job, e.receivedAt);
   return sql`
     INSERT INTO staged_events (id, tenant_id, source, event_key, type, occurred_at, received_at, payload, subject,
                                patient_id, contact_id, status, reason,
@@ -48,9 +31,8 @@ export function stageEventSql(e: StagedValues): Sql {
                coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1,
            ${e.tenantId}, ${e.source}, ${e.eventKey}, ${e.type}, ${e.occurredAt}, ${e.receivedAt}, ${e.payload}, ${e.subject},
            ${e.patientId}, ${e.contactId}, ${e.status}, ${e.reason ?? null},
-           ${job?.key ?? null}, ${job?.task ?? null}, ${job ? JSON.stringify(job.params) : null},
-           ${job ? (job.runAt ?? e.receivedAt) : null}, ${job ? (job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS) : null},
-           ${job ? (job.priority === 'bulk' ? 1 : 0) : null}
+           ${e.job?.key ?? null}, ${e.job?.task ?? null}, ${job?.params ?? null},
+           ${job?.runAt ?? null}, ${job?.maxAttempts ?? null}, ${job?.bulk ?? null}
     WHERE NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = ${e.tenantId} AND source = ${e.source} AND event_key = ${e.eventKey})
     ON CONFLICT (tenant_id, source, event_key) DO NOTHING
     RETURNING id`;
@@ -64,10 +46,17 @@ export function knownEventIdSql(event: Pick<NewInboundEvent, 'tenantId' | 'sourc
     SELECT id FROM events WHERE tenant_id = ${event.tenantId} AND source = ${event.source} AND event_key = ${event.eventKey}`;
 }
 
-/** The newest id (and receipt) of the oldest `limit` staged rows: one filing's batch is every row up to it. */
+/**
+ * The newest id (and receipt) of the oldest `limit` staged rows, and how many there are: one
+ * filing's batch is every row up to it, and fewer than `limit` means it is the last.
+ */
 export function filingBoundSql(limit: number): Sql {
-  return sql`SELECT max(id) AS upto, max(received_at) AS now FROM (SELECT id, received_at FROM staged_events ORDER BY id LIMIT ${limit})`;
+  return sql`
+    SELECT max(id) AS upto, max(received_at) AS now, count(*) AS rows
+    FROM (SELECT id, received_at FROM staged_events ORDER BY id LIMIT ${limit})`;
 }
+
+export const anyStagedSql = sql`SELECT EXISTS (SELECT 1 FROM staged_events) AS staged`;
 
 /** Files the staged rows up to `upto` into events, in id order, with the ids they were acknowledged under. */
 export function fileEventsSql(upto: number): Sql {
@@ -131,7 +120,10 @@ export class StagedDeadline {
     private readonly settleMs: number,
   ) {}
 
-  /** Rows whose deadline is unknown (left by a process that stopped, or a failed filing) are due at once; the timer files them after `delayMs`. */
+  /**
+   * Rows whose deadline is unknown (left by a process that stopped, or a failed filing) are due
+   * at once; the timer files them after `delayMs`.
+   */
   markUnknown(delayMs = 0): void {
     this.dueAt = -Infinity;
     this.arm(delayMs);
