@@ -40,6 +40,8 @@ export const ERRORS = {
   SYNC_FAILED: { retryable: true, message: 'the sync failed' },
   /** A worker's run whose job lease another worker took over: that worker settles the job. */
   LEASE_LOST: { retryable: true, message: 'the job lease was lost to another worker' },
+  /** A call still waiting for its turn (a rate window, a retry) when its work was stopped: not sent. */
+  WORK_STOPPED: { retryable: true, message: 'the work was stopped while the call waited for its turn; nothing was sent' },
   /** A bad command-line option or config file: printed as it is, exit code 1. */
   CLI_USAGE: { retryable: false, message: 'the command cannot run as given' },
   UNEXPECTED: { statusCode: 500, retryable: true, message: 'internal error' },

@@ -76,6 +76,11 @@ export function networkError(error: unknown, ctx: NetworkContext): SyncError {
   });
 }
 
+/** A call whose wait for its turn was ended (its work stopped) before it was sent. */
+export function workStopped(system: RemoteSystem, route: string, ids: Record<string, string | number> | undefined): SyncError {
+  return new SyncError('WORK_STOPPED', `${NAME[system]} ${route} was not sent: its work stopped while it waited for its turn`, { retryable: true, ids });
+}
+
 /** Only words an API would use as an error type, so free text (possibly PHI) never gets through. */
 export function safeToken(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isInteger(value)) return String(value);

@@ -58,6 +58,10 @@ beforeAll(async () => {
     const n = hit('limited-once');
     return n === 1 ? reply.code(429).header('retry-after', '2').send({}) : { attempt: n };
   });
+  app.get('/limited-briefly', async (_req, reply) => {
+    hit('limited-briefly');
+    return reply.code(429).header('retry-after', '2').send({});
+  });
   app.get('/limited-long', async (_req, reply) => {
     hit('limited-long');
     return reply.code(429).header('retry-after', '3600').send({});
@@ -226,6 +230,37 @@ describe('HttpClient requests', () => {
     const { http } = client({ retry: { attempts: 3 } });
     expect(await failure(http.request({ method: 'GET', path: '/limited-long' }))).toMatchObject({ retryAfterSeconds: 3600 });
     expect(hits.get('limited-long')).toBe(1);
+  });
+
+  it('stopWaiting ends a wait for the limiter with WORK_STOPPED, nothing sent', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const { http, calls } = client({ clock, limiter: new TokenBucket({ clock, ratePerSecond: 1, burst: 1 }) });
+    const stop = new AbortController();
+    await http.request({ method: 'GET', path: '/empty', stopWaiting: stop.signal });
+    const waiting = failure(http.request({ method: 'GET', path: '/empty', stopWaiting: stop.signal, ids: { contactId: 'entity_2' } }));
+    await clock.advance(100);
+    stop.abort();
+    expect(await waiting).toMatchObject({ code: 'WORK_STOPPED', retryable: true, ids: { contactId: 'entity_2' } });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('stopWaiting ends a wait for a retry after a 429, and leaves a call already sent alone', async () => {
+    const clock = new ControlledClock({ start: 0, flowing: false });
+    const { http, calls } = client({ clock, retry: { attempts: 3 } });
+    const stop = new AbortController();
+    const retrying = failure(http.request({ method: 'GET', path: '/limited-briefly', stopWaiting: stop.signal }));
+    await eventually(() => calls.length === 1);
+    stop.abort();
+    expect(await retrying).toMatchObject({ code: 'WORK_STOPPED' });
+    expect(calls.map((c) => c.status)).toEqual([429]);
+
+    // Sent, then stopped (the route answers after 400 ms): the answer is still read. A client of
+    // its own: the 429 above paused this one's limiter.
+    const late = new AbortController();
+    setTimeout(() => late.abort(), 50);
+    const sent = client().http.request<{ ok: boolean }>({ method: 'GET', path: '/slow', stopWaiting: late.signal });
+    expect((await sent).body).toEqual({ ok: true });
+    expect(late.signal.aborted).toBe(true);
   });
 
   it('a throwing onCall hook does not fail the call', async () => {

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.ts';
 import { SyncError } from '../errors.ts';
-import { networkError, statusError, unparsableAnswer } from './classify.ts';
+import { networkError, statusError, unparsableAnswer, workStopped } from './classify.ts';
 import { headerValue, parseRetryAfter } from './retry-after.ts';
 import type { OnCall, Priority, RemoteSystem, RequestLimiter, ResponseObservation } from './types.ts';
 
@@ -36,6 +36,11 @@ export interface HttpRequest {
   /** Identifiers for error messages (never PHI). */
   ids?: Record<string, string | number>;
   signal?: AbortSignal;
+  /**
+   * Ends a wait for the limiter's slot or for a retry, never a request already sent: the call
+   * then fails with WORK_STOPPED and nothing was sent (a service stopping, a backfill interrupted).
+   */
+  stopWaiting?: AbortSignal;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -111,11 +116,15 @@ export class HttpClient {
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const route = `${req.method} ${req.path}`;
     const url = this.url(req);
+    const waitSignal = req.signal && req.stopWaiting ? AbortSignal.any([req.signal, req.stopWaiting]) : (req.signal ?? req.stopWaiting);
+    /** A wait ended by `stopWaiting` (and not by `signal`): the call was not sent. */
+    const stoppedWaiting = () => req.stopWaiting?.aborted === true && req.signal?.aborted !== true;
     for (let attempt = 1; ; attempt++) {
       let permit;
       try {
-        permit = await this.options.limiter.acquire(req.priority ?? 'live', req.signal);
+        permit = await this.options.limiter.acquire(req.priority ?? 'live', waitSignal);
       } catch (error) {
+        if (stoppedWaiting()) throw workStopped(this.options.system, route, req.ids);
         const aborted = req.signal?.aborted ?? false;
         // Already classified: a circuit breaker in front of the limiter refused the call.
         if (error instanceof SyncError && !aborted) throw error;
@@ -125,7 +134,9 @@ export class HttpClient {
       if (outcome.ok) return outcome.response;
       const delayMs = this.retryDelay(req, outcome.error, attempt);
       if (delayMs === undefined) throw outcome.error;
-      if (delayMs > 0) await this.clock.sleep(delayMs, req.signal).catch(() => Promise.reject(outcome.error));
+      if (delayMs > 0) {
+        await this.clock.sleep(delayMs, waitSignal).catch(() => Promise.reject(stoppedWaiting() ? workStopped(this.options.system, route, req.ids) : outcome.error));
+      }
     }
   }
 

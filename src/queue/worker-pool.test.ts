@@ -355,6 +355,55 @@ describe('WorkerPool', () => {
   });
 });
 
+describe('WorkerPool stopping', () => {
+  it('releases a run that stopped waiting for its turn: its events queued, its attempt given back, first in line at the next start', async () => {
+    const stoppedWaits: string[] = [];
+    const { store, pool, makePool, attempts } = await setup({
+      // A call waiting out a rate window, as the HTTP client's stopWaiting ends it.
+      'spry.patient': (_job, ctx) =>
+        new Promise<void>((_resolve, reject) => {
+          ctx.stopping.addEventListener('abort', () => {
+            stoppedWaits.push('stopped');
+            reject(new SyncError('WORK_STOPPED', 'Spruce GET /contacts was not sent', { retryable: true }));
+          });
+        }),
+    });
+    const { id } = await store.insertEvent(event(1, 'e1', T0));
+    pool.start();
+    await waitFor(() => pool.activeCount === 1);
+    await pool.stop();
+    expect(stoppedWaits).toEqual(['stopped']);
+    expect(attempts.map((a) => [a.outcome, a.errorCode])).toEqual([['retrying', 'WORK_STOPPED']]);
+    expect(await store.getEvent(id)).toMatchObject({ status: 'queued' });
+
+    // Not backed off: the next pool runs it at once, as its first attempt.
+    const runs: number[] = [];
+    const next = makePool({ handlers: { 'spry.patient': async (j) => void runs.push(j.attempts) } });
+    await next.runUntilIdle();
+    expect(runs).toEqual([1]);
+    expect(await store.getEvent(id)).toMatchObject({ status: 'processed' });
+  });
+
+  it('settles an ordinary failure as a failure even while stopping', async () => {
+    const { store, pool, attempts } = await setup(
+      {
+        'spry.patient': (_job, ctx) =>
+          new Promise<void>((_resolve, reject) => {
+            ctx.stopping.addEventListener('abort', () => reject(new SyncError('SPRY_UNAVAILABLE', 'Spry answered 503', { retryable: true })));
+          }),
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    await store.insertEvent(event(2, 'e2', T0));
+    pool.start();
+    await waitFor(() => pool.activeCount === 1);
+    await pool.stop();
+    expect(attempts.map((a) => [a.outcome, a.errorCode])).toEqual([['retrying', 'SPRY_UNAVAILABLE']]);
+    // Backed off: not due at once.
+    expect(await store.claimJobs({ workerId: 'w9', now: T0, leaseMs: LEASE, limit: 1 })).toEqual([]);
+  });
+});
+
 describe('WorkerPool during a burst of webhooks', () => {
   it('claims nothing new while holdClaims says so, and claims as soon as it no longer does', async () => {
     let bursting = true;

@@ -17,6 +17,12 @@ export interface JobContext {
    * now hold the key): stop before the next side effect.
    */
   signal: AbortSignal;
+  /**
+   * Aborted when the pool stops. A run need not end at once (running calls finish), but should
+   * not wait for a vendor's rate window: a call that would fails with WORK_STOPPED, unsent, and
+   * the pool releases the job for the next start with its attempt given back.
+   */
+  stopping: AbortSignal;
 }
 
 export type JobHandler = (job: Job, ctx: JobContext) => Promise<void>;
@@ -71,6 +77,8 @@ export class WorkerPool {
   private wakeRequested = false;
   /** When a tenant left out of the last claim is ready again, ms from then; shortens the next sleep. */
   private heldReadyIn: number | undefined;
+  /** Aborted by stop() (the runs' JobContext.stopping); a fresh one at each start. */
+  private stopping = new AbortController();
 
   constructor(options: WorkerPoolOptions) {
     if (options.concurrency < 1) throw new SyncError('CONFIG_INVALID', 'concurrency must be at least 1', { retryable: false });
@@ -85,12 +93,17 @@ export class WorkerPool {
   start(): void {
     if (this.running) return;
     this.running = true;
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
     this.loopDone = this.loop();
   }
 
-  /** Stops claiming and waits for running handlers to finish and settle. */
+  /**
+   * Stops claiming and waits for running handlers to finish and settle; a handler waiting for a
+   * vendor's rate window stops waiting (JobContext.stopping) and its job is released.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.notify();
     await this.loopDone;
     while (this.active.size > 0) await Promise.allSettled([...this.active]);
@@ -179,12 +192,13 @@ export class WorkerPool {
     const { store, clock, workerId, handlers } = this.options;
     const startedAt = clock.now();
     const lease = this.keepLease(job);
+    const stopping = this.stopping.signal;
     let failed = false;
     let failure: unknown;
     try {
       const handler = Object.hasOwn(handlers, job.task) ? handlers[job.task] : undefined;
       if (!handler) throw new SyncError('UNEXPECTED', `no handler for task ${job.task}`, { retryable: false });
-      await handler(job, { workerId, signal: lease.signal });
+      await handler(job, { workerId, signal: lease.signal, stopping });
     } catch (error) {
       failed = true;
       failure = error;
@@ -200,7 +214,12 @@ export class WorkerPool {
       errorCode = LEASE_LOST;
     } else {
       try {
-        if (failed) {
+        if (failed && stopping.aborted && failure instanceof SyncError && failure.code === 'WORK_STOPPED') {
+          // Stopped, not failed: the job goes back as it was, for the next start or another instance.
+          await store.releaseJob(job, workerId, clock.now());
+          outcome = 'retrying';
+          errorCode = failure.code;
+        } else if (failed) {
           outcome = await this.settleFailure(job, failure);
           errorCode = describe(failure).code;
         } else {

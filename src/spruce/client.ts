@@ -61,6 +61,8 @@ export interface SpruceClientOptions {
   dispatcher?: Dispatcher;
   /** Default 'live'; see withPriority. */
   priority?: Priority;
+  /** See stopWaitingOn. */
+  stopWaiting?: AbortSignal;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -103,6 +105,14 @@ export class SpruceClient implements SpruceApi {
   /** The same client (pool, pacer) sending at another priority, e.g. 'bulk' for backfill. */
   withPriority(priority: Priority): SpruceClient {
     return new SpruceClient({ ...this.options, priority }, this.http);
+  }
+
+  /**
+   * The same client whose calls stop waiting for their turn (the pacer's window, a retry) once
+   * `signal` aborts: such a call fails with WORK_STOPPED, unsent. Calls already sent finish.
+   */
+  stopWaitingOn(signal: AbortSignal): SpruceClient {
+    return new SpruceClient({ ...this.options, stopWaiting: signal }, this.http);
   }
 
   async close(): Promise<void> {
@@ -371,6 +381,7 @@ export class SpruceClient implements SpruceApi {
     const res = await this.http.request<T>({
       ...rest,
       priority: this.priority,
+      stopWaiting: this.options.stopWaiting,
       headers: { authorization: this.authorization, ...(key ? { 's-idempotency-key': key } : {}) },
       accept: [...(nullIfMissing ? [404] : []), ...(key ? [422] : [])],
       // With a key a repeat cannot act twice: Spruce refuses it with 422, which we report below.

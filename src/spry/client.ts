@@ -43,6 +43,8 @@ export interface SpryClientOptions {
   dispatcher?: Dispatcher;
   /** Default 'live'; see withPriority. */
   priority?: Priority;
+  /** See stopWaitingOn. */
+  stopWaiting?: AbortSignal;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -104,6 +106,14 @@ export class SpryClient implements SpryApi {
   /** The same client (token, pool, limiter) sending at another priority, e.g. 'bulk' for backfill. */
   withPriority(priority: Priority): SpryClient {
     return new SpryClient({ ...this.options, priority }, this.shared);
+  }
+
+  /**
+   * The same client whose calls stop waiting for their turn (the limiter, a retry) once `signal`
+   * aborts: such a call fails with WORK_STOPPED, unsent. Calls already sent finish.
+   */
+  stopWaitingOn(signal: AbortSignal): SpryClient {
+    return new SpryClient({ ...this.options, stopWaiting: signal }, this.shared);
   }
 
   async close(): Promise<void> {
@@ -253,6 +263,7 @@ export class SpryClient implements SpryApi {
         ...rest,
         ids,
         priority: this.priority,
+        stopWaiting: this.options.stopWaiting,
         headers: { authorization: `Bearer ${token}` },
         // 404 is read here: Spry's "no such record" comes in its envelope; a 404 without it is
         // a path Spry does not have.

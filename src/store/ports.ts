@@ -76,6 +76,11 @@ export interface JobQueue {
    * with fresh attempts (`retrying`). Resolves to what became of the job.
    */
   failJob(job: Job, failure: FailJob): Promise<FailOutcome>;
+  /**
+   * A run stopped before it was done (its service stopping): unlocked, due as it was, and the
+   * claim's attempt given back, since it failed at nothing. False if `workerId` no longer holds it.
+   */
+  releaseJob(job: Job, workerId: string, now: number): Promise<boolean>;
   recordAttempt(attempt: JobAttempt): Promise<void>;
   listAttempts(jobKey: string, tenantId: string): Promise<JobAttempt[]>;
   queueStats(tenantId?: string): Promise<QueueStats[]>;

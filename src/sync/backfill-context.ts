@@ -1,6 +1,9 @@
 // The tenant context that bulk work (backfill, reconciliation, catch-up) runs with: the same
 // clients at `bulk` priority, so their calls queue behind live traffic and leave it a share of
-// the Spruce budget; and, for a dry run, a context that reads everything and writes nothing.
+// the Spruce budget; one whose calls stop waiting for their turn when its work is stopped; and,
+// for a dry run, a context that reads everything and writes nothing.
+import { setMaxListeners } from 'node:events';
+import { errorCode, SyncError } from '../errors.ts';
 import type { Priority } from '../http/types.ts';
 import type { SpruceApi, SpruceContact, SpruceCreateContact } from '../spruce/types.ts';
 import type { SpryApi } from '../spry/types.ts';
@@ -8,19 +11,48 @@ import type { Store } from '../store/types.ts';
 import { OrgCatalogCache } from './org-catalog.ts';
 import type { TenantContext } from './tenant-context.ts';
 
-interface Prioritised<T> {
+/** The views our Spry and Spruce clients offer of themselves (same pools, same limiters). */
+type ClientViews<T> = Partial<{
   withPriority(priority: Priority): T;
+  stopWaitingOn(signal: AbortSignal): T;
+}>;
+
+// Test doubles and wrappers without views are used as they are.
+function atBulk<T extends object>(api: T): T {
+  const views = api as ClientViews<T>;
+  return typeof views.withPriority === 'function' ? views.withPriority('bulk') : api;
 }
 
-function atBulk<T extends object>(api: T): T {
-  const candidate = api as Partial<Prioritised<T>>;
-  // Test doubles and wrappers without priorities are used as they are.
-  return typeof candidate.withPriority === 'function' ? candidate.withPriority('bulk') : api;
+function waitingUntil<T extends object>(api: T, signal: AbortSignal): T {
+  const views = api as ClientViews<T>;
+  return typeof views.stopWaitingOn === 'function' ? views.stopWaitingOn(signal) : api;
 }
 
 /** The same tenant, its API calls sent at bulk priority (same pools, same limiters). */
 export function bulkContext(ctx: TenantContext): TenantContext {
   return { ...ctx, spry: atBulk<SpryApi>(ctx.spry), spruce: atBulk<SpruceApi>(ctx.spruce) };
+}
+
+/**
+ * The same tenant, its API calls no longer waiting for their turn (a rate window, a retry) once
+ * `signal` aborts: such a call fails with WORK_STOPPED and nothing is sent, so stopped work ends
+ * now instead of after the window. Calls already sent finish.
+ */
+export function stopWaitingOn(ctx: TenantContext, signal: AbortSignal): TenantContext {
+  // Every run of a pool (every patient of a backfill page) may wait on this one signal at once:
+  // each waiter listens to it until its turn comes, so the default cap of 10 would warn of a leak.
+  setMaxListeners(0, signal);
+  return { ...ctx, spry: waitingUntil<SpryApi>(ctx.spry, signal), spruce: waitingUntil<SpruceApi>(ctx.spruce, signal) };
+}
+
+/** Whether `error` is a call of stopped work (`signal` aborted) that gave up waiting, unsent. */
+export function stoppedWhileWaiting(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && error instanceof SyncError && error.code === 'WORK_STOPPED';
+}
+
+/** How `error` ends a bulk run: interrupted when its work was stopped mid-wait, else failed with the error's code. */
+export function runEndedBy(error: unknown, signal: AbortSignal | undefined): { status: 'interrupted' } | { status: 'failed'; error: string } {
+  return stoppedWhileWaiting(error, signal) ? { status: 'interrupted' } : { status: 'failed', error: errorCode(error) };
 }
 
 /** Store methods that change something; a dry run answers them with nothing. */

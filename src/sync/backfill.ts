@@ -9,7 +9,7 @@ import { errorCode, isRetryable, SyncError } from '../errors.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatient, SpryPatientStatus } from '../spry/types.ts';
 import { audit } from './audit.ts';
-import { bulkContext, dryRunContext } from './backfill-context.ts';
+import { bulkContext, dryRunContext, runEndedBy, stoppedWhileWaiting, stopWaitingOn } from './backfill-context.ts';
 import {
   clearCheckpoint,
   COMPLETED_KEY,
@@ -73,7 +73,8 @@ export async function runBackfill(
   const matchExisting = options.matchExisting ?? settings.matchExisting;
   const pageSize = options.pageSize ?? settings.pageSize;
   const concurrency = options.concurrency ?? (settings.concurrency || defaultConcurrency(ctx.config.spry.requestsPerSecond));
-  const bulk = bulkContext(ctx);
+  // Interrupted, a call waiting out the Spruce window gives up at once (the page runs again on resume).
+  const bulk = options.signal ? stopWaitingOn(bulkContext(ctx), options.signal) : bulkContext(ctx);
   const work = dryRun ? dryRunContext(bulk) : bulk;
   const now = () => ctx.clock.now();
 
@@ -132,9 +133,8 @@ export async function runBackfill(
     }
     summary.status = options.signal?.aborted ? 'interrupted' : 'completed';
   } catch (error) {
-    summary.status = 'failed';
-    summary.error = errorCode(error);
-    throw error;
+    Object.assign(summary, runEndedBy(error, options.signal));
+    if (summary.status === 'failed') throw error;
   } finally {
     summary.finishedAt = summary.updatedAt = now();
     if (!dryRun) {
@@ -225,6 +225,8 @@ async function runPatient(ctx: TenantContext, patient: SpryPatient, plan: Patien
       }
       return;
     } catch (error) {
+      // Interrupted before its call was sent: not a failure; the page runs again on resume.
+      if (stoppedWhileWaiting(error, run.signal)) return;
       if (attempt < ATTEMPTS && isRetryable(error) && !run.signal?.aborted) {
         const delay = (error instanceof SyncError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0) || RETRY_DELAYS_MS[attempt - 1]!;
         const slept = await ctx.clock.sleep(delay, run.signal).then(() => true, () => false);

@@ -5,15 +5,19 @@ import type { SpryApi } from '../spry/types.ts';
 import type { Job } from '../store/types.ts';
 import { handleItemEvents } from './inbound-activity.ts';
 import { handleContactEvents } from './inbound-contact.ts';
-import { bulkContext } from './backfill-context.ts';
+import { bulkContext, stopWaitingOn } from './backfill-context.ts';
 import { syncPatient } from './sync-patient.ts';
 import { jobHandlers, type TaskName } from './tasks.ts';
 import type { TenantContext } from './tenant-context.ts';
 import { stopWritesOnAbort, wrapped } from './write-guard.ts';
 
-/** What the worker pool tells a run: `signal` aborts when the run lost its job's lease. */
+/**
+ * What the worker pool tells a run: `signal` aborts when the run lost its job's lease;
+ * `stopping`, when the pool stops (calls then stop waiting for their turn).
+ */
 export interface TaskRun {
   signal: AbortSignal;
+  stopping?: AbortSignal;
 }
 
 export type TaskHandler = (job: Job, run: TaskRun) => Promise<void>;
@@ -47,7 +51,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
       throw new SyncError('CONFIG_INVALID', 'job for a tenant that is not configured', { retryable: false, ids: { tenantId: job.tenantId, jobId: job.id } });
     }
     // Work a sweep found calls at bulk priority, behind the tenant's live calls (its budget split).
-    return stopWritesOnAbort(job.priority === 'bulk' ? bulkContext(ctx) : ctx, run.signal);
+    const prioritised = job.priority === 'bulk' ? bulkContext(ctx) : ctx;
+    return stopWritesOnAbort(run.stopping ? stopWaitingOn(prioritised, run.stopping) : prioritised, run.signal);
   };
   const notify = hooks.onNotice;
   /** Unique per run of a job: each run's outcome is a notice of its own. */

@@ -4,9 +4,8 @@
 // It walks the Spry patients updated since the last run (or all of them) a page at a time, with
 // one batched Spruce search per page, at bulk priority. `reconcile.last` keeps the outcome.
 import { randomUUID } from 'node:crypto';
-import { errorCode } from '../errors.ts';
 import type { SpruceContact } from '../spruce/types.ts';
-import { bulkContext } from './backfill-context.ts';
+import { bulkContext, runEndedBy, stopWaitingOn } from './backfill-context.ts';
 import { contactsByLink } from './backfill-match.ts';
 import { countPatients, walkPatientPages } from './backfill-pages.ts';
 import { spryExternalId } from './desired-contact.ts';
@@ -58,7 +57,7 @@ function byKind<T>(make: () => T): Record<FindingKind, T> {
 
 export async function runReconcile(ctx: TenantContext, options: ReconcileOptions = {}, onProgress?: OnReconcileProgress): Promise<ReconcileSummary> {
   const tenantId = ctx.config.id;
-  const bulk = bulkContext(ctx);
+  const bulk = options.signal ? stopWaitingOn(bulkContext(ctx), options.signal) : bulkContext(ctx);
   const watermark = options.all ? null : Number((await ctx.store.getState(tenantId, RECONCILE_WATERMARK_KEY)) || NaN);
   const since = watermark && Number.isFinite(watermark) ? watermark - WATERMARK_OVERLAP_MS : undefined;
   const updatedSince = since === undefined ? undefined : new Date(since).toISOString();
@@ -93,9 +92,8 @@ export async function runReconcile(ctx: TenantContext, options: ReconcileOptions
     // Only a whole run moves the watermark: an interrupted one is started over next time.
     if (summary.status === 'completed') await ctx.store.setState(tenantId, RECONCILE_WATERMARK_KEY, String(summary.startedAt));
   } catch (error) {
-    summary.status = 'failed';
-    summary.error = errorCode(error);
-    throw error;
+    Object.assign(summary, runEndedBy(error, options.signal));
+    if (summary.status === 'failed') throw error;
   } finally {
     summary.finishedAt = ctx.clock.now();
     await save();

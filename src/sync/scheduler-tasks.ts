@@ -23,7 +23,7 @@ export function tenantTasks(
         name: `catch-up:${tenant.id}`,
         runOnStart: catchUpOnStart,
         everyMs: catchUpEveryMinutes * 60_000,
-        run: () => catchUp(ctx, { publicUrl: config.server.publicUrl, maxAttempts: config.workers.maxAttempts, onQueued: options.onQueued }),
+        run: (signal) => catchUp(ctx, { publicUrl: config.server.publicUrl, maxAttempts: config.workers.maxAttempts, onQueued: options.onQueued, signal }),
       });
     }
     if (reconcileEveryMinutes > 0) {

@@ -21,7 +21,10 @@ export interface ScheduledTask {
   /** Between the end of one run and the start of the next; 0 = no repeats. */
   everyMs: number;
   runOnStart?: boolean;
-  /** `signal` aborts when this instance stops leading the task: stop at the next safe point. */
+  /**
+   * `signal` aborts when this instance stops leading the task or the scheduler stops: stop at
+   * the next safe point, and do not wait out a vendor's rate window (backfill-context.ts stopWaitingOn).
+   */
   run(signal: AbortSignal): Promise<unknown>;
 }
 
@@ -83,6 +86,8 @@ export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private started = false;
   private stopped = false;
+  /** Aborted by stop(): runs in progress end at their next safe point. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -124,9 +129,10 @@ export class Scheduler {
     return this.fire(entry);
   }
 
-  /** Cancels what is scheduled and waits for runs in progress. */
+  /** Cancels what is scheduled, tells runs in progress to stop, and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const entry of this.entries.values()) entry.timer?.();
     await Promise.all([...this.entries.values()].map((e) => e.running));
   }
@@ -165,8 +171,8 @@ export class Scheduler {
     const gate = this.options.runIfLeader ?? alwaysLeader;
     entry.running = Promise.resolve()
       .then(() =>
-        gate(task.name, async (signal) => {
-          await task.run(signal);
+        gate(task.name, async (leading) => {
+          await task.run(AbortSignal.any([leading, this.stopping.signal]));
         }),
       )
       .then(

@@ -369,6 +369,23 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         expect((await store.getEvent(late.id))!.status).toBe('processed');
       });
 
+      it('releases a stopped run: due as it was, its attempt given back; a run that lost the job releases nothing', async () => {
+        const e1 = await store.insertEvent(patientEvent('t1', 10, 'e1', T0, { job: jobFor('t1', 10, { maxAttempts: 3 }) }));
+        const run = await claimOne(store, 'w1', T0);
+        expect(run.attempts).toBe(1);
+        expect(await store.releaseJob(run, 'w2', T0 + 1)).toBe(false);
+        expect(await store.releaseJob({ ...run, attempts: 2 }, 'w1', T0 + 1)).toBe(false);
+        expect(await store.releaseJob(run, 'w1', T0 + 1)).toBe(true);
+        expect((await store.getEvent(e1.id))!.status).toBe('queued');
+        expect(await store.queueStats('t1')).toEqual([{ tenantId: 't1', waiting: 1, running: 0, dead: 0, oldestRunAt: run.runAt }]);
+        // Claimable at once by anyone, as the first attempt again; the old claim can settle nothing now.
+        const again = await claimOne(store, 'w2', T0 + 2);
+        expect(again).toMatchObject({ id: run.id, attempts: 1 });
+        expect(await store.releaseJob(run, 'w1', T0 + 3)).toBe(false);
+        await store.completeJob(again, 'w2', T0 + 3);
+        expect((await store.getEvent(e1.id))!.status).toBe('processed');
+      });
+
       it('keeps a pending retry backoff when a new event arrives for the key', async () => {
         await store.insertEvent(patientEvent('t1', 9, 'e1'));
         const run = await claimOne(store, 'w1', T0);

@@ -255,6 +255,14 @@ export async function retryLater(db: Db, failure: FailJob & { retryAt: number },
   return changed > 0;
 }
 
+/** A run stopped unfinished (not failed): unlocked, due as it was, its claim's attempt given back. */
+export async function release(db: Db, jobId: number, workerId: string, attempts: number, now: number): Promise<boolean> {
+  const changed = await db.run(sql`
+    UPDATE jobs SET locked_by = NULL, locked_until = NULL, attempts = attempts - 1, updated_at = ${now}
+    WHERE id = ${jobId} AND locked_by = ${workerId} AND attempts = ${attempts}`);
+  return changed > 0;
+}
+
 /**
  * A failed run that will not succeed by retrying: the job and the events it covered die. Unless
  * work arrived for the key while it ran (a new event, as completion checks): then nothing dies,

@@ -95,6 +95,7 @@ export abstract class SqlStore implements Store {
     return (await this.db.transaction((tx) => queue.bury(tx, failure, job.lastEventId, job.attempts))) ?? 'dead';
   }
 
+  releaseJob = (job: Job, workerId: string, now: number) => queue.release(this.db, job.id, workerId, job.attempts, now);
   recordAttempt = (attempt: JobAttempt) => queue.recordAttempt(this.db, attempt);
   listAttempts = (jobKey: string, tenantId: string) => queue.listAttempts(this.db, jobKey, tenantId);
   queueStats = this.settled((tenantId?: string) => queue.queueStats(this.db, tenantId));
