@@ -4,7 +4,7 @@
 // answers 200, in the same run. After each run of the service it is SIGKILLed and every
 // acknowledged event id is looked up in the database file.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon, { type AutocannonResult } from 'autocannon';
@@ -14,6 +14,7 @@ import { metricSum } from './lib/metrics.ts';
 import { RssSampler, startBareServer, startServiceProcess, type ChildServer } from './lib/processes.ts';
 import { num, type RunContext, type ScenarioReport } from './lib/report.ts';
 import { deliveryFactory, DeliveryPool } from './lib/spry-webhooks.ts';
+import { cpuProfileArgs, monotonicMicros, writeProfileWindow } from './lib/cpu-profile.ts';
 
 export const INGEST_TENANT = 'bench-pt';
 const ORGANISATION_ID = 74;
@@ -71,34 +72,6 @@ export interface IngestResult {
 function profileArgs(label: string): string[] {
   const file = process.env.SPRUCE_SYNC_BENCH_PROFILE;
   return file ? ['--prof', '--no-logfile-per-isolate', `--logfile=${file}.${label.replace(/[^A-Za-z0-9=#-]+/g, '_')}`] : [];
-}
-
-/**
- * `SPRUCE_SYNC_BENCH_CPU_PROF=<dir>`: every server (bare and service) runs under `node --cpu-prof`
- * and writes its profiles into `<dir>/<label>/` when it exits (one per thread: tsx's module
- * loader has its own; the main thread's is named `CPU.<date>.<time>.<pid>.0.<n>.cpuprofile`),
- * with `window.json` beside them: the measured load's start and end on the monotonic clock V8
- * stamps its samples with, so that `bench/cpuprofile-summary.ts <dir>/<label>` counts the load
- * only (not start-up, not the warm-up). A profile is written at exit, so these runs end the
- * service with SIGTERM instead of SIGKILL: their durability check is after a clean stop.
- */
-function cpuProfileArgs(label: string): string[] {
-  const dir = cpuProfileDir(label);
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-}
-
-function cpuProfileDir(label: string): string | undefined {
-  const dir = process.env.SPRUCE_SYNC_BENCH_CPU_PROF;
-  return dir ? path.resolve(dir, label.replace(/[^A-Za-z0-9=#-]+/g, '_')) : undefined;
-}
-
-const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
-
-async function writeProfileWindow(label: string, window: { fromUs: number; toUs: number; requests: number }): Promise<void> {
-  const dir = cpuProfileDir(label);
-  if (!dir) return;
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'window.json'), JSON.stringify(window));
 }
 
 export function ingestServiceConfig(options: { port: number; databaseUrl: string; synchronous: 'FULL' | 'NORMAL'; secret: string }): Record<string, unknown> {

@@ -31,6 +31,7 @@ import { dropSchema, findPostgres, uniqueSchema } from '../test/support/postgres
 import { FreshnessWatch } from './lib/freshness-watch.ts';
 import { scriptArgs } from './lib/args.ts';
 import { describeLoad, describeMachine, loadAverage } from './lib/machine.ts';
+import { cpuProfileArgs, monotonicMicros, writeProfileWindow } from './lib/cpu-profile.ts';
 import { startServiceProcess, type ChildServer } from './lib/processes.ts';
 import { appendSection, markdownTable, num, percentile } from './lib/report.ts';
 import {
@@ -385,7 +386,8 @@ async function measureStore(kind: StoreKind, pgUrl: string | null): Promise<Stor
     const calls0 = callsSoFar(world);
     const started = performance.now();
     const load = loadAverage()[0];
-    service = await startServiceProcess(config);
+    // SPRUCE_SYNC_BENCH_CPU_PROF (bench/lib/cpu-profile.ts): this run is profiled, its idle stretch marked.
+    service = await startServiceProcess(config, { nodeArgs: cpuProfileArgs(`idle-${kind}`) });
     const listeningSeconds = (performance.now() - started) / 1000;
     // The start runs are spread over 25 ms per tenant (sync/scheduler.ts), then back to the trickle.
     const settled = await untilSteady(world, { minMs: startSpreadMs(settings.tenants + 1, 15 * 60_000) + 5_000, calls: steadyCalls, maxMs: 300_000 });
@@ -393,7 +395,9 @@ async function measureStore(kind: StoreKind, pgUrl: string | null): Promise<Stor
     log(`restarted with ${settings.tenants} tenants: listening after ${listeningSeconds.toFixed(1)} s, back at the steady trickle after ${result.start.settledSeconds.toFixed(1)} s (${result.start.calls} calls)`);
 
     if (only.has('idle')) {
+      const fromUs = monotonicMicros();
       result.idle = await sampleIdle(service, world, settings.idleSeconds);
+      await writeProfileWindow(`idle-${kind}`, { fromUs, toUs: monotonicMicros(), requests: Math.round(result.idle.seconds) });
       log(`idle: RSS ${num(result.idle.rssMeanMiB)} MiB (max ${num(result.idle.rssMaxMiB)}), CPU ${num(result.idle.cpuPercent)} % of one core, ${result.idle.calls} calls, load ${result.idle.load}`);
     }
 

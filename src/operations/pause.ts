@@ -88,8 +88,10 @@ export class PauseControl {
     return state;
   }
 
+  /** Every tenant's state in one query: one per tenant each poll was most of PostgreSQL's idle load at 1,000 tenants. */
   async refresh(): Promise<void> {
-    await Promise.all(this.options.tenantIds.map((id) => this.read(id)));
+    const states = await this.options.store.statesOf(PAUSE_STATE_KEY);
+    for (const id of this.options.tenantIds) this.cache.set(id, parsePauseState(states.get(id) ?? null));
   }
 
   /** Refreshes every `intervalMs` until stop(). */

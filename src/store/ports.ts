@@ -109,6 +109,8 @@ export interface SyncState {
   setFlag(tenantId: string, flag: Flag): Promise<void>;
   /** Small per-tenant documents: Spruce field and tag ids, backfill checkpoints, watermarks. */
   getState(tenantId: string, key: string): Promise<string | null>;
+  /** One key's document of every tenant that has one, by tenant: one query for a directory-wide refresh. */
+  statesOf(key: string): Promise<Map<string, string>>;
   setState(tenantId: string, key: string, value: string): Promise<void>;
   /** Secrets we were handed (setup's webhook secrets): kept in the state table, sealed with the database key. */
   getSecret(tenantId: string, key: string): Promise<string | null>;

@@ -508,6 +508,10 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         await store.setState('t2', 'spruce.tag.synced', 'tag_9');
         expect(await store.getState('t1', 'spruce.tag.synced')).toBe('tag_2');
         expect(await store.getState('t2', 'spruce.tag.synced')).toBe('tag_9');
+        // One key across tenants, in one read; other keys and tenants without it are not there.
+        await store.setState('t3', 'other.key', 'x');
+        expect(await store.statesOf('spruce.tag.synced')).toEqual(new Map([['t1', 'tag_2'], ['t2', 'tag_9']]));
+        expect(await store.statesOf('no.such.key')).toEqual(new Map());
       });
 
       it('counts in the database: increments made at once are all kept', async () => {

@@ -121,6 +121,7 @@ export abstract class SqlStore implements Store {
   isFlagSet = (tenantId: string, flag: Flag) => state.isFlagSet(this.db, tenantId, flag);
   setFlag = (tenantId: string, flag: Flag) => state.setFlag(this.db, tenantId, flag);
   getState = (tenantId: string, key: string) => state.getState(this.db, tenantId, key);
+  statesOf = (key: string) => state.statesOf(this.db, key);
   setState = (tenantId: string, key: string, value: string) => state.setState(this.db, tenantId, key, value);
   getSecret = (tenantId: string, key: string) => state.getSecret(this.db, this.cipher, tenantId, key);
   setSecret = (tenantId: string, key: string, secret: string) => state.setSecret(this.db, this.cipher, tenantId, key, secret);

@@ -23,6 +23,12 @@ export async function getState(db: Db, tenantId: string, key: string): Promise<s
   return row?.value ?? null;
 }
 
+/** A scan of the state table (its key leads with the tenant), a few rows per tenant: cheaper than a query per tenant. */
+export async function statesOf(db: Db, key: string): Promise<Map<string, string>> {
+  const rows = await db.all<{ tenant_id: string; value: string }>(sql`SELECT tenant_id, value FROM state WHERE key = ${key}`);
+  return new Map(rows.map((r) => [r.tenant_id, r.value]));
+}
+
 export async function setState(db: Db, tenantId: string, key: string, value: string): Promise<void> {
   await db.run(sql`
     INSERT INTO state (tenant_id, key, value) VALUES (${tenantId}, ${key}, ${value})
