@@ -78,6 +78,13 @@ const TENANT_POLL_MS = 1_000;
  * keeps one or two in hand; a sender's burst of hundreds would otherwise time out behind syncs.
  */
 const INGEST_BURST_ABOVE = 16;
+/**
+ * The longest one burst holds the workers back. A burst of 1,000 is acknowledged within it, and
+ * as fast with 10 s (`npm run bench:burst`); a flood that does not end (one clinic's 500 events a
+ * second on PostgreSQL) held every other clinic's syncs for the whole hold: 10 s made their p99
+ * 4.5–8.7 s, 2 s makes it 0.8 s (docs/BENCHMARKS.md, "The burst hold and a flooding clinic").
+ */
+const INGEST_MAX_HOLD_MS = 2_000;
 /** New jobs wake the pool at most this late (ms): one wake-up per slot however many webhooks. */
 const WAKE_SLOT_MS = 10;
 
@@ -234,7 +241,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   await operator.prepare();
   operator.metrics.watchAdmission(() => admission.readings());
   // While a burst of webhooks is being acknowledged the workers claim nothing new (ingest-load.ts).
-  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: 10_000, now: () => clock.now(), onCalm: () => pool.notify() });
+  const ingestLoad = new IngestLoad({ burstAbove: INGEST_BURST_ABOVE, maxHoldMs: INGEST_MAX_HOLD_MS, now: () => clock.now(), onCalm: () => pool.notify() });
   // Backfill and reconcile started from the admin API run in this process, in the background.
   const operations = backgroundOperations(contexts);
   const pool = new WorkerPool({
