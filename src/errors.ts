@@ -137,6 +137,11 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof SyncError ? error.retryable : true;
 }
 
+/** Whether `error` is a call of stopped work (`signal` aborted) that gave up waiting for its turn, unsent. */
+export function stoppedWhileWaiting(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && error instanceof SyncError && error.code === 'WORK_STOPPED';
+}
+
 /**
  * The catalog code of any error: a SyncError's own, else `fallback`. Use it wherever a code
  * goes into a log line, a stored job or a report; another library's `code` is not ours to

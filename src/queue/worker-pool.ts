@@ -4,7 +4,7 @@
 // Fairness across tenants comes from the claim: it skips tenants the admission holds back and
 // rotates across the others, each under a cap (tenant-admission.ts, store/sql/queue.ts).
 import type { CancelTimer, Clock } from '../clock.ts';
-import { isRetryable, SyncError, type ErrorCode } from '../errors.ts';
+import { isRetryable, stoppedWhileWaiting, SyncError, type ErrorCode } from '../errors.ts';
 import type { JobQueue } from '../store/ports.ts';
 import type { FailOutcome, Job, JobAttempt } from '../store/types.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
@@ -214,11 +214,11 @@ export class WorkerPool {
       errorCode = LEASE_LOST;
     } else {
       try {
-        if (failed && stopping.aborted && failure instanceof SyncError && failure.code === 'WORK_STOPPED') {
+        if (failed && stoppedWhileWaiting(failure, stopping)) {
           // Stopped, not failed: the job goes back as it was, for the next start or another instance.
           await store.releaseJob(job, workerId, clock.now());
           outcome = 'retrying';
-          errorCode = failure.code;
+          errorCode = 'WORK_STOPPED';
         } else if (failed) {
           outcome = await this.settleFailure(job, failure);
           errorCode = describe(failure).code;

@@ -3,7 +3,7 @@
 // the Spruce budget; one whose calls stop waiting for their turn when its work is stopped; and,
 // for a dry run, a context that reads everything and writes nothing.
 import { setMaxListeners } from 'node:events';
-import { errorCode, SyncError } from '../errors.ts';
+import { errorCode, stoppedWhileWaiting } from '../errors.ts';
 import type { Priority } from '../http/types.ts';
 import type { SpruceApi, SpruceContact, SpruceCreateContact } from '../spruce/types.ts';
 import type { SpryApi } from '../spry/types.ts';
@@ -17,37 +17,34 @@ type ClientViews<T> = Partial<{
   stopWaitingOn(signal: AbortSignal): T;
 }>;
 
-// Test doubles and wrappers without views are used as they are.
-function atBulk<T extends object>(api: T): T {
-  const views = api as ClientViews<T>;
-  return typeof views.withPriority === 'function' ? views.withPriority('bulk') : api;
+/** The view `make` picks of `api`; test doubles and wrappers without views are used as they are. */
+function viewOf<T extends object>(api: T, make: (views: ClientViews<T>) => T | undefined): T {
+  return make(api as ClientViews<T>) ?? api;
 }
 
-function waitingUntil<T extends object>(api: T, signal: AbortSignal): T {
-  const views = api as ClientViews<T>;
-  return typeof views.stopWaitingOn === 'function' ? views.stopWaitingOn(signal) : api;
-}
-
-/** The same tenant, its API calls sent at bulk priority (same pools, same limiters). */
-export function bulkContext(ctx: TenantContext): TenantContext {
-  return { ...ctx, spry: atBulk<SpryApi>(ctx.spry), spruce: atBulk<SpruceApi>(ctx.spruce) };
+/**
+ * The same tenant, its API calls sent at bulk priority (same pools, same limiters); with
+ * `stopWaiting`, they also stop waiting for their turn once it aborts (see stopWaitingOn).
+ */
+export function bulkContext(ctx: TenantContext, stopWaiting?: AbortSignal): TenantContext {
+  const spry = viewOf<SpryApi>(ctx.spry, (v) => v.withPriority?.('bulk'));
+  const spruce = viewOf<SpruceApi>(ctx.spruce, (v) => v.withPriority?.('bulk'));
+  return stopWaitingOn({ ...ctx, spry, spruce }, stopWaiting);
 }
 
 /**
  * The same tenant, its API calls no longer waiting for their turn (a rate window, a retry) once
  * `signal` aborts: such a call fails with WORK_STOPPED and nothing is sent, so stopped work ends
- * now instead of after the window. Calls already sent finish.
+ * now instead of after the window. Calls already sent finish. Without a signal, `ctx` as it is.
  */
-export function stopWaitingOn(ctx: TenantContext, signal: AbortSignal): TenantContext {
+export function stopWaitingOn(ctx: TenantContext, signal: AbortSignal | undefined): TenantContext {
+  if (!signal) return ctx;
   // Every run of a pool (every patient of a backfill page) may wait on this one signal at once:
   // each waiter listens to it until its turn comes, so the default cap of 10 would warn of a leak.
   setMaxListeners(0, signal);
-  return { ...ctx, spry: waitingUntil<SpryApi>(ctx.spry, signal), spruce: waitingUntil<SpruceApi>(ctx.spruce, signal) };
-}
-
-/** Whether `error` is a call of stopped work (`signal` aborted) that gave up waiting, unsent. */
-export function stoppedWhileWaiting(error: unknown, signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true && error instanceof SyncError && error.code === 'WORK_STOPPED';
+  const spry = viewOf<SpryApi>(ctx.spry, (v) => v.stopWaitingOn?.(signal));
+  const spruce = viewOf<SpruceApi>(ctx.spruce, (v) => v.stopWaitingOn?.(signal));
+  return { ...ctx, spry, spruce };
 }
 
 /** How `error` ends a bulk run: interrupted when its work was stopped mid-wait, else failed with the error's code. */

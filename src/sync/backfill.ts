@@ -5,11 +5,11 @@
 // bounded concurrency at bulk priority, and a checkpoint is written when the page is done.
 // Killed and started again, it resumes at the checkpoint and creates nothing twice.
 import { randomUUID } from 'node:crypto';
-import { errorCode, isRetryable, SyncError } from '../errors.ts';
+import { errorCode, isRetryable, stoppedWhileWaiting, SyncError } from '../errors.ts';
 import type { SpruceContact } from '../spruce/types.ts';
 import type { SpryPatient, SpryPatientStatus } from '../spry/types.ts';
 import { audit } from './audit.ts';
-import { bulkContext, dryRunContext, runEndedBy, stoppedWhileWaiting, stopWaitingOn } from './backfill-context.ts';
+import { bulkContext, dryRunContext, runEndedBy } from './backfill-context.ts';
 import {
   clearCheckpoint,
   COMPLETED_KEY,
@@ -74,7 +74,7 @@ export async function runBackfill(
   const pageSize = options.pageSize ?? settings.pageSize;
   const concurrency = options.concurrency ?? (settings.concurrency || defaultConcurrency(ctx.config.spry.requestsPerSecond));
   // Interrupted, a call waiting out the Spruce window gives up at once (the page runs again on resume).
-  const bulk = options.signal ? stopWaitingOn(bulkContext(ctx), options.signal) : bulkContext(ctx);
+  const bulk = bulkContext(ctx, options.signal);
   const work = dryRun ? dryRunContext(bulk) : bulk;
   const now = () => ctx.clock.now();
 

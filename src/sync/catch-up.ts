@@ -8,7 +8,7 @@ import { errorCode } from '../errors.ts';
 import { parseSpruceEnvelope, spruceInboundEvent } from '../ingest/spruce-envelope.ts';
 import { spruceItems } from '../spruce/pages.ts';
 import type { SpruceApi, SpruceWebhookEndpoint } from '../spruce/types.ts';
-import { bulkContext, stopWaitingOn } from './backfill-context.ts';
+import { bulkContext } from './backfill-context.ts';
 import { walkPatientPages } from './backfill-pages.ts';
 import { queuePatientSync } from './inbound-contact.ts';
 import type { TenantContext } from './tenant-context.ts';
@@ -50,7 +50,7 @@ export interface CatchUpReport {
 }
 
 export async function catchUp(ctx: TenantContext, options: CatchUpOptions = {}): Promise<CatchUpReport> {
-  const bulk = options.signal ? stopWaitingOn(bulkContext(ctx), options.signal) : bulkContext(ctx);
+  const bulk = bulkContext(ctx, options.signal);
   const report: CatchUpReport = {
     tenantId: ctx.config.id,
     startedAt: ctx.clock.now(),

@@ -51,8 +51,8 @@ export function syncHandlers(contexts: ReadonlyMap<string, TenantContext>, hooks
       throw new SyncError('CONFIG_INVALID', 'job for a tenant that is not configured', { retryable: false, ids: { tenantId: job.tenantId, jobId: job.id } });
     }
     // Work a sweep found calls at bulk priority, behind the tenant's live calls (its budget split).
-    const prioritised = job.priority === 'bulk' ? bulkContext(ctx) : ctx;
-    return stopWritesOnAbort(run.stopping ? stopWaitingOn(prioritised, run.stopping) : prioritised, run.signal);
+    const work = job.priority === 'bulk' ? bulkContext(ctx, run.stopping) : stopWaitingOn(ctx, run.stopping);
+    return stopWritesOnAbort(work, run.signal);
   };
   const notify = hooks.onNotice;
   /** Unique per run of a job: each run's outcome is a notice of its own. */

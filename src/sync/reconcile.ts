@@ -5,7 +5,7 @@
 // one batched Spruce search per page, at bulk priority. `reconcile.last` keeps the outcome.
 import { randomUUID } from 'node:crypto';
 import type { SpruceContact } from '../spruce/types.ts';
-import { bulkContext, runEndedBy, stopWaitingOn } from './backfill-context.ts';
+import { bulkContext, runEndedBy } from './backfill-context.ts';
 import { contactsByLink } from './backfill-match.ts';
 import { countPatients, walkPatientPages } from './backfill-pages.ts';
 import { spryExternalId } from './desired-contact.ts';
@@ -57,7 +57,7 @@ function byKind<T>(make: () => T): Record<FindingKind, T> {
 
 export async function runReconcile(ctx: TenantContext, options: ReconcileOptions = {}, onProgress?: OnReconcileProgress): Promise<ReconcileSummary> {
   const tenantId = ctx.config.id;
-  const bulk = options.signal ? stopWaitingOn(bulkContext(ctx), options.signal) : bulkContext(ctx);
+  const bulk = bulkContext(ctx, options.signal);
   const watermark = options.all ? null : Number((await ctx.store.getState(tenantId, RECONCILE_WATERMARK_KEY)) || NaN);
   const since = watermark && Number.isFinite(watermark) ? watermark - WATERMARK_OVERLAP_MS : undefined;
   const updatedSince = since === undefined ? undefined : new Date(since).toISOString();
