@@ -68,6 +68,11 @@ async function claimOne(store: Store, workerId: string, now: number): Promise<Jo
   return jobs[0]!;
 }
 
+/** `workerId`'s run of `job` failing at `now` with `code: message`; with `retryAt`, due again then. */
+function failRun(store: Store, job: Job, workerId: string, now: number, code: string, message: string, retryAt?: number) {
+  return store.failJob(job, { jobId: job.id, workerId, now, error: { code, message }, ...(retryAt === undefined ? {} : { retryAt }) });
+}
+
 export function storeContract(name: string, factory: HarnessFactory): void {
   describe(`Store contract: ${name}`, () => {
     let h: StoreHarness;
@@ -243,7 +248,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         expect(b).toMatchObject({ id: a.id, attempts: 2, lockedBy: 'worker-b' });
         expect(await store.renewLease(a.id, 'worker-a', T0 + 3 * LEASE)).toBe(false);
         await store.completeJob(a, 'worker-a', T0 + 2 * LEASE + 1);
-        await store.failJob(a, { jobId: a.id, workerId: 'worker-a', now: T0, error: { code: 'UNEXPECTED', message: 'late' } });
+        await failRun(store, a, 'worker-a', T0, 'UNEXPECTED', 'late');
         expect((await store.getEvent(e1.id))!.status).toBe('queued');
 
         await store.completeJob(b, 'worker-b', T0 + 2 * LEASE + 2);
@@ -259,7 +264,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const again = await claimOne(store, 'worker-a', T0 + 2 * LEASE);
         expect(again.id).toBe(slow.id);
         await store.completeJob(slow, 'worker-a', T0 + 2 * LEASE + 1);
-        await store.failJob(slow, { jobId: slow.id, workerId: 'worker-a', now: T0 + 2 * LEASE + 1, retryAt: T0 + 10 * LEASE, error: { code: 'UNEXPECTED', message: 'late' } });
+        await failRun(store, slow, 'worker-a', T0 + 2 * LEASE + 1, 'UNEXPECTED', 'late', T0 + 10 * LEASE);
         expect((await store.getEvent(later.id))!.status).toBe('queued');
         await store.completeJob(again, 'worker-a', T0 + 2 * LEASE + 2);
         expect((await store.getEvent(later.id))!.status).toBe('processed');
@@ -322,23 +327,17 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const e1 = await store.insertEvent(patientEvent('t1', 8, 'e1', T0, { job: jobFor('t1', 8, { maxAttempts: 3 }) }));
         const first = await claimOne(store, 'w1', T0);
         expect(first.maxAttempts).toBe(3);
-        const unavailable = { code: 'SPRY_UNAVAILABLE', message: 'Spry answered 503' };
-        await store.failJob(first, { jobId: first.id, workerId: 'w1', now: T0 + 1, error: unavailable, retryAt: T0 + 1000 });
+        await failRun(store, first, 'w1', T0 + 1, 'SPRY_UNAVAILABLE', 'Spry answered 503', T0 + 1000);
         expect((await store.getEvent(e1.id))!.status).toBe('queued');
         expect(await claim(store, 'w1', T0 + 999)).toEqual([]);
 
         const second = await claimOne(store, 'w1', T0 + 1000);
         expect(second).toMatchObject({ attempts: 2, lastError: 'SPRY_UNAVAILABLE: Spry answered 503' });
-        await store.failJob(second, { jobId: second.id, workerId: 'w1', now: T0 + 1001, error: unavailable, retryAt: T0 + 3000 });
+        await failRun(store, second, 'w1', T0 + 1001, 'SPRY_UNAVAILABLE', 'Spry answered 503', T0 + 3000);
 
         const third = await claimOne(store, 'w1', T0 + 3000);
         expect(third.attempts).toBe(3);
-        const outcome = await store.failJob(third, {
-          jobId: third.id,
-          workerId: 'w1',
-          now: T0 + 3002,
-          error: { code: 'SPRY_REJECTED', message: 'Spry answered 422 for patient 8' },
-        });
+        const outcome = await failRun(store, third, 'w1', T0 + 3002, 'SPRY_REJECTED', 'Spry answered 422 for patient 8');
         expect(outcome).toBe('dead');
         expect(await store.getEvent(e1.id)).toMatchObject({ status: 'dead', reason: 'SPRY_REJECTED: Spry answered 422 for patient 8' });
         expect(await claim(store, 'w1', T0 + 10_000_000)).toEqual([]);
@@ -351,12 +350,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const late = await store.insertEvent(patientEvent('t1', 9, 'late', T0 + 1));
         // The late event's job request is fed while the run holds the key (on SQLite by its runAt at the latest).
         await store.settleInbox();
-        const outcome = await store.failJob(run, {
-          jobId: run.id,
-          workerId: 'w1',
-          now: T0 + 2,
-          error: { code: 'SPRY_REJECTED', message: 'Spry answered 422 for patient 9' },
-        });
+        const outcome = await failRun(store, run, 'w1', T0 + 2, 'SPRY_REJECTED', 'Spry answered 422 for patient 9');
         // The new event may be what makes it succeed (a corrected chart): it gets its run, the old event with it.
         expect(outcome).toBe('retrying');
         expect((await store.getEvent(e1.id))!.status).toBe('queued');
@@ -389,13 +383,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       it('keeps a pending retry backoff when a new event arrives for the key', async () => {
         await store.insertEvent(patientEvent('t1', 9, 'e1'));
         const run = await claimOne(store, 'w1', T0);
-        await store.failJob(run, {
-          jobId: run.id,
-          workerId: 'w1',
-          now: T0,
-          error: { code: 'SPRUCE_RATE_LIMITED', message: '429' },
-          retryAt: T0 + 60_000,
-        });
+        await failRun(store, run, 'w1', T0, 'SPRUCE_RATE_LIMITED', '429', T0 + 60_000);
         const e2 = await store.insertEvent(patientEvent('t1', 9, 'e2', T0 + 10));
         expect(await claim(store, 'w1', T0 + 10)).toEqual([]);
         const retry = await claimOne(store, 'w1', T0 + 60_000);
@@ -405,7 +393,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       it('revives a dead key when a new event arrives, with fresh attempts and its dead events requeued', async () => {
         const e1 = await store.insertEvent(patientEvent('t1', 10, 'e1'));
         const run = await claimOne(store, 'w1', T0);
-        await store.failJob(run, { jobId: run.id, workerId: 'w1', now: T0, error: { code: 'SYNC_FAILED', message: 'mapping failed' } });
+        await failRun(store, run, 'w1', T0, 'SYNC_FAILED', 'mapping failed');
         expect((await store.getEvent(e1.id))!.status).toBe('dead');
 
         const e2 = await store.insertEvent(patientEvent('t1', 10, 'e2', T0 + 100));
@@ -423,7 +411,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const key = jobFor('t1', 11).key;
         expect(await store.replayDeadJob('t1', key, T0)).toBe(false);
         const run = await claimOne(store, 'w1', T0);
-        await store.failJob(run, { jobId: run.id, workerId: 'w1', now: T0, error: { code: 'SPRY_NOT_FOUND', message: 'gone' } });
+        await failRun(store, run, 'w1', T0, 'SPRY_NOT_FOUND', 'gone');
         expect(await store.replayDeadJob('t2', key, T0)).toBe(false);
 
         expect(await store.replayDeadJob('t1', key, T0 + 500)).toBe(true);
@@ -445,7 +433,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         const [doomed] = await claim(store, 'w1', T0 + 20, 1, ['t2']);
         expect(doomed!.key).toBe('spry-patient:t2:1');
         const [last] = await claim(store, 'w1', T0 + 20, 1, ['t2']);
-        await store.failJob(last!, { jobId: last!.id, workerId: 'w1', now: T0 + 21, error: { code: 'SPRY_REJECTED', message: 'no' } });
+        await failRun(store, last!, 'w1', T0 + 21, 'SPRY_REJECTED', 'no');
 
         expect(await store.queueStats()).toEqual([
           { tenantId: 't1', waiting: 1, running: 1, dead: 0, oldestRunAt: T0 + 7 },
