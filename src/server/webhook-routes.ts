@@ -83,6 +83,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     const leave = (request: object) => {
       if (inHand.delete(request)) load.leave();
     };
+    // Connections still waiting to be accepted are a burst too (ingest-load.ts).
+    app.server.on('connection', () => load.connected());
     // Callback hooks, not async ones: every delivery passes them, and a promise each is waste.
     app.addHook('onRequest', (request, _reply, done) => {
       inHand.add(request);
