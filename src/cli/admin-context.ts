@@ -18,7 +18,7 @@ export interface CliContext extends AdminContext {
 export async function withAdmin(configFile: string, fn: (ctx: CliContext) => Promise<void>): Promise<void> {
   await withConfiguredStore(configFile, (config) => openConfiguredStore(config.database), async (store, config) => {
     // The config's tenants, and those added through the API or CLI (not removed).
-    const added = (await store.listTenants()).filter((t) => t.removedAt === null).map((t) => t.id);
+    const added = (await store.listTenantSummaries()).filter((t) => t.removedAt === null).map((t) => t.id);
     const tenantIds = [...new Set([...config.tenants.map((t) => t.id), ...added])];
     await fn({ config, store, clock: systemClock, tenantIds, pauses: new PauseControl({ store, clock: systemClock, tenantIds }) });
   });

@@ -60,7 +60,7 @@ export async function openTenant(
       ? config.tenants[0]
       : undefined;
   if (!tenant) {
-    const added = await store.listTenants().then(
+    const added = await store.listTenantSummaries().then(
       (rows) => rows.filter((t) => t.removedAt === null).map((t) => t.id),
       () => [],
     );

@@ -110,7 +110,9 @@ describe('tenantFigures', () => {
     // An API-added tenant this instance has not loaded yet is counted too.
     const ctx = context(ids.slice(0, 999));
     const queueStats = vi.spyOn(store, 'queueStats');
-    const listTenants = vi.spyOn(store, 'listTenants');
+    const listTenants = vi.spyOn(store, 'listTenantSummaries');
+    // The figures need no tenant's secrets: none is unsealed for them.
+    const listDefinitions = vi.spyOn(store, 'listTenants');
 
     const first = await tenantFigures(ctx, { limit: 20 });
     expect(first).toMatchObject({ total: 1000, needAttention: 3, matched: 1000, limit: 20 });
@@ -120,6 +122,7 @@ describe('tenantFigures', () => {
     expect(queueStats).toHaveBeenCalledTimes(1);
     expect(queueStats).toHaveBeenCalledWith();
     expect(listTenants).toHaveBeenCalledTimes(1);
+    expect(listDefinitions).not.toHaveBeenCalled();
 
     const attention = await tenantFigures(ctx, { attention: true });
     expect(attention.tenants.map((t) => t.tenantId)).toEqual(['clinic-0500', 'clinic-0007', 'clinic-0999']);

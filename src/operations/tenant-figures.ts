@@ -85,7 +85,7 @@ export interface TenantFiguresPage {
 }
 
 export async function tenantFigures(ctx: AdminContext, query: TenantFiguresQuery = {}): Promise<TenantFiguresPage> {
-  const [queue, directory] = await Promise.all([ctx.store.queueStats(), ctx.store.listTenants()]);
+  const [queue, directory] = await Promise.all([ctx.store.queueStats(), ctx.store.listTenantSummaries()]);
   const now = ctx.clock.now();
   const stored = new Map(directory.filter((t) => t.removedAt === null).map((t) => [t.id, t]));
   // The running tenants, and any the directory has that this instance has not loaded yet.

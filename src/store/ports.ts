@@ -187,10 +187,18 @@ export interface StoredTenant {
 
 export type NewStoredTenant = Pick<StoredTenant, 'id' | 'source' | 'status' | 'settings' | 'secrets'>;
 
+/** A tenant's place in the directory without its definition: nothing unsealed to read it. */
+export type TenantSummary = Omit<StoredTenant, 'settings' | 'secrets'>;
+
 /** The tenants, as data: every change bumps one version, which each running instance polls. */
 export interface TenantDirectory {
   /** Every tenant, removed ones included, by id. */
   listTenants(): Promise<StoredTenant[]>;
+  /**
+   * Every tenant's id, source, status and dates, removed ones included, by id: for views and
+   * duties that need no settings or secrets (no secret is unsealed for them).
+   */
+  listTenantSummaries(): Promise<TenantSummary[]>;
   getTenant(id: string): Promise<StoredTenant | null>;
   /**
    * False (and nothing written) when the id is taken, by a removed tenant too. `audit` (an

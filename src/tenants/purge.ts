@@ -13,7 +13,7 @@ import type { ScheduledTask } from '../sync/scheduler.ts';
 const DAY_MS = 86_400_000;
 
 export interface PurgeRemovedOptions {
-  directory: Pick<TenantDirectory, 'listTenants' | 'purgeRemovedTenants'>;
+  directory: Pick<TenantDirectory, 'listTenantSummaries' | 'purgeRemovedTenants'>;
   /** The fan-out store (same database, tables of its own); absent where no fan-out runs. */
   fanout?: Pick<FanoutStore, 'purgeTenant'>;
   clock: Clock;
@@ -28,7 +28,7 @@ export async function purgeRemovedTenants(options: PurgeRemovedOptions): Promise
   const now = clock.now();
   // Whole milliseconds: the cutoff goes to a bigint column on PostgreSQL.
   const removedBefore = Math.floor(now - options.payloadDays * DAY_MS);
-  const due = (await directory.listTenants()).filter((t) => t.removedAt !== null && t.removedAt < removedBefore && t.purgedAt === null);
+  const due = (await directory.listTenantSummaries()).filter((t) => t.removedAt !== null && t.removedAt < removedBefore && t.purgedAt === null);
   if (due.length === 0) return [];
   const fanoutDeleted = new Map<string, Record<string, number>>();
   for (const { id } of fanout ? due : []) {

@@ -176,6 +176,24 @@ for (const [name, make, available] of harnesses) {
       expect((await (await h.reopen(KEY)).getTenant('south'))!.secrets).toEqual(tenant('south').secrets);
     });
 
+    it('summarises every tenant without unsealing a secret: readable even without the key', async () => {
+      h = await make();
+      await h.store.insertTenant(tenant('west'), 1);
+      await h.store.insertTenant(tenant('east'), 2);
+      await h.store.updateTenant('west', { status: 'disabled' }, 3);
+      await h.store.removeTenant('east', 4);
+      const keyless = await h.reopen();
+      await expect(keyless.listTenants()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      const summaries = await keyless.listTenantSummaries();
+      expect(summaries).toEqual([
+        { id: 'east', source: 'api', status: 'enabled', createdAt: 2, updatedAt: 4, removedAt: 4, purgedAt: null },
+        { id: 'west', source: 'api', status: 'disabled', createdAt: 1, updatedAt: 3, removedAt: null, purgedAt: null },
+      ]);
+      // The same rows as the full listing, less the definition.
+      const full = await h.store.listTenants();
+      expect(summaries).toEqual(full.map(({ settings: _settings, secrets: _secrets, ...summary }) => summary));
+    });
+
     it('seeds config tenants: upserted as config (status kept), and removed once gone from the file', async () => {
       h = await make();
       const { store } = h;

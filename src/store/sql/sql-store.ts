@@ -188,6 +188,7 @@ export abstract class SqlStore implements Store {
 
   // Tenant directory -----------------------------------------------------------------------------
   listTenants = () => tenants.listTenants(this.db, this.cipher);
+  listTenantSummaries = () => tenants.listTenantSummaries(this.db);
   getTenant = (id: string) => tenants.getTenant(this.db, this.cipher, id);
   insertTenant = (tenant: NewStoredTenant, now: number, audit?: AuditEntry) => tenants.insertTenant(this.db, this.cipher, tenant, now, audit);
   updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number, audit?: AuditEntry) =>

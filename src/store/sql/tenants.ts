@@ -2,7 +2,7 @@
 // naming the table and the tenant, so a sealed value cannot be moved to another row), and one
 // version row every change bumps in the same transaction, which running instances poll.
 import type { Cipher, SealContext } from '../cipher.ts';
-import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus } from '../ports.ts';
+import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus, TenantSummary } from '../ports.ts';
 import { json, num, numOrNull } from '../rows.ts';
 import type { AuditEntry } from '../types.ts';
 import { appendAudit } from './audit.ts';
@@ -25,17 +25,23 @@ export const secretsContext = (tenantId: string): SealContext => ({ column: 'ten
 /** The tables holding a tenant's PHI or its sync's working state; the audit trail is not one. */
 const PHI_TABLES = ['events', 'jobs', 'job_attempts', 'links', 'ledger', 'state'] as const;
 
-function toTenant(row: TenantRow, cipher: Cipher): StoredTenant {
+function toSummary(row: Omit<TenantRow, 'settings' | 'secrets'>): TenantSummary {
   return {
     id: row.id,
     source: row.source as TenantSource,
     status: row.status as TenantStatus,
-    settings: json(row.settings),
-    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>,
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
     removedAt: numOrNull(row.removed_at),
     purgedAt: numOrNull(row.purged_at),
+  };
+}
+
+function toTenant(row: TenantRow, cipher: Cipher): StoredTenant {
+  return {
+    ...toSummary(row),
+    settings: json(row.settings),
+    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>,
   };
 }
 
@@ -45,6 +51,13 @@ const bump = (db: Db) => db.run(sql`UPDATE tenants_version SET version = version
 
 export async function listTenants(db: Db, cipher: Cipher): Promise<StoredTenant[]> {
   return (await db.all<TenantRow>(sql`SELECT * FROM tenants ORDER BY id`)).map((row) => toTenant(row, cipher));
+}
+
+export async function listTenantSummaries(db: Db): Promise<TenantSummary[]> {
+  const rows = await db.all<Omit<TenantRow, 'settings' | 'secrets'>>(
+    sql`SELECT id, source, status, created_at, updated_at, removed_at, purged_at FROM tenants ORDER BY id`,
+  );
+  return rows.map(toSummary);
 }
 
 export async function getTenant(db: Db, cipher: Cipher, id: string): Promise<StoredTenant | null> {
