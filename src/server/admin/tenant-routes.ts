@@ -55,7 +55,8 @@ export const tenantRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (ap
       },
     },
     async (request) => {
-      const directory = new Map((await ctx.tenantAdmin?.list())?.map((t) => [t.id, t]));
+      // Sources and statuses only: no tenant's secrets are unsealed for the list.
+      const directory = new Map((await ctx.store.listTenantSummaries()).map((t) => [t.id, t]));
       const ids = [...ctx.tenantIds];
       const health = await Promise.all(ids.map((id) => tenantHealth(ctx, id, request.query)));
       return { tenants: health.map((h) => ({ ...h, source: directory.get(h.tenantId)?.source, status: directory.get(h.tenantId)?.status })) };
