@@ -187,6 +187,18 @@ export interface StoredTenant {
 
 export type NewStoredTenant = Pick<StoredTenant, 'id' | 'source' | 'status' | 'settings' | 'secrets'>;
 
+/**
+ * What seeding the config file's tenants does to one tenant: `before` as the directory had it
+ * (null: never there; its secrets null when they cannot be opened), `after` as the file has it
+ * (null: taken out of the file, so removed). Given to `seedConfigTenants`' audit, which turns it
+ * into the trail's entry, written in the seeding's transaction.
+ */
+export interface ConfigTenantChange {
+  id: string;
+  before: (Omit<StoredTenant, 'secrets'> & { secrets: Record<string, unknown> | null }) | null;
+  after: Omit<NewStoredTenant, 'source' | 'status'> | null;
+}
+
 /** A tenant's place in the directory without its definition: nothing unsealed to read it. */
 export type TenantSummary = Omit<StoredTenant, 'settings' | 'secrets'>;
 
@@ -211,7 +223,7 @@ export interface TenantDirectory {
    * The config file's tenants, upserted as source `config` (a removed one comes back; status is
    * kept), and config tenants no longer in the file removed: one transaction, one version bump.
    */
-  seedConfigTenants(tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number): Promise<void>;
+  seedConfigTenants(tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number, audit?: (change: ConfigTenantChange) => AuditEntry | null): Promise<void>;
   /** Marks a tenant removed; false when there is none (or it was removed already). `audit` as for insertTenant. */
   removeTenant(id: string, now: number, audit?: AuditEntry): Promise<boolean>;
   /** Bumped by every change above. */

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlledClock } from '../clock.ts';
+import { tenantSchema } from '../config/schema.ts';
 import { createLogger } from '../observe/logger.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
@@ -46,5 +47,47 @@ describe('tenant registry', () => {
     await admin.remove('north');
     await registry.refresh();
     expect(events).toEqual(['start north', 'stop north restarting', 'start north', 'stop north gone']);
+  });
+});
+
+describe('tenant registry: the config file in the audit trail', () => {
+  it("audits what the config file changed at each start: names of fields and secrets, never values", async () => {
+    store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const start = async (tenants: unknown[]) => {
+      clock.advance(1_000);
+      const registry = new TenantRegistry({ directory: store!, clock, logger: createLogger({ level: 'silent' }), pollIntervalMs: 1_000, onStart: () => {}, onStop: () => {} });
+      await registry.seed(tenants.map((t) => tenantSchema.parse(t)));
+      registry.stop();
+    };
+    const trail = async () =>
+      (await store!.searchAuditRecords({ system: 'spruce-sync', limit: 50 })).reverse().map((a) => [a.tenantId, a.action, a.detail]);
+    const south = { ...definition, id: 'south' };
+
+    await start([definition, south]);
+    expect(await trail()).toEqual([
+      ['north', 'add', { actor: 'config-file' }],
+      ['south', 'add', { actor: 'config-file' }],
+    ]);
+
+    // A setting and a secret of north changed in the file; south as it was.
+    const northChanged = { ...definition, spry: { ...definition.spry, clientId: 'c2' }, spruce: { ...definition.spruce, secretKey: 'k-rotated' } };
+    await start([northChanged, south]);
+    expect((await trail()).slice(2)).toEqual([['north', 'update', { actor: 'config-file', fields: ['spry.clientId'], secrets: ['spruce.secretKey'] }]]);
+
+    // South taken out of the file; a start with the same file again changes nothing.
+    await start([northChanged]);
+    await start([northChanged]);
+    expect((await trail()).slice(3)).toEqual([['south', 'remove', { actor: 'config-file' }]]);
+
+    // Back in the file; then only a webhook secret rotated.
+    await start([northChanged, south]);
+    await start([{ ...northChanged, spry: { ...northChanged.spry, webhookSecrets: ['w2'] } }, south]);
+    expect((await trail()).slice(4)).toEqual([
+      ['south', 'add', { actor: 'config-file', readded: true }],
+      ['north', 'rotate-secret', { actor: 'config-file', fields: [], secrets: ['spry.webhookSecrets'] }],
+    ]);
+    const written = JSON.stringify(await store.searchAuditRecords({ system: 'spruce-sync', limit: 50 }));
+    for (const secret of ['k-rotated', 'w2', '"cs"', 'c2']) expect(written).not.toContain(secret);
   });
 });

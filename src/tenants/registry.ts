@@ -9,6 +9,7 @@ import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { TenantDirectory } from '../store/ports.ts';
 import { asSecrets, nextExpiry, runtimeTenant, splitTenant } from './definition.ts';
+import { configTenantAuditEntry } from './tenant-audit.ts';
 
 export interface TenantRegistryOptions {
   directory: TenantDirectory;
@@ -53,6 +54,7 @@ export class TenantRegistry {
         return { id: tenant.id, settings, secrets: { ...secrets } };
       }),
       now,
+      (change) => configTenantAuditEntry(change, now),
     );
     await this.refresh();
   }

@@ -1,12 +1,17 @@
 // The audit trail of the tenant directory: every operator change to a tenant (added, updated, a
-// secret rotated, disabled, enabled, removed; purged by retention) is one entry, written in the
-// same transaction as the change. Entries name fields, never their values: a changed secret is
+// secret rotated, disabled, enabled, removed; purged by retention), and every change the config
+// file made to its tenants when the service started, is one entry, written in the same
+// transaction as the change. Entries name fields, never their values: a changed secret is
 // named (`spry.clientSecret`), its value never written anywhere but the sealed secrets column.
+import type { ConfigTenantChange } from '../store/ports.ts';
 import type { AuditEntry } from '../store/types.ts';
-import type { TenantSecrets, TenantSettings } from './definition.ts';
+import { asSecrets, type TenantSecrets, type TenantSettings } from './definition.ts';
 
-/** Who made the change: the admin API (its bearer token) or `spruce-sync tenants` (the CLI, on the database). */
-export type TenantActor = 'admin-api' | 'cli';
+/**
+ * Who made the change: the admin API (its bearer token), `spruce-sync tenants` (the CLI, on the
+ * database), or the config file as a starting service found it.
+ */
+export type TenantActor = 'admin-api' | 'cli' | 'config-file';
 
 export type TenantAction = 'add' | 'update' | 'rotate-secret' | 'disable' | 'enable' | 'remove';
 
@@ -53,6 +58,26 @@ export function updateAuditEntry(
   const action: TenantAction = fields.length === 0 && secrets.length > 0 ? 'rotate-secret' : 'update';
   return tenantAuditEntry(tenantId, action, actor, at, { fields, secrets, ...(webhookRotated ? { overlapMinutes: change.overlapMinutes } : {}) });
 }
+
+/**
+ * The entry for what seeding the config file did to one tenant (store/ports.ts
+ * ConfigTenantChange): added (or back in the file), updated (the names of the settings and
+ * secrets changed), removed (taken out of the file); null when the file left it as it was.
+ */
+export function configTenantAuditEntry(change: ConfigTenantChange, at: number): AuditEntry | null {
+  const { id, before, after } = change;
+  if (!after) return tenantAuditEntry(id, 'remove', 'config-file', at);
+  if (!before || before.removedAt !== null) return tenantAuditEntry(id, 'add', 'config-file', at, before ? { readded: true } : {});
+  const fields = changedPaths(before.settings, after.settings);
+  // Secrets this process could not open are replaced whole: every one the file sets is named.
+  const secrets = changedSecrets(before.secrets ? asSecrets(before.secrets) : NO_SECRETS, asSecrets(after.secrets));
+  const takenOver = before.source !== 'config' ? { fromSource: before.source } : {};
+  if (fields.length === 0 && secrets.length === 0 && before.source === 'config') return null;
+  const action: TenantAction = fields.length === 0 && secrets.length > 0 && before.source === 'config' ? 'rotate-secret' : 'update';
+  return tenantAuditEntry(id, action, 'config-file', at, { fields, secrets, ...takenOver });
+}
+
+const NO_SECRETS: TenantSecrets = { spry: { clientSecret: '', webhookSecrets: [] }, spruce: { secretKey: '', webhookSecrets: [] }, retired: [] };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

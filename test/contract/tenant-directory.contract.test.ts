@@ -211,6 +211,39 @@ for (const [name, make, available] of harnesses) {
       expect(await store.getTenant('a')).toMatchObject({ removedAt: 5 });
     });
 
+    it('hands each seeding change to the audit as the directory had it and the file has it, and writes the entries with it', async () => {
+      h = await make();
+      const { store } = h;
+      await store.insertTenant(tenant('taken'), 1);
+      await store.seedConfigTenants([{ id: 'a', settings: { n: 1 }, secrets: { s: 1 } }, { id: 'b', settings: {}, secrets: {} }], 2);
+      const seen: unknown[] = [];
+      const entry = (id: string, action: string) => ({ at: 3, tenantId: id, system: 'spruce-sync' as const, recordType: 'tenant', recordId: id, action, detail: { actor: 'config-file' } });
+      await store.seedConfigTenants(
+        [
+          { id: 'a', settings: { n: 2 }, secrets: { s: 2 } },
+          { id: 'taken', settings: { t: 1 }, secrets: {} },
+          { id: 'new', settings: {}, secrets: {} },
+        ],
+        3,
+        (change) => {
+          seen.push(change);
+          return change.id === 'new' ? null : entry(change.id, change.after ? 'seeded' : 'remove');
+        },
+      );
+      const byId = new Map((seen as { id: string }[]).map((c) => [c.id, c]));
+      expect([...byId.keys()].sort()).toEqual(['a', 'b', 'new', 'taken']);
+      expect(byId.get('a')).toMatchObject({ before: { source: 'config', settings: { n: 1 }, secrets: { s: 1 }, removedAt: null }, after: { settings: { n: 2 }, secrets: { s: 2 } } });
+      expect(byId.get('taken')).toMatchObject({ before: { source: 'api', secrets: tenant('taken').secrets }, after: { settings: { t: 1 } } });
+      expect(byId.get('new')).toMatchObject({ before: null, after: { id: 'new' } });
+      expect(byId.get('b')).toMatchObject({ before: { source: 'config', removedAt: null }, after: null });
+      const trail = await store.searchAuditRecords({ system: 'spruce-sync', limit: 10 });
+      expect(trail.map((a) => [a.tenantId, a.action]).sort()).toEqual([
+        ['a', 'seeded'],
+        ['b', 'remove'],
+        ['taken', 'seeded'],
+      ]);
+    });
+
     it("purges a removed tenant's PHI after the retention period and keeps its audit trail", async () => {
       h = await make();
       const { store } = h;

@@ -4,7 +4,7 @@
 // keeping the planner's statistics.
 import type { Cipher } from '../cipher.ts';
 import { byRunAtThenId, ledgerContext, payloadContext, stateSecretContext, toJob } from '../rows.ts';
-import type { NewStoredTenant, Store, StoredTenant } from '../ports.ts';
+import type { ConfigTenantChange, NewStoredTenant, Store, StoredTenant } from '../ports.ts';
 import type * as views from '../admin-types.ts';
 import type {
   AuditEntry,
@@ -193,7 +193,8 @@ export abstract class SqlStore implements Store {
   insertTenant = (tenant: NewStoredTenant, now: number, audit?: AuditEntry) => tenants.insertTenant(this.db, this.cipher, tenant, now, audit);
   updateTenant = (id: string, change: Partial<Pick<StoredTenant, 'settings' | 'secrets' | 'status'>>, now: number, audit?: AuditEntry) =>
     tenants.updateTenant(this.db, this.cipher, id, change, now, audit);
-  seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number) => tenants.seedConfigTenants(this.db, this.cipher, list, now);
+  seedConfigTenants = (list: Omit<NewStoredTenant, 'source' | 'status'>[], now: number, audit?: (change: ConfigTenantChange) => AuditEntry | null) =>
+    tenants.seedConfigTenants(this.db, this.cipher, list, now, audit);
   removeTenant = (id: string, now: number, audit?: AuditEntry) => tenants.removeTenant(this.db, id, now, audit);
   tenantsVersion = () => tenants.tenantsVersion(this.db);
   purgeRemovedTenants = this.settled((removedBefore: number, now: number, deletedElsewhere?: ReadonlyMap<string, Record<string, number>>) =>

@@ -2,7 +2,7 @@
 // naming the table and the tenant, so a sealed value cannot be moved to another row), and one
 // version row every change bumps in the same transaction, which running instances poll.
 import type { Cipher, SealContext } from '../cipher.ts';
-import type { NewStoredTenant, StoredTenant, TenantSource, TenantStatus, TenantSummary } from '../ports.ts';
+import type { ConfigTenantChange, NewStoredTenant, StoredTenant, TenantSource, TenantStatus, TenantSummary } from '../ports.ts';
 import { json, num, numOrNull } from '../rows.ts';
 import type { AuditEntry } from '../types.ts';
 import { appendAudit } from './audit.ts';
@@ -103,8 +103,19 @@ export function updateTenant(
   });
 }
 
-export function seedConfigTenants(db: Db, cipher: Cipher, tenants: Omit<NewStoredTenant, 'source' | 'status'>[], now: number): Promise<void> {
+export function seedConfigTenants(
+  db: Db,
+  cipher: Cipher,
+  tenants: Omit<NewStoredTenant, 'source' | 'status'>[],
+  now: number,
+  audit?: (change: ConfigTenantChange) => AuditEntry | null,
+): Promise<void> {
   return db.transaction(async (tx) => {
+    // The version row first: a second instance seeding at the same time waits here, then reads
+    // what this one wrote, so each change is audited once.
+    await bump(tx);
+    const ids = tenants.map((t) => t.id);
+    const before = audit ? await seededBefore(tx, cipher, ids) : new Map<string, ConfigTenantChange['before']>();
     for (const tenant of tenants) {
       await tx.run(sql`
         INSERT INTO tenants (id, source, status, settings, secrets, created_at, updated_at)
@@ -113,13 +124,39 @@ export function seedConfigTenants(db: Db, cipher: Cipher, tenants: Omit<NewStore
           source = 'config', settings = excluded.settings, secrets = excluded.secrets, updated_at = excluded.updated_at,
           removed_at = NULL, purged_at = NULL`);
     }
-    const ids = tenants.map((t) => t.id);
     // A tenant taken out of the config file is removed, as it was when the file was all there was.
     await tx.run(sql`
       UPDATE tenants SET removed_at = ${now}, updated_at = ${now}
       WHERE source = 'config' AND removed_at IS NULL AND NOT (${anyOf('id', ids)})`);
-    await bump(tx);
+    if (!audit) return;
+    const changes: ConfigTenantChange[] = [
+      ...tenants.map((after) => ({ id: after.id, before: before.get(after.id) ?? null, after })),
+      ...[...before.values()]
+        .filter((row): row is NonNullable<typeof row> => row !== null && row.source === 'config' && row.removedAt === null && !ids.includes(row.id))
+        .map((row) => ({ id: row.id, before: row, after: null })),
+    ];
+    for (const change of changes) {
+      const entry = audit(change);
+      if (entry) await appendAudit(tx, entry);
+    }
   });
+}
+
+/** The rows a seeding may change (the file's ids, and every config tenant), secrets opened where they can be. */
+async function seededBefore(tx: Db, cipher: Cipher, ids: string[]): Promise<Map<string, ConfigTenantChange['before']>> {
+  const rows = await tx.all<TenantRow>(sql`SELECT * FROM tenants WHERE source = 'config' OR ${anyOf('id', ids)}`);
+  return new Map(
+    rows.map((row) => {
+      let secrets: Record<string, unknown> | null;
+      try {
+        secrets = toTenant(row, cipher).secrets;
+      } catch {
+        // Sealed under a key this process does not hold: the file's secrets replace them, named as changed.
+        secrets = null;
+      }
+      return [row.id, { ...toSummary(row), settings: json(row.settings), secrets }];
+    }),
+  );
 }
 
 export function removeTenant(db: Db, id: string, now: number, audit?: AuditEntry): Promise<boolean> {
