@@ -221,7 +221,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const stopped = contexts.get(tenantId);
       contexts.delete(tenantId);
       admission.forget(tenantId);
-      if (why === 'gone') late.operator?.alerts.forget(tenantId);
+      if (why === 'gone') {
+        late.operator?.alerts.forget(tenantId);
+        void late.operator?.metrics.forgetTenant(tenantId).catch(() => undefined);
+      }
       // Their connection pools close once the requests in flight (a job still running) are done.
       for (const client of [stopped?.spry, stopped?.spruce]) void (client as { close?: () => Promise<void> } | undefined)?.close?.().catch(() => undefined);
       for (const name of scheduled.get(tenantId) ?? []) late.scheduler?.remove(name);

@@ -36,6 +36,27 @@ describe('metrics', () => {
     expect((await new SyncMetrics().text()).body).not.toContain('outcome="stored"} 1');
   });
 
+  it("forgets a removed tenant's counters and histograms, and only its own", async () => {
+    const metrics = new SyncMetrics();
+    for (const tenant of ['t1', 't2']) {
+      metrics.onApiCall(tenant, { system: 'spry', method: 'GET', route: 'GET /patients/{id}', status: 200, durationMs: 5 });
+      metrics.onApiCall(tenant, { system: 'spruce', method: 'PATCH', route: 'PATCH /contacts/{contactId}', status: 429, durationMs: 5 });
+      metrics.observeEventLag(tenant, 'spry', 300);
+      metrics.observeEventLag(tenant, 'spruce', 900);
+      metrics.onAlertSent(tenant, 'api_failing', 'firing');
+    }
+    await metrics.forgetTenant('t1');
+    const { body } = await metrics.text();
+    expect(body).not.toContain('tenant="t1"');
+    expect(body).toContain('spruce_sync_api_calls_total{tenant="t2",system="spry",route="GET /patients/{id}",status="200"} 1');
+    expect(body).toContain('spruce_sync_api_calls_total{tenant="t2",system="spruce",route="PATCH /contacts/{contactId}",status="429"} 1');
+    expect(body).toContain('spruce_sync_event_lag_seconds_count{tenant="t2",source="spruce"} 1');
+    expect(body).toContain('spruce_sync_alerts_sent_total{tenant="t2",alert="api_failing",state="firing"} 1');
+    // Counted again from zero if it comes back.
+    metrics.onApiCall('t1', { system: 'spry', method: 'GET', route: 'GET /patients/{id}', status: 200, durationMs: 5 });
+    expect((await metrics.text()).body).toContain('spruce_sync_api_calls_total{tenant="t1",system="spry",route="GET /patients/{id}",status="200"} 1');
+  });
+
   it('observes the receipt → processed lag of the events a completed job covered', async () => {
     const store = await openStore('sqlite::memory:');
     const job = { key: 'spry-patient:74:1', task: 'spry.patient', params: { patientId: 1 } };

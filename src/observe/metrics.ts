@@ -174,6 +174,27 @@ export class SyncMetrics {
     });
   }
 
+  /**
+   * Drops a removed tenant's series from the counters and histograms that carry its id (the
+   * gauges are rebuilt at every scrape): a deployment whose clinics come and go would otherwise
+   * keep every one it ever served until the next restart.
+   */
+  async forgetTenant(tenantId: string): Promise<void> {
+    for (const metric of [this.apiCalls, this.eventLag, this.alerts] as (Counter<string> | Histogram<string>)[]) {
+      const { values } = await metric.get();
+      const seen = new Set<string>();
+      for (const { labels } of values) {
+        if (labels.tenant !== tenantId) continue;
+        // A histogram lists each series once per bucket, sum and count: removed once, by its own labels.
+        const { le: _bucket, ...series } = labels as Record<string, string | number>;
+        const key = JSON.stringify(series);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        metric.remove(series);
+      }
+    }
+  }
+
   /** For webhookRoutes' onOutcome. */
   readonly onIngest = (source: string, outcome: string): void => {
     this.ingest.inc({ source, outcome });

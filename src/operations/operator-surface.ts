@@ -65,7 +65,12 @@ export function createOperatorSurface(deps: {
   });
   const metrics = new SyncMetrics({
     now: () => clock.now(),
-    queue: () => store.queueStats(),
+    // The tenants served now: a removed tenant's jobs wait for the purge, never to run, and its
+    // oldest waiting job would age on /metrics (and fire a rule on it) until then.
+    queue: async () => {
+      const served = new Set(tenantIds);
+      return (await store.queueStats()).filter((row) => served.has(row.tenantId));
+    },
     paused: () =>
       tenantIds.flatMap((tenantId) => {
         const paused = pausedDirections(pauses.cached(tenantId));

@@ -72,9 +72,15 @@ describe('tenants as data on SQLite', () => {
     expect((await admin(service!, 'POST', `/tenants/${B.tenantId}/enable`)).body.tenant).toMatchObject({ status: 'enabled' });
     await stepUntil(w, () => synced(w, B, patient), 'the waiting patient synced once enabled');
 
+    const metrics = async () => (await fetch(`${service!.url}/metrics`)).text();
+    const seriesOfB = `spruce_sync_api_calls_total{tenant="${B.tenantId}"`;
+    expect(await metrics()).toContain(seriesOfB);
     const removed = await admin(service!, 'DELETE', `/tenants/${B.tenantId}`);
     expect(removed.status).toBe(200);
     expect((removed.body.tenant as { removedAt: number | null }).removedAt).not.toBeNull();
+    // Its series leave /metrics with it; the other clinic's stay.
+    await stepUntil(w, async () => !(await metrics()).includes(`tenant="${B.tenantId}"`), "the removed clinic's series gone from /metrics");
+    expect(await metrics()).toContain(`spruce_sync_paused{tenant="${A.tenantId}"`);
     const webhook = await fetch(`${service!.url}/webhooks/spry/${B.tenantId}`, { method: 'POST', body: '{}' });
     expect(webhook.status).toBe(404);
     expect((await admin(service!, 'GET', `/tenants/${B.tenantId}`)).status).toBe(404);
