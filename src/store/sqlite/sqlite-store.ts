@@ -147,10 +147,10 @@ export class SqliteStore extends SqlStore {
 
   /** Stages one event (the caller holds the transaction); a repeat gets the id it already has. */
   private stageOne(event: NewInboundEvent): Inserted {
-    const get = (query: Sql) => this.sqlite.exec(query, 'get') as { id: number } | undefined;
+    const get = (query: Sql) => this.sqlite.exec(query, 'get') as { id: number; job_run_at?: number | null } | undefined;
     const row = get(stageEventSql(eventValues(event, this.cipher)));
     if (!row) return { id: get(knownEventIdSql(event))!.id, inserted: false };
-    this.deadline.staged(event);
+    this.deadline.staged(event, row.job_run_at ?? null);
     return { id: row.id, inserted: true };
   }
 

@@ -76,6 +76,21 @@ describe('SQLite staged acknowledgements', () => {
     expect(await store.listQueuedEvents('t1', 'p:1', job!.lastEventId)).toMatchObject([{ id, eventKey: 'e1' }]);
   });
 
+  it('files an event for a job already filed and waiting before the claim that takes the job: it joins that run', async () => {
+    const f = file();
+    const store = await open(f);
+    const first = await store.insertEvent(event('e1', 1, T0));
+    await store.settleInbox(); // an earlier filing took the first event of the burst: its job waits, due at T0 + 100
+    const second = await store.insertEvent(event('e2', 1, T0 + 50));
+    expect([count(f, 'staged_events'), count(f, 'jobs')]).toEqual([1, 1]);
+
+    // The second event's own runAt (T0 + 150) has not come, but its job is due.
+    const [job] = await claim(store, T0 + 100);
+    expect(count(f, 'staged_events')).toBe(0);
+    expect(job).toMatchObject({ key: 'p:1', lastEventId: second.id });
+    expect((await store.listQueuedEvents('t1', 'p:1', job!.lastEventId)).map((e) => e.id)).toEqual([first.id, second.id]);
+  });
+
   it('files unprompted when the runAt comes in real time, and shows staged events to every read', async () => {
     const f = file();
     const store = await open(f);

@@ -6,9 +6,11 @@
 // webhooks wrote about 50 pages per index, where a commit of 500 shares most of them
 // (docs/BENCHMARKS.md, "Ingest: a staged inbox").
 //
-// Nothing waits on a staged row: a staged event's job does not exist yet, but no job is due
-// before the event's `runAt` (Spry's coalescing window), and filing runs by then (a timer, and
-// any claim that finds a staged deadline passed). Reads that show events or jobs file first, so
+// Nothing waits on a staged row: no job is due before its events' `runAt` (Spry's coalescing
+// window), and filing runs by then (a timer, and any claim that finds a staged deadline passed).
+// A staged event whose job is already filed and waiting (an earlier filing took the first events
+// of a burst) is due when that job is: filed before the claim that takes the job, it joins that
+// run instead of arriving during it and costing the patient a second fetch. Reads that show events or jobs file first, so
 // they see every acknowledged event. A staged event keeps its id when filed: ids are drawn past
 // both tables' newest, so they stay in acknowledgement order and are never reused.
 import type { eventValues } from '../sql/inbox.ts';
@@ -17,9 +19,10 @@ import { sql, type Sql } from '../sql/sql.ts';
 import type { NewInboundEvent } from '../types.ts';
 
 /**
- * Stages one event, returning its id; no row when (tenant, source, eventKey) is staged or filed
- * already. The id is one past the newest of both tables (`sqlite_sequence` keeps the newest id
- * `events` ever held, filed ones included), drawn inside the write transaction.
+ * Stages one event, returning its id, and the runAt of its job when that is filed already and
+ * waiting; no row when (tenant, source, eventKey) is staged or filed already. The id is one past
+ * the newest of both tables (`sqlite_sequence` keeps the newest id `events` ever held, filed ones
+ * included), drawn inside the write transaction.
  */
 export function stageEventSql(e: ReturnType<typeof eventValues>): Sql {
   const job = e.job && jobRequest(e.job, e.receivedAt);
@@ -35,7 +38,9 @@ export function stageEventSql(e: ReturnType<typeof eventValues>): Sql {
            ${job?.runAt ?? null}, ${job?.maxAttempts ?? null}, ${job?.bulk ?? null}
     WHERE NOT EXISTS (SELECT 1 FROM events WHERE tenant_id = ${e.tenantId} AND source = ${e.source} AND event_key = ${e.eventKey})
     ON CONFLICT (tenant_id, source, event_key) DO NOTHING
-    RETURNING id`;
+    RETURNING id,
+      (SELECT run_at FROM jobs
+       WHERE jobs.tenant_id = staged_events.tenant_id AND jobs.key = staged_events.job_key AND jobs.state = 'waiting') AS job_run_at`;
 }
 
 /** The id an event already has, staged or filed. */
@@ -129,10 +134,14 @@ export class StagedDeadline {
     this.arm(delayMs);
   }
 
-  staged(event: Pick<NewInboundEvent, 'receivedAt' | 'job'>): void {
-    const due = event.job ? (event.job.runAt ?? event.receivedAt) : event.receivedAt + this.settleMs;
+  /** `waitingJobRunAt`: when the event's job, filed already and waiting, is due (it is due by then too). */
+  staged(event: Pick<NewInboundEvent, 'receivedAt' | 'job'>, waitingJobRunAt: number | null = null): void {
+    const own = event.job ? (event.job.runAt ?? event.receivedAt) : event.receivedAt + this.settleMs;
+    const due = waitingJobRunAt === null ? own : Math.min(own, waitingJobRunAt);
     if (this.dueAt === null || due < this.dueAt) this.dueAt = due;
-    this.arm(Math.max(0, due - event.receivedAt));
+    // Unprompted filing only by the event's own runAt: a job that exists is taken by a claim,
+    // which files first (isDue), so an event for a job already due costs no filing of its own.
+    this.arm(Math.max(0, own - event.receivedAt));
   }
 
   /** Whether a claim at `now` could miss a job whose events are still staged. */
