@@ -167,6 +167,9 @@ describe('encrypted at rest by default', () => {
     // re-seeded with the new key at the restart already).
     expect(Object.keys(counts).sort()).toEqual(['events.payload', 'fanout_messages.data', 'fanout_subscriptions.secrets', 'ledger.fields', 'state.value', 'tenants.secrets']);
     await eventually(() => sandbox!.spruce.contacts().some((c) => c.familyName === `${LAST}-Two`));
+    // And Spruce's event for that write stored (its payload holds the name, read back below):
+    // the contact changes before its webhook arrives, and on a busy machine after the close.
+    await eventually(async () => (await service.store.searchEvents({ source: 'spruce', limit: 500 })).some((e) => e.payload.toString().includes(`${LAST}-Two`)));
     await service.close();
     services.splice(0);
 
