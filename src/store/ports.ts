@@ -200,7 +200,13 @@ export interface ConfigTenantChange {
 }
 
 /** A tenant's place in the directory without its definition: nothing unsealed to read it. */
-export type TenantSummary = Omit<StoredTenant, 'settings' | 'secrets'>;
+export type TenantSummary = Omit<StoredTenant, 'settings' | 'secrets'> & {
+  /**
+   * Changes whenever the tenant's settings or secrets are written (a digest of them as stored,
+   * sealed: nothing is unsealed for it), so a reader can tell which definitions to read again.
+   */
+  revision: string;
+};
 
 /** The tenants, as data: every change bumps one version, which each running instance polls. */
 export interface TenantDirectory {

@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ControlledClock } from '../clock.ts';
 import { tenantSchema } from '../config/schema.ts';
 import { createLogger } from '../observe/logger.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { TenantRegistry } from './registry.ts';
+import { splitTenant } from './definition.ts';
 import { TenantAdmin } from './tenant-admin.ts';
 
 const definition = {
@@ -89,5 +90,51 @@ describe('tenant registry: the config file in the audit trail', () => {
     ]);
     const written = JSON.stringify(await store.searchAuditRecords({ system: 'spruce-sync', limit: 50 }));
     for (const secret of ['k-rotated', 'w2', '"cs"', 'c2']) expect(written).not.toContain(secret);
+  });
+});
+
+describe('tenant registry: reading the directory', () => {
+  it('reads again only the definitions that changed, and follows a change made at the same clock time', async () => {
+    store = await openStore('sqlite::memory:');
+    const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
+    const started: string[] = [];
+    const registry = new TenantRegistry({
+      directory: store,
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      pollIntervalMs: 1_000,
+      onStart: (tenant) => started.push(`${tenant.id} ${tenant.spry.clientId}`),
+      onStop: () => {},
+    });
+    const admin = new TenantAdmin({ directory: store, clock, actor: 'admin-api', probe: async () => [] });
+    await registry.seed([]);
+    for (let i = 0; i < 40; i++) await admin.add({ ...definition, id: `clinic-${i}` });
+    await registry.refresh();
+    expect(registry.ids).toHaveLength(40);
+
+    const full = vi.spyOn(store, 'listTenants');
+    const one = vi.spyOn(store, 'getTenant');
+    // A 41st tenant: its definition alone is read, not the forty others'.
+    const added = splitTenant(tenantSchema.parse({ ...definition, id: 'clinic-new' }));
+    await store.insertTenant({ id: 'clinic-new', source: 'api', status: 'enabled', settings: added.settings, secrets: { ...added.secrets } }, clock.now());
+    await registry.refresh();
+    expect(registry.ids).toContain('clinic-new');
+    expect(full).not.toHaveBeenCalled();
+    expect(one.mock.calls.map(([id]) => id)).toEqual(['clinic-new']);
+
+    // Changed by another writer at the very same clock time: still seen, and restarted with it.
+    one.mockClear();
+    const changed = splitTenant(tenantSchema.parse({ ...definition, id: 'clinic-7', spry: { ...definition.spry, clientId: 'c-changed' } }));
+    await store.updateTenant('clinic-7', { settings: changed.settings }, clock.now());
+    await registry.refresh();
+    expect(one.mock.calls.map(([id]) => id)).toEqual(['clinic-7']);
+    expect(registry.tenants.get('clinic-7')!.spry.clientId).toBe('c-changed');
+    expect(started.at(-1)).toBe('clinic-7 c-changed');
+    // Nothing changed: nothing read.
+    one.mockClear();
+    await store.updateTenant('clinic-3', { status: 'disabled' }, clock.now());
+    await registry.refresh();
+    expect(one).not.toHaveBeenCalled();
+    expect(registry.claimable('clinic-3')).toBe(false);
   });
 });

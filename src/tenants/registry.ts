@@ -7,7 +7,7 @@ import type { CancelTimer, Clock } from '../clock.ts';
 import type { TenantConfig } from '../config/schema.ts';
 import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/logger.ts';
-import type { TenantDirectory } from '../store/ports.ts';
+import type { StoredTenant, TenantDirectory } from '../store/ports.ts';
 import { asSecrets, nextExpiry, runtimeTenant, splitTenant } from './definition.ts';
 import { configTenantAuditEntry } from './tenant-audit.ts';
 
@@ -27,6 +27,19 @@ export interface TenantRegistryOptions {
   onStop(tenantId: string, why: 'gone' | 'restarting'): void;
 }
 
+/** More changed definitions than this are read with the whole directory, in one query. */
+const FEW_CHANGED = 16;
+
+interface BuiltTenant {
+  revision: string;
+  /** null: the definition could not be read (logged once per revision). */
+  tenant: TenantConfig | null;
+  /** workerShape of the tenant: what its workers were built from. */
+  shape: string;
+  /** When its next retired webhook secret expires: it is parsed again then. */
+  expiresAt: number | null;
+}
+
 export class TenantRegistry {
   /** The tenants not removed, enabled or disabled, by id: what webhooks are verified against. */
   readonly tenants = new Map<string, TenantConfig>();
@@ -38,6 +51,8 @@ export class TenantRegistry {
   /** What a running tenant's workers were built from (its definition without webhook secrets). */
   private readonly builtFrom = new Map<string, string>();
   private version = -1;
+  /** Each tenant as last parsed from the directory, by id, with the revision it was parsed from. */
+  private readonly built = new Map<string, BuiltTenant>();
   private expiresAt: number | null = null;
   private timer: CancelTimer | null = null;
   private refreshing: Promise<void> | null = null;
@@ -118,33 +133,37 @@ export class TenantRegistry {
     const version = await this.options.directory.tenantsVersion();
     const expired = this.expiresAt !== null && this.expiresAt <= now;
     if (version === this.version && !expired) return;
-    const rows = await this.options.directory.listTenants();
+    // What each tenant is now, without a secret unsealed; only the definitions that changed since
+    // the last load (or whose retired webhook secrets have expired) are read and parsed again, so
+    // adding one tenant to a thousand costs one definition, not a thousand.
+    const summaries = await this.options.directory.listTenantSummaries();
     this.version = version;
     this.expiresAt = null;
-    const live = new Map<string, TenantConfig>();
-    for (const row of rows) {
+    const stale = summaries.filter((row) => row.removedAt === null && !this.isCurrent(row.id, row.revision, now));
+    const fresh = await this.definitions(stale.map((row) => row.id));
+    const live = new Map<string, BuiltTenant & { tenant: TenantConfig }>();
+    for (const row of summaries) {
       if (row.removedAt !== null) {
         this.hasStrangers = true;
+        this.built.delete(row.id);
         continue;
       }
-      const secrets = asSecrets(row.secrets);
-      try {
-        live.set(row.id, runtimeTenant(row.settings, secrets, now));
-      } catch (error) {
-        // A row this version cannot read (written by a newer one?) must not stop the others.
-        this.options.logger.error({ tenantId: row.id, code: errorCode(error) }, 'tenant definition not valid; not running it');
-        continue;
-      }
-      const expiry = nextExpiry(secrets, now);
-      if (expiry !== null) this.expiresAt = Math.min(this.expiresAt ?? expiry, expiry);
+      const definition = fresh.get(row.id);
+      if (definition !== undefined) this.built.set(row.id, this.parse(row.id, row.revision, definition, now));
+      const built = this.built.get(row.id);
+      // A row this version cannot read (written by a newer one?) must not stop the others.
+      if (!built?.tenant) continue;
+      live.set(row.id, built as BuiltTenant & { tenant: TenantConfig });
+      if (built.expiresAt !== null) this.expiresAt = Math.min(this.expiresAt ?? built.expiresAt, built.expiresAt);
       if (row.status === 'disabled') this.disabled.add(row.id);
       else this.disabled.delete(row.id);
     }
+    const listed = new Set(summaries.map((row) => row.id));
+    for (const id of [...this.built.keys()]) if (!listed.has(id)) this.built.delete(id);
     for (const id of [...this.tenants.keys()]) {
       if (!live.has(id)) this.stopTenant(id, 'gone');
     }
-    for (const [id, tenant] of live) {
-      const shape = workerShape(tenant);
+    for (const [id, { tenant, shape }] of live) {
       const running = this.builtFrom.get(id);
       if (running !== undefined && running !== shape) this.stopTenant(id, 'restarting');
       this.tenants.set(id, tenant);
@@ -156,6 +175,35 @@ export class TenantRegistry {
     }
     this.list.splice(0, this.list.length, ...this.tenants.values());
     this.ids.splice(0, this.ids.length, ...this.tenants.keys());
+  }
+
+  /** Whether the tenant as last parsed is still what the directory holds and still valid now. */
+  private isCurrent(id: string, revision: string, now: number): boolean {
+    const built = this.built.get(id);
+    return built !== undefined && built.revision === revision && (built.expiresAt === null || built.expiresAt > now);
+  }
+
+  /** The stored definitions of these tenants: one read each for a few, the whole directory for many. */
+  private async definitions(ids: string[]): Promise<Map<string, StoredTenant>> {
+    if (ids.length === 0) return new Map();
+    const wanted = new Set(ids);
+    const rows =
+      ids.length > FEW_CHANGED
+        ? (await this.options.directory.listTenants()).filter((row) => wanted.has(row.id))
+        : (await Promise.all(ids.map((id) => this.options.directory.getTenant(id)))).filter((row): row is StoredTenant => row !== null);
+    // Removed between the two reads: left to the next load, which sees it removed.
+    return new Map(rows.filter((row) => row.removedAt === null).map((row) => [row.id, row]));
+  }
+
+  private parse(id: string, revision: string, row: StoredTenant, now: number): BuiltTenant {
+    const secrets = asSecrets(row.secrets);
+    try {
+      const tenant = runtimeTenant(row.settings, secrets, now);
+      return { revision, tenant, shape: workerShape(tenant), expiresAt: nextExpiry(secrets, now) };
+    } catch (error) {
+      this.options.logger.error({ tenantId: id, code: errorCode(error) }, 'tenant definition not valid; not running it');
+      return { revision, tenant: null, shape: '', expiresAt: null };
+    }
   }
 
   private stopTenant(id: string, why: 'gone' | 'restarting'): void {

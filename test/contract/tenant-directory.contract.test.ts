@@ -185,13 +185,36 @@ for (const [name, make, available] of harnesses) {
       const keyless = await h.reopen();
       await expect(keyless.listTenants()).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
       const summaries = await keyless.listTenantSummaries();
-      expect(summaries).toEqual([
+      expect(summaries.map(({ revision: _revision, ...place }) => place)).toEqual([
         { id: 'east', source: 'api', status: 'enabled', createdAt: 2, updatedAt: 4, removedAt: 4, purgedAt: null },
         { id: 'west', source: 'api', status: 'disabled', createdAt: 1, updatedAt: 3, removedAt: null, purgedAt: null },
       ]);
       // The same rows as the full listing, less the definition.
       const full = await h.store.listTenants();
-      expect(summaries).toEqual(full.map(({ settings: _settings, secrets: _secrets, ...summary }) => summary));
+      expect(summaries.map(({ revision: _revision, ...place }) => place)).toEqual(full.map(({ settings: _settings, secrets: _secrets, ...place }) => place));
+    });
+
+    it('gives each tenant a revision that changes with its settings or secrets, and only then', async () => {
+      h = await make();
+      const { store } = h;
+      await store.insertTenant(tenant('north'), 1);
+      await store.insertTenant(tenant('south'), 1);
+      const revisionOf = async (id: string) => (await store.listTenantSummaries()).find((t) => t.id === id)!.revision;
+      const first = await revisionOf('north');
+      const south = await revisionOf('south');
+      expect(first).not.toBe(south);
+      await store.updateTenant('north', { status: 'disabled' }, 2);
+      expect(await revisionOf('north')).toBe(first);
+      // The same settings written again: the same definition, the same revision.
+      await store.updateTenant('north', { settings: tenant('north').settings }, 2);
+      expect(await revisionOf('north')).toBe(first);
+      // Changed at the same clock time as before: a new revision all the same.
+      await store.updateTenant('north', { settings: tenant('north', { note: 'changed' }).settings }, 2);
+      const second = await revisionOf('north');
+      expect(second).not.toBe(first);
+      await store.updateTenant('north', { secrets: { spry: { clientSecret: 'rotated' } } }, 2);
+      expect(await revisionOf('north')).not.toBe(second);
+      expect(await revisionOf('south')).toBe(south);
     });
 
     it('seeds config tenants: upserted as config (status kept), and removed once gone from the file', async () => {

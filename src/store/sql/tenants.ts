@@ -1,6 +1,7 @@
 // The tenant directory: one row per tenant (settings as JSON text, secrets sealed with a context
 // naming the table and the tenant, so a sealed value cannot be moved to another row), and one
 // version row every change bumps in the same transaction, which running instances poll.
+import { createHash } from 'node:crypto';
 import type { Cipher, SealContext } from '../cipher.ts';
 import type { ConfigTenantChange, NewStoredTenant, StoredTenant, TenantSource, TenantStatus, TenantSummary } from '../ports.ts';
 import { json, num, numOrNull } from '../rows.ts';
@@ -25,7 +26,14 @@ export const secretsContext = (tenantId: string): SealContext => ({ column: 'ten
 /** The tables holding a tenant's PHI or its sync's working state; the audit trail is not one. */
 const PHI_TABLES = ['events', 'jobs', 'job_attempts', 'links', 'ledger', 'state'] as const;
 
-function toSummary(row: Omit<TenantRow, 'settings' | 'secrets'>): TenantSummary {
+function toSummary(row: TenantRow): TenantSummary {
+  return {
+    ...toPlace(row),
+    revision: createHash('sha256').update(String(row.settings)).update(Buffer.from(row.secrets)).digest('base64url'),
+  };
+}
+
+function toPlace(row: Omit<TenantRow, 'settings' | 'secrets'>): Omit<TenantSummary, 'revision'> {
   return {
     id: row.id,
     source: row.source as TenantSource,
@@ -39,7 +47,7 @@ function toSummary(row: Omit<TenantRow, 'settings' | 'secrets'>): TenantSummary 
 
 function toTenant(row: TenantRow, cipher: Cipher): StoredTenant {
   return {
-    ...toSummary(row),
+    ...toPlace(row),
     settings: json(row.settings),
     secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>,
   };
@@ -54,10 +62,7 @@ export async function listTenants(db: Db, cipher: Cipher): Promise<StoredTenant[
 }
 
 export async function listTenantSummaries(db: Db): Promise<TenantSummary[]> {
-  const rows = await db.all<Omit<TenantRow, 'settings' | 'secrets'>>(
-    sql`SELECT id, source, status, created_at, updated_at, removed_at, purged_at FROM tenants ORDER BY id`,
-  );
-  return rows.map(toSummary);
+  return (await db.all<TenantRow>(sql`SELECT * FROM tenants ORDER BY id`)).map(toSummary);
 }
 
 export async function getTenant(db: Db, cipher: Cipher, id: string): Promise<StoredTenant | null> {
@@ -154,7 +159,7 @@ async function seededBefore(tx: Db, cipher: Cipher, ids: string[]): Promise<Map<
         // Sealed under a key this process does not hold: the file's secrets replace them, named as changed.
         secrets = null;
       }
-      return [row.id, { ...toSummary(row), settings: json(row.settings), secrets }];
+      return [row.id, { ...toPlace(row), settings: json(row.settings), secrets }];
     }),
   );
 }
