@@ -20,16 +20,24 @@ afterEach(async () => {
   store = undefined;
 });
 
+/** A registry on `store` and a stopped clock, telling `onStart` / `onStop`. */
+function registryOn(directory: Store, clock: ControlledClock, on: Partial<Pick<ConstructorParameters<typeof TenantRegistry>[0], 'onStart' | 'onStop'>> = {}) {
+  return new TenantRegistry({
+    directory,
+    clock,
+    logger: createLogger({ level: 'silent' }),
+    pollIntervalMs: 1_000,
+    onStart: on.onStart ?? (() => {}),
+    onStop: on.onStop ?? (() => {}),
+  });
+}
+
 describe('tenant registry', () => {
   it('tells why a tenant stops (gone or restarting), and a disabled tenant stays disabled across a restart', async () => {
     store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
     const events: string[] = [];
-    const registry = new TenantRegistry({
-      directory: store,
-      clock,
-      logger: createLogger({ level: 'silent' }),
-      pollIntervalMs: 1_000,
+    const registry = registryOn(store, clock, {
       onStart: (tenant) => events.push(`start ${tenant.id}`),
       onStop: (id, why) => events.push(`stop ${id} ${why}`),
     });
@@ -57,7 +65,7 @@ describe('tenant registry: the config file in the audit trail', () => {
     const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
     const start = async (tenants: unknown[]) => {
       clock.advance(1_000);
-      const registry = new TenantRegistry({ directory: store!, clock, logger: createLogger({ level: 'silent' }), pollIntervalMs: 1_000, onStart: () => {}, onStop: () => {} });
+      const registry = registryOn(store!, clock);
       await registry.seed(tenants.map((t) => tenantSchema.parse(t)));
       registry.stop();
     };
@@ -98,14 +106,7 @@ describe('tenant registry: reading the directory', () => {
     store = await openStore('sqlite::memory:');
     const clock = new ControlledClock({ start: 1_700_000_000_000, flowing: false });
     const started: string[] = [];
-    const registry = new TenantRegistry({
-      directory: store,
-      clock,
-      logger: createLogger({ level: 'silent' }),
-      pollIntervalMs: 1_000,
-      onStart: (tenant) => started.push(`${tenant.id} ${tenant.spry.clientId}`),
-      onStop: () => {},
-    });
+    const registry = registryOn(store, clock, { onStart: (tenant) => started.push(`${tenant.id} ${tenant.spry.clientId}`) });
     const admin = new TenantAdmin({ directory: store, clock, actor: 'admin-api', probe: async () => [] });
     await registry.seed([]);
     for (let i = 0; i < 40; i++) await admin.add({ ...definition, id: `clinic-${i}` });
