@@ -46,11 +46,11 @@ function toPlace(row: Omit<TenantRow, 'settings' | 'secrets'>): Omit<TenantSumma
 }
 
 function toTenant(row: TenantRow, cipher: Cipher): StoredTenant {
-  return {
-    ...toPlace(row),
-    settings: json(row.settings),
-    secrets: JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>,
-  };
+  return { ...toPlace(row), settings: json(row.settings), secrets: openSecrets(row, cipher) };
+}
+
+function openSecrets(row: Pick<TenantRow, 'id' | 'secrets'>, cipher: Cipher): Record<string, unknown> {
+  return JSON.parse(cipher.open(Buffer.from(row.secrets), secretsContext(row.id)).toString('utf8')) as Record<string, unknown>;
 }
 
 const seal = (cipher: Cipher, id: string, secrets: Record<string, unknown>) => cipher.seal(Buffer.from(JSON.stringify(secrets)), secretsContext(id));
@@ -120,6 +120,7 @@ export function seedConfigTenants(
     // what this one wrote, so each change is audited once.
     await bump(tx);
     const ids = tenants.map((t) => t.id);
+    const inFile = new Set(ids);
     const before = audit ? await seededBefore(tx, cipher, ids) : new Map<string, ConfigTenantChange['before']>();
     for (const tenant of tenants) {
       await tx.run(sql`
@@ -137,7 +138,7 @@ export function seedConfigTenants(
     const changes: ConfigTenantChange[] = [
       ...tenants.map((after) => ({ id: after.id, before: before.get(after.id) ?? null, after })),
       ...[...before.values()]
-        .filter((row): row is NonNullable<typeof row> => row !== null && row.source === 'config' && row.removedAt === null && !ids.includes(row.id))
+        .filter((row): row is NonNullable<typeof row> => row !== null && row.source === 'config' && row.removedAt === null && !inFile.has(row.id))
         .map((row) => ({ id: row.id, before: row, after: null })),
     ];
     for (const change of changes) {
@@ -150,18 +151,15 @@ export function seedConfigTenants(
 /** The rows a seeding may change (the file's ids, and every config tenant), secrets opened where they can be. */
 async function seededBefore(tx: Db, cipher: Cipher, ids: string[]): Promise<Map<string, ConfigTenantChange['before']>> {
   const rows = await tx.all<TenantRow>(sql`SELECT * FROM tenants WHERE source = 'config' OR ${anyOf('id', ids)}`);
-  return new Map(
-    rows.map((row) => {
-      let secrets: Record<string, unknown> | null;
-      try {
-        secrets = toTenant(row, cipher).secrets;
-      } catch {
-        // Sealed under a key this process does not hold: the file's secrets replace them, named as changed.
-        secrets = null;
-      }
-      return [row.id, { ...toPlace(row), settings: json(row.settings), secrets }];
-    }),
-  );
+  // Secrets sealed under a key this process does not hold are null: the file's replace them, named as changed.
+  const opened = (row: TenantRow) => {
+    try {
+      return openSecrets(row, cipher);
+    } catch {
+      return null;
+    }
+  };
+  return new Map(rows.map((row) => [row.id, { ...toPlace(row), settings: json(row.settings), secrets: opened(row) }]));
 }
 
 export function removeTenant(db: Db, id: string, now: number, audit?: AuditEntry): Promise<boolean> {
