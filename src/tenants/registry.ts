@@ -51,8 +51,8 @@ export class TenantRegistry {
   /** What a running tenant's workers were built from (its definition without webhook secrets). */
   private readonly builtFrom = new Map<string, string>();
   private version = -1;
-  /** Each tenant as last parsed from the directory, by id, with the revision it was parsed from. */
-  private readonly built = new Map<string, BuiltTenant>();
+  /** Each tenant of the last load as parsed from the directory, by id, with the revision it was parsed from. */
+  private built = new Map<string, BuiltTenant>();
   private expiresAt: number | null = null;
   private timer: CancelTimer | null = null;
   private refreshing: Promise<void> | null = null;
@@ -141,25 +141,25 @@ export class TenantRegistry {
     this.expiresAt = null;
     const stale = summaries.filter((row) => row.removedAt === null && !this.isCurrent(row.id, row.revision, now));
     const fresh = await this.definitions(stale.map((row) => row.id));
-    const live = new Map<string, BuiltTenant & { tenant: TenantConfig }>();
+    const built = new Map<string, BuiltTenant>();
+    const live = new Map<string, { tenant: TenantConfig; shape: string }>();
     for (const row of summaries) {
       if (row.removedAt !== null) {
         this.hasStrangers = true;
-        this.built.delete(row.id);
         continue;
       }
       const definition = fresh.get(row.id);
-      if (definition !== undefined) this.built.set(row.id, this.parse(row.id, row.revision, definition, now));
-      const built = this.built.get(row.id);
+      const entry = definition ? this.parse(row.id, row.revision, definition, now) : this.built.get(row.id);
+      if (!entry) continue;
+      built.set(row.id, entry);
       // A row this version cannot read (written by a newer one?) must not stop the others.
-      if (!built?.tenant) continue;
-      live.set(row.id, built as BuiltTenant & { tenant: TenantConfig });
-      if (built.expiresAt !== null) this.expiresAt = Math.min(this.expiresAt ?? built.expiresAt, built.expiresAt);
+      if (!entry.tenant) continue;
+      live.set(row.id, { tenant: entry.tenant, shape: entry.shape });
+      if (entry.expiresAt !== null) this.expiresAt = Math.min(this.expiresAt ?? entry.expiresAt, entry.expiresAt);
       if (row.status === 'disabled') this.disabled.add(row.id);
       else this.disabled.delete(row.id);
     }
-    const listed = new Set(summaries.map((row) => row.id));
-    for (const id of [...this.built.keys()]) if (!listed.has(id)) this.built.delete(id);
+    this.built = built;
     for (const id of [...this.tenants.keys()]) {
       if (!live.has(id)) this.stopTenant(id, 'gone');
     }
