@@ -55,8 +55,7 @@ export function updateAuditEntry(
   const fields = changedPaths(change.settingsBefore, change.settingsAfter);
   const secrets = changedSecrets(change.secretsBefore, change.secretsAfter);
   const webhookRotated = secrets.some((name) => name.endsWith('.webhookSecrets'));
-  const action: TenantAction = fields.length === 0 && secrets.length > 0 ? 'rotate-secret' : 'update';
-  return tenantAuditEntry(tenantId, action, actor, at, { fields, secrets, ...(webhookRotated ? { overlapMinutes: change.overlapMinutes } : {}) });
+  return tenantAuditEntry(tenantId, editAction(fields, secrets), actor, at, { fields, secrets, ...(webhookRotated ? { overlapMinutes: change.overlapMinutes } : {}) });
 }
 
 /**
@@ -71,10 +70,15 @@ export function configTenantAuditEntry(change: ConfigTenantChange, at: number): 
   const fields = changedPaths(before.settings, after.settings);
   // Secrets this process could not open are replaced whole: every one the file sets is named.
   const secrets = changedSecrets(before.secrets ? asSecrets(before.secrets) : NO_SECRETS, asSecrets(after.secrets));
-  const takenOver = before.source !== 'config' ? { fromSource: before.source } : {};
-  if (fields.length === 0 && secrets.length === 0 && before.source === 'config') return null;
-  const action: TenantAction = fields.length === 0 && secrets.length > 0 && before.source === 'config' ? 'rotate-secret' : 'update';
-  return tenantAuditEntry(id, action, 'config-file', at, { fields, secrets, ...takenOver });
+  // A tenant added through the API and now in the file changed hands: an update, whatever else changed.
+  if (before.source !== 'config') return tenantAuditEntry(id, 'update', 'config-file', at, { fields, secrets, fromSource: before.source });
+  if (fields.length === 0 && secrets.length === 0) return null;
+  return tenantAuditEntry(id, editAction(fields, secrets), 'config-file', at, { fields, secrets });
+}
+
+/** An edit is a rotation when only secrets changed. */
+function editAction(fields: string[], secrets: string[]): TenantAction {
+  return fields.length === 0 && secrets.length > 0 ? 'rotate-secret' : 'update';
 }
 
 const NO_SECRETS: TenantSecrets = { spry: { clientSecret: '', webhookSecrets: [] }, spruce: { secretKey: '', webhookSecrets: [] }, retired: [] };
