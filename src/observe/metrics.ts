@@ -181,15 +181,11 @@ export class SyncMetrics {
    */
   async forgetTenant(tenantId: string): Promise<void> {
     for (const metric of [this.apiCalls, this.eventLag, this.alerts] as (Counter<string> | Histogram<string>)[]) {
-      const { values } = await metric.get();
-      const seen = new Set<string>();
-      for (const { labels } of values) {
+      for (const { labels } of (await metric.get()).values) {
         if (labels.tenant !== tenantId) continue;
-        // A histogram lists each series once per bucket, sum and count: removed once, by its own labels.
+        // A histogram lists each series once per bucket, sum and count; the series is its labels
+        // without the bucket's `le` (removing it again is a no-op).
         const { le: _bucket, ...series } = labels as Record<string, string | number>;
-        const key = JSON.stringify(series);
-        if (seen.has(key)) continue;
-        seen.add(key);
         metric.remove(series);
       }
     }
