@@ -39,8 +39,13 @@ export class IngestLoad {
   private acceptTurns = 0;
   private acceptedThisTurn = false;
   private watchingTurns = false;
+  private readonly queuedAfterTurns: number;
+  private readonly atTurnEnd: (fn: () => void) => void;
 
-  constructor(private readonly options: IngestLoadOptions) {}
+  constructor(private readonly options: IngestLoadOptions) {
+    this.queuedAfterTurns = options.queuedAfterTurns ?? 4;
+    this.atTurnEnd = options.atTurnEnd ?? setImmediate;
+  }
 
   /** Deliveries being handled now. */
   get current(): number {
@@ -67,18 +72,18 @@ export class IngestLoad {
     this.acceptedThisTurn = true;
     if (this.watchingTurns) return;
     this.watchingTurns = true;
-    (this.options.atTurnEnd ?? setImmediate)(this.turnEnded);
+    this.atTurnEnd(this.turnEnded);
   }
 
   private readonly turnEnded = (): void => {
     if (this.acceptedThisTurn) {
       this.acceptedThisTurn = false;
       this.acceptTurns++;
-      if (!this.queued && this.acceptTurns >= (this.options.queuedAfterTurns ?? 4)) {
+      if (!this.queued && this.acceptTurns >= this.queuedAfterTurns) {
         this.queued = true;
         this.update();
       }
-      (this.options.atTurnEnd ?? setImmediate)(this.turnEnded);
+      this.atTurnEnd(this.turnEnded);
       return;
     }
     this.acceptTurns = 0;
