@@ -4,11 +4,10 @@
 // the patients updated since we last looked whose update we never heard of: their sync is
 // queued (it fetches the current records, so the missed events themselves are not needed).
 // Runs at start and every few minutes (scheduler-tasks.ts), at bulk priority.
-import { errorCode } from '../errors.ts';
 import { parseSpruceEnvelope, spruceInboundEvent } from '../ingest/spruce-envelope.ts';
 import { spruceItems } from '../spruce/pages.ts';
 import type { SpruceApi, SpruceWebhookEndpoint } from '../spruce/types.ts';
-import { bulkContext } from './backfill-context.ts';
+import { bulkContext, runEndedBy } from './backfill-context.ts';
 import { walkPatientPages } from './backfill-pages.ts';
 import { queuePatientSync } from './inbound-contact.ts';
 import type { TenantContext } from './tenant-context.ts';
@@ -37,7 +36,10 @@ export interface CatchUpOptions {
   maxAttempts?: number;
   /** Called when something was queued, to wake the workers. */
   onQueued?: () => void;
-  /** Stops the run's calls waiting for their turn (the service stopping): that side ends WORK_STOPPED. */
+  /**
+   * Stops the run's calls waiting for their turn (the service stopping): the side it stops, and
+   * any not started, end `interrupted` and keep their checkpoint, so the next run covers the span.
+   */
   signal?: AbortSignal;
 }
 
@@ -45,8 +47,15 @@ export interface CatchUpReport {
   tenantId: string;
   startedAt: number;
   finishedAt?: number;
-  spruce: { endpointId?: string; since?: number; read: number; stored: number; duplicates: number; skipped?: string; error?: string };
-  spry: { since?: number; read: number; queued: number; alreadySeen: number; skipped?: string; error?: string };
+  spruce: { endpointId?: string; since?: number; read: number; stored: number; duplicates: number } & SideEnd;
+  spry: { since?: number; read: number; queued: number; alreadySeen: number } & SideEnd;
+}
+
+/** How a side ended when it did not run through: skipped by design, stopped by the service, or failed. */
+interface SideEnd {
+  skipped?: string;
+  interrupted?: true;
+  error?: string;
 }
 
 export async function catchUp(ctx: TenantContext, options: CatchUpOptions = {}): Promise<CatchUpReport> {
@@ -58,21 +67,27 @@ export async function catchUp(ctx: TenantContext, options: CatchUpOptions = {}):
     spry: { read: 0, queued: 0, alreadySeen: 0 },
   };
   // Each side on its own: one of them being down does not stop the other catching up.
-  try {
-    await catchUpSpruce(bulk, report, options);
-  } catch (error) {
-    report.spruce.error = errorCode(error);
-  }
-  try {
-    await catchUpSpry(bulk, report);
-  } catch (error) {
-    report.spry.error = errorCode(error);
-  }
+  await runSide(report.spruce, () => catchUpSpruce(bulk, report, options), options.signal);
+  await runSide(report.spry, () => catchUpSpry(bulk, report), options.signal);
   report.finishedAt = ctx.clock.now();
   await ctx.store.setState(ctx.config.id, CATCH_UP_KEYS.last, JSON.stringify(report));
   if (report.spruce.stored + report.spry.queued > 0) options.onQueued?.();
   ctx.logger.info({ tenantId: ctx.config.id, spruce: report.spruce, spry: report.spry }, 'catch-up done');
   return report;
+}
+
+async function runSide(end: SideEnd, run: () => Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) {
+    end.interrupted = true;
+    return;
+  }
+  try {
+    await run();
+  } catch (error) {
+    const ended = runEndedBy(error, signal);
+    if (ended.status === 'interrupted') end.interrupted = true;
+    else end.error = ended.error;
+  }
 }
 
 /**

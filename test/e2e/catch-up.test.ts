@@ -16,7 +16,10 @@ import { CATCH_UP_KEYS, type CatchUpReport } from '../../src/sync/catch-up.ts';
 import { differences, snapshotOfContact, snapshotOfDesired } from '../../src/sync/contact-diff.ts';
 import { desiredContact, isUpcoming } from '../../src/sync/desired-contact.ts';
 import type { Config } from '../../src/config/schema.ts';
-import { linkedContacts } from './backfill-support.ts';
+import { createLogger } from '../../src/observe/logger.ts';
+import { tenantContext } from '../../src/service.ts';
+import { catchUp } from '../../src/sync/catch-up.ts';
+import { linkedContacts, openBench } from './backfill-support.ts';
 import { contactsOfPatient, eventually, quiesce, type World } from './support.ts';
 
 let sandbox: Sandbox | undefined;
@@ -180,5 +183,41 @@ describe('catch-up after downtime', () => {
     const contact = contactsOfPatient({ sandbox }, patientId)[0]!;
     sandbox.spruce.staff.editContact(contact.id, { emailAddresses: [{ value: 'after.setup@example.test' }] });
     await eventually(() => sandbox!.spry.patient(SANDBOX_SPRY_ORG, patientId)!.email_address === 'after.setup@example.test');
+  });
+
+  it('a run stopped while it waits for its turn ends interrupted, not failed, and keeps its checkpoint for the next run', async () => {
+    sandbox = await startSandbox({ seed: 12, patients: 1_200 });
+    const bench = await openBench(sandbox);
+    try {
+      const tenant = bench.config.tenants[0]!;
+      // One Spry call per 1,000 s, and the token takes it.
+      const slowSpry = { ...tenant, spry: { ...tenant.spry, requestsPerSecond: 0.001 } };
+      const ctx = tenantContext(slowSpry, { store: bench.store, clock: sandbox.clock, logger: createLogger({ level: 'silent' }) });
+      await bench.store.setState(tenant.id, CATCH_UP_KEYS.sprySince, '0');
+      const stop = new AbortController();
+      const run = catchUp(ctx, { signal: stop.signal });
+      const spry = sandbox.spry;
+      // The token took the one call; the first page of patients waits for its turn.
+      await eventually(() => spry.requestLog.some((r) => r.route.includes('oauth/token')), 10_000, 'the token request');
+      stop.abort();
+      const report = await run;
+      expect(spry.requestLog.filter((r) => !r.route.includes('oauth/token'))).toEqual([]);
+
+      expect(report.spruce).toMatchObject({ skipped: 'no_endpoint' });
+      expect(report.spry.interrupted).toBe(true);
+      expect(report.spry.error).toBeUndefined();
+      // The span was not covered: the next run starts where this one did.
+      expect(await bench.store.getState(tenant.id, CATCH_UP_KEYS.sprySince)).toBe('0');
+      const last = JSON.parse((await bench.store.getState(tenant.id, CATCH_UP_KEYS.last))!) as CatchUpReport;
+      expect(last.spry).toMatchObject({ interrupted: true });
+
+      // Stopped before it starts: neither side calls anything.
+      const calls = spry.requestLog.length;
+      const early = await catchUp(ctx, { signal: AbortSignal.abort() });
+      expect([early.spruce.interrupted, early.spry.interrupted]).toEqual([true, true]);
+      expect(spry.requestLog.length).toBe(calls);
+    } finally {
+      await bench.close();
+    }
   });
 });
