@@ -7,7 +7,8 @@
 //  - seeding: the tenants added through `POST /admin/api/tenants` (as an operator's script would),
 //    timed; then the service restarted with them all in its directory (start time, start-up calls);
 //  - idle: RSS and CPU (% of one core) over `--idle-seconds` once the start-up catch-ups are done,
-//    with every tenant's default schedules running;
+//    with every tenant's default schedules running; then the operator's lists of every tenant
+//    (`GET /admin/api/tenants`, `/admin/api/tenant-figures`) timed, five reads each;
 //  - noisy neighbour: 20 Spry edits a second spread over 100 quiet tenants for `--seconds`, first
 //    alone, then while tenant 0 bursts 10,000 Spry events under a Spruce limit of 30 calls a
 //    minute; freshness (Spry edit → Spruce contact updated) of the quiet tenants;
@@ -120,6 +121,31 @@ async function seedThroughApi(service: ChildServer, definitions: Record<string, 
     perTenantP99Ms: percentile(latencies, 99),
     rssAfterMiB: service.memory().rssMiB,
   };
+}
+
+/** Milliseconds of the operator's whole-deployment reads at this many tenants, median and max of `times` in turn. */
+interface ListResult {
+  path: string;
+  medianMs: number;
+  maxMs: number;
+}
+
+const ADMIN_LISTS = ['/admin/api/tenants', '/admin/api/tenant-figures'];
+
+async function timeAdminLists(service: ChildServer, times = 5): Promise<ListResult[]> {
+  const results: ListResult[] = [];
+  for (const listPath of ADMIN_LISTS) {
+    const ms: number[] = [];
+    for (let i = 0; i < times; i++) {
+      const t0 = performance.now();
+      const response = await fetch(`${service.url}${listPath}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`GET ${listPath} answered ${response.status}`);
+      ms.push(performance.now() - t0);
+    }
+    results.push({ path: listPath, medianMs: percentile(ms, 50), maxMs: Math.max(...ms) });
+  }
+  return results;
 }
 
 interface StartResult {
@@ -352,6 +378,7 @@ interface StoreResult {
   seed?: SeedResult;
   start?: StartResult;
   idle?: IdleResult;
+  lists?: ListResult[];
   runs: FreshnessRun[];
   add?: AddResult;
 }
@@ -399,6 +426,9 @@ async function measureStore(kind: StoreKind, pgUrl: string | null): Promise<Stor
       result.idle = await sampleIdle(service, world, settings.idleSeconds);
       await writeProfileWindow(`idle-${kind}`, { fromUs, toUs: monotonicMicros(), requests: Math.round(result.idle.seconds) });
       log(`idle: RSS ${num(result.idle.rssMeanMiB)} MiB (max ${num(result.idle.rssMaxMiB)}), CPU ${num(result.idle.cpuPercent)} % of one core, ${result.idle.calls} calls, load ${result.idle.load}`);
+      // After the idle window, so its CPU is not counted there.
+      result.lists = await timeAdminLists(service);
+      for (const list of result.lists) log(`GET ${list.path}: median ${num(list.medianMs, 0)} ms, max ${num(list.maxMs, 0)} ms`);
     }
 
     if (only.has('noisy')) {
@@ -615,6 +645,14 @@ if (results.some((r) => r.idle)) {
           r.idle!.calls,
           r.idle!.load,
         ]),
+    }),
+  );
+}
+if (results.some((r) => r.lists)) {
+  tables.push(
+    markdownTable({
+      columns: ['store', 'tenants', 'read', 'median ms', 'max ms (of 5)'],
+      rows: results.flatMap((r) => (r.lists ?? []).map((list) => [r.store, N, `GET ${list.path}`, num(list.medianMs, 0), num(list.maxMs, 0)])),
     }),
   );
 }
