@@ -273,6 +273,15 @@ describe('admin API', () => {
     await h.store.setState('acme-pt', 'backfill.last', JSON.stringify({ status: 'done', patients: 120, finishedAt: 1 }));
     expect((await h.admin('/tenants/acme-pt')).body.backfill).toEqual({ status: 'done', patients: 120, finishedAt: 1 });
 
+    // Paged in id order; without a limit, every tenant.
+    expect(body).toMatchObject({ total: 2, offset: 0 });
+    expect(body.tenants.map((t: any) => t.tenantId)).toEqual(['acme-pt', 'beta-pt']);
+    const second = (await h.admin('/tenants?limit=1&offset=1')).body;
+    expect(second).toMatchObject({ total: 2, offset: 1 });
+    expect(second.tenants.map((t: any) => t.tenantId)).toEqual(['beta-pt']);
+    expect((await h.admin('/tenants?limit=1&offset=2')).body.tenants).toEqual([]);
+    expect((await h.admin('/tenants?limit=0')).status).toBe(400);
+
     await h.postSpry('acme-pt', 2, 'm-3'); // left waiting
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(metrics).toContain('spruce_sync_webhooks_total{source="spry",outcome="stored"} 2');

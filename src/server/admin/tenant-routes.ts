@@ -44,22 +44,48 @@ const timelineItem = {
 
 type HealthQuery = { minutes: number; bucketMinutes: number };
 
+// Each tenant's health is several queries (~0.6 s for 1,000 tenants on PostgreSQL): a caller
+// that does not need them all at once pages. Without `limit`, every tenant, as before.
+const listQuery = {
+  ...healthQuery,
+  properties: {
+    ...healthQuery.properties,
+    limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'tenants per page (in id order); every tenant when omitted' },
+    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+  },
+} as const;
+
+type ListQuery = HealthQuery & { limit?: number; offset: number };
+
 export const tenantRoutes: FastifyPluginAsync<{ ctx: AdminContext }> = async (app, { ctx }) => {
-  app.get<{ Querystring: HealthQuery }>(
+  app.get<{ Querystring: ListQuery }>(
     '/tenants',
     {
       schema: {
-        summary: 'Every tenant with its health and recent activity',
-        querystring: healthQuery,
-        response: { 200: { type: 'object', properties: { tenants: { type: 'array', items: s.tenantHealth } }, required: ['tenants'] }, ...s.errors },
+        summary: 'Every tenant with its health and recent activity, in id order; paged with limit and offset',
+        querystring: listQuery,
+        response: {
+          200: {
+            type: 'object',
+            properties: { tenants: { type: 'array', items: s.tenantHealth }, total: { type: 'integer' }, offset: { type: 'integer' } },
+            required: ['tenants', 'total', 'offset'],
+          },
+          ...s.errors,
+        },
       },
     },
     async (request) => {
+      const { limit, offset, ...window } = request.query;
       // Sources and statuses only: no tenant's secrets are unsealed for the list.
       const directory = new Map((await ctx.store.listTenantSummaries()).map((t) => [t.id, t]));
-      const ids = [...ctx.tenantIds];
-      const health = await Promise.all(ids.map((id) => tenantHealth(ctx, id, request.query)));
-      return { tenants: health.map((h) => ({ ...h, source: directory.get(h.tenantId)?.source, status: directory.get(h.tenantId)?.status })) };
+      const ids = [...ctx.tenantIds].sort();
+      const page = ids.slice(offset, limit === undefined ? undefined : offset + limit);
+      const health = await Promise.all(page.map((id) => tenantHealth(ctx, id, window)));
+      return {
+        tenants: health.map((h) => ({ ...h, source: directory.get(h.tenantId)?.source, status: directory.get(h.tenantId)?.status })),
+        total: ids.length,
+        offset,
+      };
     },
   );
 
