@@ -26,7 +26,11 @@ async function main(): Promise<void> {
   try {
     const tarball = pack(work);
     await mkdir(app);
-    run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], app);
+    const install = run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], app);
+    // Nothing the install chose may refuse our Node (light-my-request 6.8 brings cookie 2, which
+    // wants Node 22; package.json's overrides do not reach a tarball's install: docs/ARCHITECTURE.md).
+    check(!/EBADENGINE/.test(install.stderr), `every installed package accepts Node ${process.version} (npm warned EBADENGINE)`);
+    console.log(`ok: the install brought no package whose engines refuse Node ${process.version}`);
     const installed = path.join(app, 'node_modules', 'spruce-sync');
     check(!existsSync(path.join(installed, 'src')), 'the package ships no TypeScript sources');
     check(!existsSync(path.join(app, 'node_modules', 'tsx')), 'tsx is not installed with --omit=dev');
@@ -101,8 +105,8 @@ async function main(): Promise<void> {
 
 /** Packs the repo as it would be published; returns the tarball's path. */
 function pack(into: string): string {
-  const result = run('npm', ['pack', '--json', '--pack-destination', into], repo);
-  const [info] = JSON.parse(result.slice(result.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const { stdout } = run('npm', ['pack', '--json', '--pack-destination', into], repo);
+  const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const shipped = info!.files.map((f) => f.path);
   for (const needed of ['bin/spruce-sync.js', 'dist/cli/main.js', 'web/index.html', 'specs/spruce-openapi.json', 'CHANGELOG.md']) {
     check(shipped.includes(needed), `the tarball contains ${needed}`);
@@ -112,10 +116,11 @@ function pack(into: string): string {
   return path.join(into, info!.filename);
 }
 
-function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
+function run(command: string, args: string[], cwd: string): { stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
+  process.stderr.write(result.stderr ?? '');
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal})`);
-  return result.stdout;
+  return { stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Starts an installed command with a clean environment (no repo on any path) and logs its output. */
