@@ -20,7 +20,9 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN mkdir /pkg && npm pack --pack-destination /pkg
 WORKDIR /app
-RUN npm install --omit=dev --no-audit --no-fund /pkg/spruce-sync-*.tgz
+# Approves better-sqlite3's native build for npm's allowScripts policy (docs/deployment.md).
+RUN echo '{"private": true, "allowScripts": {"better-sqlite3": true}}' > package.json \
+ && npm install --omit=dev --no-audit --no-fund /pkg/spruce-sync-*.tgz
 
 # --- runtime: the installed package only, as a non-root user ---------------------------------
 FROM node:20-slim

@@ -1,6 +1,8 @@
 // The release check: what a clinic's installer does with the package, done for real.
 //   1. `npm pack` (prepack runs the release build) gives the tarball we would ship;
-//   2. `npm install --omit=dev <tarball>` into an empty folder (no tsx, no sources, no repo);
+//   2. `npm install --omit=dev <tarball>` into an empty folder (no tsx, no sources, no repo) whose
+//      package.json approves better-sqlite3's install script, with no npm warning of an engine
+//      refusing our Node or of another install script;
 //   3. there, the installed `spruce-sync sandbox --service-url …` starts the simulators from the
 //      package and writes a config, and the installed `spruce-sync start` runs on it;
 //   4. /healthz answers, the dashboard takes the written admin token, one patient registered in
@@ -10,7 +12,7 @@
 // `npm run test:package` runs it, and CI (.ci/run) runs it after the tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/sandbox/environment.ts';
@@ -26,11 +28,15 @@ async function main(): Promise<void> {
   try {
     const tarball = pack(work);
     await mkdir(app);
+    // As docs/deployment.md has a clinic do: better-sqlite3's native build approved for npm's
+    // allowScripts policy (a later npm skips unapproved install scripts).
+    await writeFile(path.join(app, 'package.json'), JSON.stringify({ private: true, allowScripts: { 'better-sqlite3': true } }));
     const install = run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], app);
     // Nothing the install chose may refuse our Node (light-my-request 6.8 brings cookie 2, which
     // wants Node 22; package.json's overrides do not reach a tarball's install: docs/ARCHITECTURE.md).
     check(!/EBADENGINE/.test(install.stderr), `every installed package accepts Node ${process.version} (npm warned EBADENGINE)`);
-    console.log(`ok: the install brought no package whose engines refuse Node ${process.version}`);
+    check(!/install-scripts/.test(install.stderr), 'no install script of the runtime dependencies is left unapproved (npm warned install-scripts)');
+    console.log(`ok: the install brought no package whose engines refuse Node ${process.version}, and no unapproved install script`);
     const installed = path.join(app, 'node_modules', 'spruce-sync');
     check(!existsSync(path.join(installed, 'src')), 'the package ships no TypeScript sources');
     check(!existsSync(path.join(app, 'node_modules', 'tsx')), 'tsx is not installed with --omit=dev');
