@@ -66,6 +66,8 @@ const stores = (storeOption === 'both' ? ['sqlite', 'postgres'] : [storeOption])
 const only = new Set((option('--only') ?? 'idle,noisy,add,hour').split(','));
 const write = !flag('--no-write');
 const ADMIN_TOKEN = randomBytes(24).toString('base64url');
+/** What the benchmark's admin API requests carry. */
+const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const DRAIN_MS = 30_000;
 /**
  * "Settled": at most this many calls in 5 s. At steady state every tenant's catch-up runs once in
@@ -108,7 +110,7 @@ async function seedThroughApi(service: ChildServer, definitions: Record<string, 
     const t0 = performance.now();
     const response = await fetch(`${service.url}/admin/api/tenants`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      headers: ADMIN_HEADERS,
       body: JSON.stringify(definition),
     });
     const text = await response.text();
@@ -138,7 +140,7 @@ async function timeAdminLists(service: ChildServer, times = 5): Promise<ListResu
     const ms: number[] = [];
     for (let i = 0; i < times; i++) {
       const t0 = performance.now();
-      const response = await fetch(`${service.url}${listPath}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const response = await fetch(`${service.url}${listPath}`, { headers: ADMIN_HEADERS });
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`GET ${listPath} answered ${response.status}`);
       ms.push(performance.now() - t0);
@@ -340,7 +342,7 @@ async function addTenant(world: TenantWorld, service: ChildServer, serviceUrl: s
   const t0 = performance.now();
   const response = await fetch(`${service.url}/admin/api/tenants`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    headers: ADMIN_HEADERS,
     body: JSON.stringify(tenantDefinition(world, spare, secrets)),
   });
   const text = await response.text();
