@@ -15,6 +15,8 @@ export const nullableEpochMs = { type: ['integer', 'null'], description: 'epoch 
 export const direction = { type: 'string', enum: DIRECTION_NAMES } as const;
 export const eventStatus = { type: 'string', enum: ['queued', 'processed', 'dead', 'ignored', 'test'] } as const;
 export const limit = (max: number, fallback: number) => ({ type: 'integer', minimum: 1, maximum: max, default: fallback }) as const;
+/** Offset paging: how many of the ordered list to skip. */
+export const offset = { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 } as const;
 export const before = { type: 'integer', minimum: 1, description: 'keyset paging: the nextBefore of the previous page' } as const;
 
 export const errorBody = {

@@ -12,7 +12,7 @@ const figuresQuery = {
     search: { type: 'string', maxLength: 100, description: 'part of a tenant id' },
     attention: { type: 'boolean', default: false, description: 'only tenants that need attention' },
     limit: s.limit(1000, 50),
-    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+    offset: s.offset,
   },
   additionalProperties: false,
 } as const;

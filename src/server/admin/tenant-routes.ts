@@ -51,7 +51,7 @@ const listQuery = {
   properties: {
     ...healthQuery.properties,
     limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'tenants per page (in id order); every tenant when omitted' },
-    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+    offset: s.offset,
   },
 } as const;
 
