@@ -64,7 +64,9 @@ describe.skipIf(!hasChromium)('the Clinics page', () => {
     // Filtered on the server: one row left.
     await page.fill('#view-tenants input[name="search"]', 'clinic-b');
     await page.click('#view-tenants button:has-text("Filter")');
-    await page.waitForFunction("document.querySelectorAll('#view-tenants table.figures tbody tr').length === 1");
+    // Polled from here: a string predicate is evaluated in the page, where the dashboard's CSP
+    // (script-src 'self') refuses it whenever the first check comes before the new rows.
+    await expect.poll(() => page.locator('#view-tenants table.figures tbody tr').count(), { timeout: 10_000 }).toBe(1);
     expect(await page.locator('#view-tenants table.figures tbody tr').getAttribute('data-tenant')).toBe(B.tenantId);
 
     const patient = registerPatient(w, B, 1);
